@@ -1,0 +1,27 @@
+"""pixelsmith: image restoration, synthesis and compression on PyTorch.
+
+Heavy modules load on first use, so ``import pixelsmith`` and ``pixelsmith --help`` stay fast.
+"""
+
+from __future__ import annotations
+
+from pixelsmith._version import __version__
+
+_LAZY = {
+    "load_image": "pixelsmith.io",
+    "read_image": "pixelsmith.io",
+    "save_image": "pixelsmith.io",
+    "restore": "pixelsmith.restore",
+    "Known": "pixelsmith.known",
+    "PixelsmithError": "pixelsmith.errors",
+}
+
+__all__ = ["__version__", *_LAZY]
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'pixelsmith' has no attribute {name!r}")
