@@ -130,6 +130,18 @@ def _read_png16(path: Path) -> np.ndarray:
     return data.reshape(height, width, planes)
 
 
+def _orient(array: np.ndarray, orientation: int) -> np.ndarray:
+    """Apply an EXIF orientation (1-8) to an HxW[xC] array, as Pillow's exif_transpose does."""
+    if orientation in (5, 6, 7, 8):
+        array = np.swapaxes(array, 0, 1)  # transpose first, then flip as orientations 2-4
+        orientation = {5: 1, 6: 2, 7: 3, 8: 4}[orientation]
+    if orientation in (2, 3):
+        array = array[:, ::-1]
+    if orientation in (3, 4):
+        array = array[::-1]
+    return np.ascontiguousarray(array)
+
+
 def _read_with_pillow(path: Path, max_pixels: int):
     from PIL import Image as PILImage
     from PIL import ImageOps, UnidentifiedImageError
@@ -157,10 +169,16 @@ def _read_with_pillow(path: Path, max_pixels: int):
         )
     try:
         img.load()
+        meta = {"format": img.format or path.suffix.lstrip(".").upper()}
+        if img.format == "JPEG" and getattr(img, "quantization", None):
+            meta["quantization"] = {k: list(v) for k, v in img.quantization.items()}
+        if img.format == "TIFF":
+            meta["bits_per_sample"] = img.tag_v2.get(258, (8,))
+        meta["orientation"] = img.getexif().get(0x0112, 1)
         img = ImageOps.exif_transpose(img)
     except (OSError, ValueError, SyntaxError, struct.error) as exc:
         raise PixelsmithError(f"{path}: damaged or truncated image ({exc})")
-    return img
+    return img, meta
 
 
 def load_image(path: str | Path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image:
@@ -174,21 +192,16 @@ def load_image(path: str | Path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Ima
         raise PixelsmithError(f"{path}: no such file")
     if path.stat().st_size == 0:
         raise PixelsmithError(f"{path}: file is empty")
-    img = _read_with_pillow(path, max_pixels)
-    mode, fmt = img.mode, (img.format or path.suffix.lstrip(".").upper())
-    info = {"format": fmt}
-    if fmt == "JPEG" and getattr(img, "quantization", None):
-        info["quantization"] = {k: list(v) for k, v in img.quantization.items()}
+    img, info = _read_with_pillow(path, max_pixels)
+    mode, fmt = img.mode, info["format"]
 
     header = _png_header(path) if fmt == "PNG" else None
     if header is not None and header[0] == 16 and header[1] in (2, 6):
-        array = _read_png16(path)  # Pillow would drop these to 8 bits
-        if img.getexif().get(0x0112, 1) != 1:
-            raise PixelsmithError(f"{path}: EXIF orientation on 16-bit RGB PNG is not supported")
-    elif fmt == "TIFF" and mode.startswith("RGB") and img.tag_v2.get(258, (8,))[0] == 16:
+        array = _orient(_read_png16(path), info["orientation"])  # Pillow would drop to 8 bits
+    elif fmt == "TIFF" and mode.startswith("RGB") and info["bits_per_sample"][0] == 16:
         import tifffile
 
-        array = tifffile.imread(path)
+        array = _orient(tifffile.imread(path), info["orientation"])
     elif mode == "P" or mode == "PA":
         has_alpha = "transparency" in img.info or mode == "PA"
         array = np.asarray(img.convert("RGBA" if has_alpha else "RGB"))

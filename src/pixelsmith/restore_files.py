@@ -1,0 +1,36 @@
+"""Restore one image file: the work behind ``pixelsmith restore``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pixelsmith.io import load_image, output_format, save_image
+from pixelsmith.known import Known
+from pixelsmith.restore import Restorer, _load_kernel, _load_mask
+
+
+def restore_file(restorer: Restorer, source: Path, target: Path, options: dict,
+                 max_pixels: int) -> None:
+    """Read ``source``, restore it with ``restorer`` and write ``target`` atomically.
+
+    Alpha is set aside and put back (resized with the image for super-resolution); the output
+    keeps the input's bit depth where the output format allows it.
+    """
+    output_format(target)
+    image = load_image(source, max_pixels=max_pixels)
+    sigma = options.get("sigma")
+    known = Known(
+        sigma=None if sigma is None else float(sigma) / 255.0,
+        kernel=_load_kernel(options.get("kernel")),
+        mask=_load_mask(options.get("mask"), image.pixels.shape[-2:]),
+        scale=options.get("scale"),
+        quality=options.get("quality"),
+    )
+    restored = restorer(image.pixels, known)
+    alpha = image.alpha
+    if alpha is not None and alpha.shape[-2:] != restored.shape[-2:]:
+        from pixelsmith.degrade.resize import imresize
+
+        alpha = imresize(alpha, restored.shape[-1] / alpha.shape[-1]).clamp(0, 1)
+    save_image(target, restored, alpha=alpha, bit_depth=image.bit_depth)
+
