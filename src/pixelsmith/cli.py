@@ -1,4 +1,4 @@
-"""The ``pixelsmith`` command. Only click is imported at start-up; each command imports what it uses.
+"""The ``pixelsmith`` command: only click loads at start-up; each command imports what it uses.
 
 User errors (bad files, bad options) print one line and exit with code 2, never a traceback.
 """
@@ -51,8 +51,8 @@ def cli() -> None:
 @click.option("--jpeg", type=click.IntRange(1, 100), help="JPEG quality, applied last.")
 @click.option("--seed", type=int, default=0, show_default=True,
               help="Random seed; image i of a batch uses its own stream derived from it.")
-@click.option("--save-mask", type=click.Path(dir_okay=True), help="Write the mask (white = missing).")
-@click.option("--save-kernel", type=click.Path(dir_okay=True), help="Write the kernel (.npy or .png).")
+@click.option("--save-mask", type=click.Path(), help="Write the mask (white = missing).")
+@click.option("--save-kernel", type=click.Path(), help="Write the kernel (.npy or .png).")
 @max_pixels_option
 def degrade(inputs, output, blur_spec, downsample, mask_spec, noise_spec, jpeg, seed, save_mask,
             save_kernel, max_pixels) -> None:

@@ -16,7 +16,6 @@ Protocols:
 
 from __future__ import annotations
 
-import platform
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -27,6 +26,7 @@ import torch
 from pixelsmith.errors import PixelsmithError
 from pixelsmith.io import list_images, quantize, read_image
 from pixelsmith.known import TASKS, Known
+from pixelsmith.sysinfo import machine_summary
 
 SCHEMA_VERSION = 1
 MASK_KINDS = ("box", "pixels", "strokes")
@@ -199,8 +199,7 @@ def evaluate(
         "meta": {
             "schema_version": SCHEMA_VERSION,
             "images": len(files),
-            "machine": f"{platform.machine()}, {platform.processor() or 'cpu'}, "
-                       f"{torch.get_num_threads()} torch threads",
+            "machine": machine_summary(),
             "torch": torch.__version__,
             "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
         },

@@ -156,9 +156,11 @@ def _read_with_pillow(path: Path, max_pixels: int):
             finally:
                 PILImage.MAX_IMAGE_PIXELS = previous
     except UnidentifiedImageError:
-        raise PixelsmithError(f"{path}: not an image file (or a format pixelsmith cannot read)")
+        raise PixelsmithError(
+            f"{path}: not an image file (or a format pixelsmith cannot read)"
+        ) from None
     except (OSError, ValueError, SyntaxError) as exc:
-        raise PixelsmithError(f"{path}: cannot read image ({exc})")
+        raise PixelsmithError(f"{path}: cannot read image ({exc})") from None
     width, height = img.size
     if width == 0 or height == 0:
         raise PixelsmithError(f"{path}: image has zero size ({width}x{height})")
@@ -177,7 +179,7 @@ def _read_with_pillow(path: Path, max_pixels: int):
         meta["orientation"] = img.getexif().get(0x0112, 1)
         img = ImageOps.exif_transpose(img)
     except (OSError, ValueError, SyntaxError, struct.error) as exc:
-        raise PixelsmithError(f"{path}: damaged or truncated image ({exc})")
+        raise PixelsmithError(f"{path}: damaged or truncated image ({exc})") from None
     return img, meta
 
 
@@ -228,8 +230,9 @@ def load_image(path: str | Path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Ima
     return Image(pixels, alpha_tensor, depth, mode, fmt, info)
 
 
-def read_image(path: str | Path, *, gray: bool | None = None, max_pixels: int = DEFAULT_MAX_PIXELS
-               ) -> torch.Tensor:
+def read_image(
+    path: str | Path, *, gray: bool | None = None, max_pixels: int = DEFAULT_MAX_PIXELS
+) -> torch.Tensor:
     """Pixels of an image file as (1, C, H, W) float32; ``gray`` forces 1 (True) or 3 (False) C."""
     pixels = load_image(path, max_pixels=max_pixels).pixels
     if gray is True and pixels.shape[1] == 3:
@@ -262,7 +265,7 @@ def to_array(x: torch.Tensor, bit_depth: int = 8) -> np.ndarray:
 
 @contextlib.contextmanager
 def atomic_output(path: str | Path) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; rename it onto ``path`` only if the block succeeds."""
+    """Yield a temporary path beside ``path``; renamed onto ``path`` if the block succeeds."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
@@ -292,7 +295,8 @@ def output_format(path: str | Path) -> str:
     suffix = Path(path).suffix.lower()
     if suffix not in WRITE_FORMATS:
         allowed = ", ".join(sorted(WRITE_FORMATS))
-        raise PixelsmithError(f"{path}: cannot write '{suffix or 'no suffix'}' files (use {allowed})")
+        kind = suffix or "no suffix"
+        raise PixelsmithError(f"{path}: cannot write '{kind}' files (use {allowed})")
     return WRITE_FORMATS[suffix]
 
 

@@ -1,4 +1,4 @@
-"""The registry of restoration methods per task, loaded lazily so listing them imports nothing heavy.
+"""Registry of restoration methods per task, loaded lazily: listing them imports nothing heavy.
 
 A method is a callable ``fn(y, known) -> x_hat`` on (N, C, H, W) float tensors in [0, 1]
 (see :class:`pixelsmith.known.Known`). Classical baselines and, later, pretrained models are

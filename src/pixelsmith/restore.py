@@ -1,4 +1,4 @@
-"""Restore images with any registered method: the one entry point shared by the API, CLI and evaluator."""
+"""Restore images with any registered method: one entry point for the API, CLI and evaluator."""
 
 from __future__ import annotations
 
