@@ -9,7 +9,7 @@ Protocols:
 - denoise: x + sigma * N(0, 1) in [0, 1] floats, noisy input NOT clipped; full-image metrics.
 - deblur: circular convolution with the kernel, then Gaussian noise (default sigma 2.55/255).
 - inpaint: a mask drawn per image (box, random pixels or strokes); missing pixels set to 0.
-- sr: HR cropped to a multiple of the scale, MATLAB bicubic downsampling, LR rounded to 8 bits;
+- sr: HR cropped to a multiple of the scale, downscaled as MATLAB's imresize does on uint8 images;
   metrics on the Y channel (MATLAB rgb2ycbcr) with ``scale`` pixels cropped at the border.
 - dejpeg: Pillow JPEG at the given quality; full-image metrics.
 """
@@ -118,7 +118,8 @@ def make_case(clean: torch.Tensor, params: EvalParams, generator: torch.Generato
         s = params.scale
         h, w = clean.shape[-2:]
         reference = clean[..., : h - h % s, : w - w % s]
-        low = quantize(dg.Downsample(s)(reference))
+        # MATLAB's uint8 imresize (rounding after each axis): the published LR inputs, exactly
+        low = dg.imresize(reference.double(), 1 / s, uint8=True).to(reference.dtype)
         return reference, low, Known(scale=s)
     jpeg = dg.JPEG(params.quality)
     return clean, jpeg(clean), Known(quality=params.quality)

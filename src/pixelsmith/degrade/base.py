@@ -1,4 +1,4 @@
-"""The degradation contract: operators on NCHW float tensors, random draws from an explicit Generator.
+"""The degradation contract: operators on NCHW float tensors, random draws from a torch.Generator.
 
 - :class:`Operator` maps a clean batch ``x`` to a degraded one. Operators that draw random
   values (noise) take a ``torch.Generator``; deterministic ones ignore it.
