@@ -1,0 +1,28 @@
+"""Plain ``nn.Module`` architectures: they only compute (no training logic, no file I/O).
+
+``NETWORKS`` maps the names used in recipes and ``config.json`` files to their classes, so a
+saved model is rebuilt from its name and constructor arguments, never from pickled code.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from pixelsmith.errors import PixelsmithError
+
+#: name -> "module:Class"; imported on first use so ``import pixelsmith.nets`` stays cheap.
+NETWORKS: dict[str, str] = {
+    "dncnn": "pixelsmith.nets.dncnn:DnCNN",
+}
+
+
+def build_network(name: str, args: dict | None = None):
+    """Instantiate the network ``name`` with constructor ``args`` (one-line error if unknown)."""
+    if name not in NETWORKS:
+        raise PixelsmithError(f"unknown network '{name}' (choose from {', '.join(NETWORKS)})")
+    module_name, class_name = NETWORKS[name].split(":")
+    cls = getattr(importlib.import_module(module_name), class_name)
+    try:
+        return cls(**(args or {}))
+    except TypeError as exc:
+        raise PixelsmithError(f"network '{name}': bad arguments ({exc})") from None
