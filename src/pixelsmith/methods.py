@@ -11,6 +11,7 @@ import importlib
 import importlib.util
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 
@@ -31,6 +32,7 @@ class Method:
     kind: str = "classical"
     requires: tuple[str, ...] = ()  # importable modules it needs (optional dependencies)
     needs: tuple[str, ...] = ()  # Known fields that must be set (e.g. "kernel")
+    source: str | None = None  # for trained models: the shipped name or model folder
 
     def available(self) -> bool:
         return all(importlib.util.find_spec(mod) is not None for mod in self.requires)
@@ -43,7 +45,8 @@ class Method:
                 "install them with: pip install 'pixelsmith[classical]'"
             )
         module_name, func_name = self.target.split(":")
-        return getattr(importlib.import_module(module_name), func_name)
+        func = getattr(importlib.import_module(module_name), func_name)
+        return func(self.source) if self.source is not None else func
 
 
 _C = "pixelsmith.classical"
@@ -81,21 +84,42 @@ for _m in (
     register(_m)
 
 
+def model_method(source: str, task: str) -> Method:
+    """A trained model (shipped name or model folder) as a method of ``task``."""
+    from pixelsmith.zoo import read_config, resolve_model_dir
+
+    config = read_config(resolve_model_dir(source))
+    if config.get("task") != task:
+        raise PixelsmithError(
+            f"model '{source}' is for task '{config.get('task')}', not '{task}'"
+        )
+    return Method(str(source), task, "pixelsmith.model_methods:load_restore_fn",
+                  config.get("summary", f"trained {config['network']['name']}"),
+                  kind="pretrained", needs=tuple(config.get("needs", ())), source=str(source))
+
+
 def task_methods(task: str) -> dict[str, Method]:
-    """Registered methods of ``task`` by name."""
+    """Methods of ``task`` by name: shipped models first, then the registered baselines."""
     if task not in _REGISTRY:
         raise PixelsmithError(f"unknown task '{task}' (choose from {', '.join(TASKS)})")
-    return dict(_REGISTRY[task])
+    from pixelsmith.zoo import shipped_models
+
+    shipped = {name: model_method(name, task)
+               for name, info in shipped_models().items() if info.get("task") == task}
+    return {**shipped, **_REGISTRY[task]}
 
 
 def get_method(task: str, name: str) -> Method:
-    """The method ``name`` of ``task``, or a one-line error listing the choices."""
+    """The method ``name`` of ``task`` (or a model folder path), else a one-line error."""
     methods = task_methods(task)
-    if name not in methods:
-        raise PixelsmithError(
-            f"unknown method '{name}' for task '{task}' (choose from {', '.join(methods)})"
-        )
-    return methods[name]
+    if name in methods:
+        return methods[name]
+    if Path(name).is_dir():
+        return model_method(name, task)
+    raise PixelsmithError(
+        f"unknown method '{name}' for task '{task}' (choose from {', '.join(methods)}, "
+        "or give a model folder)"
+    )
 
 
 DEFAULT_METHOD = {
@@ -108,8 +132,11 @@ DEFAULT_METHOD = {
 
 
 def default_method(task: str) -> str:
-    """Best available method for ``task`` (falls back when an optional dependency is missing)."""
+    """Best method for ``task``: a shipped model if any, else the best available baseline."""
     methods = task_methods(task)
+    shipped = [name for name, m in methods.items() if m.kind == "pretrained"]
+    if shipped:  # zoo/index.json lists the best model of a task first
+        return shipped[0]
     preferred = DEFAULT_METHOD[task]
     if methods[preferred].available():
         return preferred
