@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 import torch
-
 from conftest import data_or_skip
+
 from pixelsmith.errors import PixelsmithError
 from pixelsmith.evaluate import EvalParams, evaluate, image_generator, make_case
 
