@@ -1,0 +1,53 @@
+"""Turn a run folder into a model package (config.json + model.safetensors + sha256)."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from pixelsmith.errors import PixelsmithError
+from pixelsmith.train.checkpoint import BEST, LAST, load_checkpoint
+
+
+def checkpoint_weights(state: dict, main: str, use_ema: bool) -> dict:
+    """The main network's weights from a checkpoint: the EMA average when asked and present."""
+    if use_ema and state.get("ema"):
+        prefix = "module."
+        return {k[len(prefix):]: v for k, v in state["ema"].items() if k.startswith(prefix)}
+    return state["models"][main]
+
+
+def export_run(run: Path, output: Path, checkpoint: str = "best", use_ema: bool = True) -> Path:
+    """Write the model of ``run`` to ``output``; its config records how it was trained."""
+    from pixelsmith.nets import build_network
+    from pixelsmith.train.config import recipe_from_dict
+    from pixelsmith.train.families import family_class
+    from pixelsmith.zoo import save_model
+
+    path = run / (BEST if checkpoint == "best" else LAST)
+    if checkpoint == "best" and not path.exists():
+        path = run / LAST
+    state = load_checkpoint(path)
+    recipe = recipe_from_dict(state["recipe"], str(path))
+    family = family_class(recipe.family)
+    network = build_network(recipe.model.name, recipe.model.args)
+    network.load_state_dict(checkpoint_weights(state, family.main, use_ema))
+    summary_file = run / "summary.json"
+    summary = json.loads(summary_file.read_text()) if summary_file.exists() else {}
+    config = {
+        "name": output.name,
+        "summary": f"{recipe.name}: {recipe.model.name} trained by pixelsmith",
+        "family": recipe.family,
+        "task": recipe.degradation.task if recipe.family == "restoration" else recipe.family,
+        "network": {"name": recipe.model.name, "args": recipe.model.args},
+        "channels": family.channels(recipe),
+        "needs": family.needs(recipe),
+        "weights": "ema" if use_ema and state.get("ema") else "raw",
+        "training": {"recipe": recipe.model_dump(mode="json"), "checkpoint": path.name,
+                     "step": state["step"], "summary": summary},
+        "exported": time.strftime("%Y-%m-%d %H:%M:%S"),
+    }
+    if config["task"] == "none":
+        raise PixelsmithError(f"{run}: the recipe has no degradation task to restore")
+    return save_model(output, network, config)

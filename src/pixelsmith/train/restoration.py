@@ -1,0 +1,196 @@
+"""The restoration family: a network maps degraded patches to clean ones (pixel loss).
+
+Training pairs come from :class:`pixelsmith.data.RandomPatches`, degraded on the fly as the
+recipe's ``degradation`` section says; validation restores whole held-out images, degraded
+by the evaluation protocol with a fixed seed, and reports PSNR/SSIM like ``pixelsmith
+evaluate`` does.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from pixelsmith.errors import PixelsmithError
+from pixelsmith.known import Known
+from pixelsmith.settings import data_root
+from pixelsmith.train.config import Recipe
+from pixelsmith.train.losses import PIXEL_LOSSES
+
+_NEEDS = {"sigma": ["sigma"], "quality": ["quality"], "mask": ["mask"]}
+
+
+def data_path(value: str) -> Path:
+    """A recipe path: as given when it exists, else below $PIXELSMITH_DATA."""
+    path = Path(value).expanduser()
+    if path.exists() or path.is_absolute():
+        return path
+    return data_root() / value
+
+
+def degradation_spec(recipe: Recipe):
+    """The recipe's degradation section as a :class:`pixelsmith.data.DegradationSpec`."""
+    from pixelsmith.data import DegradationSpec
+
+    cfg = recipe.degradation
+    options = {}
+    if cfg.sigma is not None:
+        options["sigma"] = cfg.sigma
+    if cfg.task == "denoise":
+        return DegradationSpec.denoise(**{"sigma": (0.0, 75.0), **options})
+    if cfg.task == "deblur":
+        return DegradationSpec.deblur(**({"kernels": tuple(cfg.kernels)} if cfg.kernels else {}),
+                                      **options)
+    if cfg.task == "inpaint":
+        return DegradationSpec.inpaint(**({"masks": tuple(cfg.masks)} if cfg.masks else {}),
+                                       **options)
+    if cfg.task == "sr":
+        return DegradationSpec.sr(scale=cfg.scale or 4, **options)
+    if cfg.task == "dejpeg":
+        return DegradationSpec.dejpeg(**({"quality": cfg.quality} if cfg.quality else {}))
+    raise PixelsmithError(f"{recipe.name}: the restoration family needs degradation.task")
+
+
+class RestorationFamily:
+    main = "model"
+    optimized = ("model",)
+
+    def __init__(self, recipe: Recipe, device: torch.device) -> None:
+        self.recipe, self.device = recipe, device
+        self.loss = PIXEL_LOSSES.get(recipe.loss.name)
+        if self.loss is None:
+            raise PixelsmithError(f"loss '{recipe.loss.name}' does not fit the restoration family")
+        self.higher_is_better = recipe.val.metric != "loss"
+        self.val_files: list[Path] = []
+
+    # -- export metadata ----------------------------------------------------------------------
+
+    @staticmethod
+    def channels(recipe: Recipe) -> int:
+        args = recipe.model.args
+        return int(args.get("channels", args.get("in_channels", 1)))
+
+    @staticmethod
+    def needs(recipe: Recipe) -> list[str]:
+        from pixelsmith.nets import build_network
+
+        conditioning = getattr(build_network(recipe.model.name, recipe.model.args),
+                               "conditioning", None)
+        return _NEEDS.get(conditioning, [])
+
+    # -- networks -----------------------------------------------------------------------------
+
+    def build_models(self) -> dict[str, torch.nn.Module]:
+        from pixelsmith.nets import build_network
+
+        return {"model": build_network(self.recipe.model.name, self.recipe.model.args)}
+
+    def prepare_models(self, models: dict[str, torch.nn.Module]) -> None:
+        """Fine-tuning: start from a pretrained model, then freeze the listed parameters."""
+        net = models[self.main]
+        if self.recipe.init:
+            from pixelsmith.zoo import load_model
+
+            source = load_model(self.recipe.init)
+            try:
+                net.load_state_dict(source.state_dict())
+            except RuntimeError:
+                raise PixelsmithError(
+                    f"init: '{self.recipe.init}' does not fit model '{self.recipe.model.name}' "
+                    f"with these arguments"
+                ) from None
+        frozen = 0
+        for name, param in net.named_parameters():
+            if any(name.startswith(prefix) for prefix in self.recipe.freeze):
+                param.requires_grad_(False)
+                frozen += 1
+        if self.recipe.freeze and not frozen:
+            raise PixelsmithError(f"freeze: no parameter starts with {self.recipe.freeze}")
+
+    # -- data ---------------------------------------------------------------------------------
+
+    def train_dataset(self):
+        from pixelsmith.data import Augment, RandomPatches, split_indices
+        from pixelsmith.io import list_images
+
+        cfg = self.recipe.data
+        root = data_path(cfg.train)
+        if not root.exists():
+            raise PixelsmithError(f"data.train: {root} does not exist (set $PIXELSMITH_DATA?)")
+        files = list_images(root)
+        if self.recipe.val.data is None and cfg.val_fraction > 0:
+            train_idx, val_idx = split_indices(len(files), val_fraction=cfg.val_fraction,
+                                               seed=self.recipe.train.seed)
+            self.val_files = [files[i] for i in val_idx]
+            files = [files[i] for i in train_idx]
+        elif self.recipe.val.data is not None:
+            self.val_files = list_images(data_path(self.recipe.val.data))
+        if self.recipe.val.limit:
+            self.val_files = self.val_files[: self.recipe.val.limit]
+        augment = Augment(flip=cfg.augment.flips, rot90=cfg.augment.rot90,
+                          scale_jitter=cfg.augment.scale_jitter)
+        return RandomPatches(files, degradation_spec(self.recipe), cfg.patch_size,
+                             patches_per_epoch=cfg.patches_per_epoch, augment=augment,
+                             seed=self.recipe.train.seed, color=cfg.color, cache=cfg.cache)
+
+    # -- steps --------------------------------------------------------------------------------
+
+    def batch_known(self, batch: dict) -> Known:
+        """Per-image conditioning of a collated batch (sigma/quality as (N,) tensors)."""
+        return Known(sigma=batch.get("sigma"), quality=batch.get("quality"),
+                     mask=batch.get("mask"))
+
+    def train_step(self, batch: dict, trainer) -> dict:
+        from pixelsmith.model_methods import restoration_forward
+
+        net = trainer.wrapped[self.main]
+        with trainer.autocast():
+            restored = restoration_forward(net, batch["degraded"], self.batch_known(batch))
+        loss = self.loss(restored.float(), batch["clean"])
+        trainer.optimize(loss, self.main)
+        return {"loss": float(loss.detach())}
+
+    @torch.no_grad()
+    def validate(self, model: torch.nn.Module) -> dict:
+        """Mean PSNR/SSIM (and loss) over the validation images, evaluation protocol."""
+        from pixelsmith.evaluate import image_generator, load_clean, make_case, score
+        from pixelsmith.model_methods import restoration_forward
+
+        if not self.val_files:
+            raise PixelsmithError("no validation images: set val.data or data.val_fraction")
+        params = self.val_params()
+        was_training = model.training
+        model.eval()
+        totals = {"psnr": 0.0, "ssim": 0.0, "loss": 0.0}
+        for index, path in enumerate(self.val_files):
+            clean = load_clean(path, params).to(self.device)
+            reference, degraded, known = make_case(clean.cpu(), params,
+                                                   image_generator(params.seed, index))
+            restored = restoration_forward(model, degraded.to(self.device),
+                                           _to_device(known, self.device)).float().cpu()
+            value_psnr, value_ssim = score(restored, reference, params)
+            totals["psnr"] += value_psnr
+            totals["ssim"] += value_ssim
+            totals["loss"] += float(self.loss(restored, reference))
+        model.train(was_training)
+        return {k: v / len(self.val_files) for k, v in totals.items()}
+
+    def val_params(self):
+        from pixelsmith.evaluate import EvalParams
+
+        cfg, val = self.recipe.degradation, self.recipe.val
+        color = {"gray": "gray", "rgb": "rgb"}.get(self.recipe.data.color, "auto")
+        sigma = val.sigma
+        if sigma is None and cfg.sigma is not None:
+            sigma = sum(cfg.sigma) / 2
+        quality = val.quality or (cfg.quality[0] if cfg.quality else None)
+        return EvalParams(cfg.task, sigma=sigma, scale=cfg.scale, quality=quality,
+                          seed=val.seed, color=color).resolved()
+
+
+def _to_device(known: Known, device: torch.device) -> Known:
+    return known.with_(
+        kernel=None if known.kernel is None else known.kernel.to(device),
+        mask=None if known.mask is None else known.mask.to(device),
+    )

@@ -1,0 +1,228 @@
+"""The training engine: recipes, one step, early stopping, exact resume (also after kill -9),
+Ctrl-C, two-process DDP equivalence, export and restore with the exported model."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+from PIL import Image as PILImage
+
+from pixelsmith.errors import PixelsmithError
+from pixelsmith.train.config import dump_recipe, load_recipe, recipe_from_dict
+from pixelsmith.train.trainer import Trainer
+
+
+def tiny_recipe(folder: Path, output: Path, **train) -> dict:
+    return {
+        "name": "tiny",
+        "model": {"name": "dncnn", "args": {"channels": 1, "features": 8, "depth": 3,
+                                            "batch_norm": False}},
+        "data": {"train": str(folder), "color": "gray", "patch_size": 16,
+                 "patches_per_epoch": 64, "val_fraction": 0.2},
+        "degradation": {"task": "denoise", "sigma": [10, 30]},
+        "val": {"every": 1000, "sigma": 20},
+        "optim": {"name": "adam", "lr": 1e-3},
+        "train": {"batch_size": 4, "steps": 24, "seed": 0, "log_every": 4,
+                  "checkpoint_every": 6, "deterministic": True, **train},
+        "output": str(output),
+    }
+
+
+@pytest.fixture
+def images(tmp_path) -> Path:
+    folder = tmp_path / "images"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(10):
+        smooth = rng.random((6, 6))
+        big = np.kron(smooth, np.ones((8, 8)))  # 48x48 blocks: easy to denoise
+        PILImage.fromarray((big * 255).astype(np.uint8)).save(folder / f"{i}.png")
+    return folder
+
+
+def write_recipe(path: Path, data: dict) -> Path:
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def weights(run: Path, name: str = "last.pt") -> dict:
+    return torch.load(run / name, weights_only=True)["models"]["model"]
+
+
+def assert_same_weights(a: dict, b: dict, atol: float = 0.0) -> None:
+    assert a.keys() == b.keys()
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], atol=atol, rtol=0 if atol == 0 else 1e-5)
+
+
+# -- recipes ----------------------------------------------------------------------------------
+
+def test_recipe_round_trip_and_overrides(tmp_path, images):
+    path = write_recipe(tmp_path / "r.yaml", tiny_recipe(images, tmp_path / "run"))
+    recipe = load_recipe(path, ["optim.lr=1e-4", "train.precision=bf16", "model.args.depth=5"])
+    assert recipe.optim.lr == 1e-4 and recipe.train.precision == "bf16"
+    assert recipe.model.args["depth"] == 5
+    again = recipe_from_dict(yaml.safe_load(dump_recipe(recipe)))
+    assert again == recipe
+
+
+@pytest.mark.parametrize("override, message", [
+    ("optim.lrr=1", "unknown field 'optim.lrr'"),
+    ("optim.lr=fast", "optim.lr"),
+    ("optim.name=adagrad", "optim.name"),
+    ("train.batch_size=0", "train.batch_size"),
+    ("nonsense", "KEY=VALUE"),
+])
+def test_bad_recipe_fields_are_one_line_errors(tmp_path, images, override, message):
+    path = write_recipe(tmp_path / "r.yaml", tiny_recipe(images, tmp_path / "run"))
+    with pytest.raises(PixelsmithError, match=message) as info:
+        load_recipe(path, [override])
+    assert "\n" not in str(info.value)
+
+
+def test_cli_bad_recipe_exit_code(tmp_path, images):
+    path = write_recipe(tmp_path / "r.yaml", tiny_recipe(images, tmp_path / "run"))
+    result = subprocess.run([sys.executable, "-m", "pixelsmith", "train", str(path),
+                             "--set", "train.stepz=3"], capture_output=True, text=True)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "unknown field 'train.stepz'" in result.stderr
+
+
+# -- the loop ---------------------------------------------------------------------------------
+
+def test_one_step_changes_the_weights(tmp_path, images):
+    recipe = recipe_from_dict(tiny_recipe(images, tmp_path / "run"))
+    trainer = Trainer(recipe, progress=False, max_steps=1)
+    before = {k: v.clone() for k, v in trainer.models["model"].state_dict().items()}
+    trainer.fit()
+    after = trainer.models["model"].state_dict()
+    assert all(not torch.equal(before[k], after[k]) for k in before)
+    assert (tmp_path / "run" / "recipe.yaml").exists()
+    assert (tmp_path / "run" / "summary.json").exists()
+
+
+def test_training_lowers_the_loss_and_logs(tmp_path, images):
+    data = tiny_recipe(images, tmp_path / "run", steps=60)
+    data["val"]["every"] = 20
+    summary = Trainer(recipe_from_dict(data), progress=False).fit()
+    records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").open()]
+    losses = [r["loss"] for r in records if r["kind"] == "train"]
+    vals = [r["psnr"] for r in records if r["kind"] == "val"]
+    assert np.mean(losses[-3:]) < np.mean(losses[:3])
+    assert len(vals) == 3 and summary["best_metric"]["psnr"] == pytest.approx(max(vals))
+    assert list((tmp_path / "run" / "tensorboard").glob("events.out.tfevents.*"))
+
+
+def test_early_stopping_stops(tmp_path, images):
+    data = tiny_recipe(images, tmp_path / "run", steps=200)
+    data["optim"]["lr"] = 1e-12  # nothing can improve
+    data["val"]["every"] = 2
+    data["early_stopping"] = {"patience": 2, "min_delta": 0.01}
+    summary = Trainer(recipe_from_dict(data), progress=False).fit()
+    assert summary["steps"] == 6 and summary["stopped"].startswith("early stopping")
+
+
+def test_resume_equals_uninterrupted(tmp_path, images):
+    full = tiny_recipe(images, tmp_path / "full")
+    Trainer(recipe_from_dict(full), progress=False).fit()
+    part = tiny_recipe(images, tmp_path / "part")
+    Trainer(recipe_from_dict(part), progress=False, max_steps=10).fit()  # stops mid-epoch
+    Trainer(recipe_from_dict(part), progress=False, resume=True).fit()
+    assert_same_weights(weights(tmp_path / "full"), weights(tmp_path / "part"))
+
+
+def _start(recipe: Path, run: Path) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "pixelsmith", "train", str(recipe),
+                             "--output", str(run), "--quiet"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _wait_for_checkpoint(process: subprocess.Popen, run: Path, timeout: float = 60) -> None:
+    deadline = time.time() + timeout
+    while not (run / "last.pt").exists():
+        assert process.poll() is None, process.stderr.read()
+        assert time.time() < deadline, "no checkpoint appeared"
+        time.sleep(0.01)
+
+
+def test_resume_after_kill_9_equals_uninterrupted(tmp_path, images):
+    steps = 240
+    reference = tiny_recipe(images, tmp_path / "full", steps=steps)
+    Trainer(recipe_from_dict(reference), progress=False).fit()
+
+    data = tiny_recipe(images, tmp_path / "killed", steps=steps)
+    path = write_recipe(tmp_path / "r.yaml", data)
+    process = _start(path, tmp_path / "killed")
+    _wait_for_checkpoint(process, tmp_path / "killed")
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    killed_at = torch.load(tmp_path / "killed" / "last.pt", weights_only=True)["step"]
+    assert 0 < killed_at < steps, "the run finished before it was killed"
+    code = subprocess.run([sys.executable, "-m", "pixelsmith", "train", "--resume",
+                           str(tmp_path / "killed"), "--quiet"], capture_output=True).returncode
+    assert code == 0
+    assert_same_weights(weights(tmp_path / "full"), weights(tmp_path / "killed"))
+
+
+def test_ctrl_c_writes_a_checkpoint(tmp_path, images):
+    data = tiny_recipe(images, tmp_path / "run", steps=100_000, checkpoint_every=100_000)
+    path = write_recipe(tmp_path / "r.yaml", data)
+    process = _start(path, tmp_path / "run")
+    deadline = time.time() + 60
+    while not (tmp_path / "run" / "metrics.jsonl").exists():  # training has started
+        assert process.poll() is None and time.time() < deadline
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 130 and "--resume" in err and "Traceback" not in err
+    step = torch.load(tmp_path / "run" / "last.pt", weights_only=True)["step"]
+    assert 0 < step < 100_000
+
+
+def test_two_processes_equal_one(tmp_path, images):
+    """DDP on 2 CPU processes (gloo) == 1 process with the same global batch."""
+    runs = {}
+    for nproc in (1, 2):
+        data = tiny_recipe(images, tmp_path / f"p{nproc}", steps=8)
+        path = write_recipe(tmp_path / f"r{nproc}.yaml", data)
+        env = {**os.environ, "OMP_NUM_THREADS": "1"}
+        result = subprocess.run([sys.executable, "-m", "pixelsmith", "train", str(path),
+                                 "--nproc", str(nproc), "--quiet"],
+                                capture_output=True, text=True, env=env, timeout=240)
+        assert result.returncode == 0, result.stderr[-2000:]
+        runs[nproc] = weights(tmp_path / f"p{nproc}")
+    assert_same_weights(runs[1], runs[2], atol=1e-6)
+
+
+# -- export and use ---------------------------------------------------------------------------
+
+def test_export_load_and_restore(tmp_path, images, capsys):
+    from pixelsmith.cli import main
+    from pixelsmith.zoo import load_model
+
+    run = tmp_path / "run"
+    Trainer(recipe_from_dict(tiny_recipe(images, run, steps=6)), progress=False).fit()
+    with pytest.raises(SystemExit) as exit_info:
+        main(["export-model", str(run), "-o", str(tmp_path / "model")])
+    assert exit_info.value.code in (0, None)
+    model = load_model(tmp_path / "model")
+    assert model.pixelsmith_config["task"] == "denoise"
+    with pytest.raises(SystemExit) as exit_info:
+        main(["restore", str(images / "0.png"), "-o", str(tmp_path / "out.png"),
+              "--task", "denoise", "--method", str(tmp_path / "model")])
+    assert exit_info.value.code in (0, None) and (tmp_path / "out.png").exists()
+
+    weights_file = tmp_path / "model" / "model.safetensors"
+    weights_file.write_bytes(weights_file.read_bytes()[:-1] + b"\0")
+    with pytest.raises(PixelsmithError, match="checksum"):
+        load_model(tmp_path / "model")
