@@ -156,7 +156,7 @@ def _wait_for_checkpoint(process: subprocess.Popen, run: Path, timeout: float = 
 
 
 def test_resume_after_kill_9_equals_uninterrupted(tmp_path, images):
-    steps = 240
+    steps = 120
     reference = tiny_recipe(images, tmp_path / "full", steps=steps)
     Trainer(recipe_from_dict(reference), progress=False).fit()
 
@@ -212,15 +212,13 @@ def test_export_load_and_restore(tmp_path, images, capsys):
 
     run = tmp_path / "run"
     Trainer(recipe_from_dict(tiny_recipe(images, run, steps=6)), progress=False).fit()
-    with pytest.raises(SystemExit) as exit_info:
-        main(["export-model", str(run), "-o", str(tmp_path / "model")])
-    assert exit_info.value.code in (0, None)
+    main(["export-model", str(run), "-o", str(tmp_path / "model")])  # returns: success
     model = load_model(tmp_path / "model")
     assert model.pixelsmith_config["task"] == "denoise"
-    with pytest.raises(SystemExit) as exit_info:
-        main(["restore", str(images / "0.png"), "-o", str(tmp_path / "out.png"),
-              "--task", "denoise", "--method", str(tmp_path / "model")])
-    assert exit_info.value.code in (0, None) and (tmp_path / "out.png").exists()
+    assert model.pixelsmith_config["weights"] == "raw"  # this recipe has no EMA
+    main(["restore", str(images / "0.png"), "-o", str(tmp_path / "out.png"),
+          "--task", "denoise", "--method", str(tmp_path / "model")])
+    assert (tmp_path / "out.png").exists()
 
     weights_file = tmp_path / "model" / "model.safetensors"
     weights_file.write_bytes(weights_file.read_bytes()[:-1] + b"\0")

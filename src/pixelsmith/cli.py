@@ -213,6 +213,52 @@ def demo(output, seed) -> None:
     click.echo(str(page.resolve()))
 
 
+@cli.command()
+@click.argument("recipe", required=False, type=click.Path())
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+              help="Override a recipe field, e.g. --set optim.lr=1e-4 (repeatable).")
+@click.option("--output", type=click.Path(), help="Run folder (default: the recipe's output).")
+@click.option("--resume", "resume_dir", type=click.Path(),
+              help="Continue the run in this folder from its last checkpoint.")
+@click.option("--max-steps", type=click.IntRange(min=1), help="Stop after N steps (smoke runs).")
+@click.option("--device", help="cpu, cuda or cuda:N (default: cuda when available).")
+@click.option("--nproc", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Processes on this machine (DDP through torchrun).")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def train(recipe, overrides, output, resume_dir, max_steps, device, nproc, quiet) -> None:
+    """Train a model from a YAML recipe; Ctrl-C saves a checkpoint to resume from.
+
+    \b
+    Examples:
+      pixelsmith train configs/denoise-gray.yaml --set optim.lr=1e-4 --output runs/x
+      pixelsmith train configs/denoise-gray.yaml --max-steps 20      # quick smoke run
+      pixelsmith train --resume runs/x                                # continue after a kill
+      pixelsmith train configs/denoise-gray.yaml --nproc 2            # DDP on 2 processes
+    """
+    from pixelsmith.train.run import launch_processes, train_command
+
+    options = {"recipe": recipe, "overrides": list(overrides), "output": output,
+               "resume_dir": resume_dir, "max_steps": max_steps, "device": device, "quiet": quiet}
+    if nproc > 1:
+        sys.exit(launch_processes(nproc, **options))
+    train_command(**options)
+
+
+@cli.command("export-model")
+@click.argument("run_dir", type=click.Path())
+@click.option("-o", "--output", required=True, type=click.Path(),
+              help="Model folder to write (config.json + model.safetensors).")
+@click.option("--checkpoint", type=click.Choice(["best", "last"]), default="best",
+              show_default=True, help="Which checkpoint of the run.")
+@click.option("--raw", is_flag=True, help="Export the raw weights even when EMA weights exist.")
+def export_model(run_dir, output, checkpoint, raw) -> None:
+    """Turn a training run into a model folder that `restore --method PATH` and load_model use."""
+    from pixelsmith.train.export import export_run
+
+    path = export_run(Path(run_dir), Path(output), checkpoint=checkpoint, use_ema=not raw)
+    click.echo(str(path))
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the CLI, turning user errors into one line on stderr and exit code 2."""
     try:

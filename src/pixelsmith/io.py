@@ -263,6 +263,12 @@ def to_array(x: torch.Tensor, bit_depth: int = 8) -> np.ndarray:
     return data[:, :, 0] if data.shape[2] == 1 else data
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 @contextlib.contextmanager
 def atomic_output(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; renamed onto ``path`` if the block succeeds."""
@@ -271,6 +277,7 @@ def atomic_output(path: str | Path) -> Iterator[Path]:
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     os.close(fd)
     tmp = Path(tmp_name)
+    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600 files; outputs get normal rights
     try:
         yield tmp
         os.replace(tmp, target)
