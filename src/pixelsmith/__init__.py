@@ -12,6 +12,7 @@ _LAZY = {
     "read_image": "pixelsmith.io",
     "save_image": "pixelsmith.io",
     "restore": "pixelsmith.restore",
+    "load_model": "pixelsmith.zoo",
     "Known": "pixelsmith.known",
     "PixelsmithError": "pixelsmith.errors",
 }
