@@ -13,6 +13,7 @@ from pixelsmith.errors import PixelsmithError
 #: name -> "module:Class"; imported on first use so ``import pixelsmith.nets`` stays cheap.
 NETWORKS: dict[str, str] = {
     "dncnn": "pixelsmith.nets.dncnn:DnCNN",
+    "unet": "pixelsmith.nets.unet:ConditionedUNet",
 }
 
 

@@ -1,0 +1,86 @@
+"""A level-conditioned residual U-Net for restoration (in the spirit of FFDNet and DRUNet).
+
+The degradation level (noise sigma, or JPEG quality / 100) enters as an extra constant input
+channel, so one network covers a whole range of levels and the user, or an estimator, picks
+the level at test time. Skip connections are added (not concatenated) and the network
+predicts a residual added to its input, which keeps it small and quick to train.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class ResBlock(nn.Module):
+    """conv-ReLU-conv with an identity skip (no normalisation: batch statistics are not needed)."""
+
+    def __init__(self, features: int) -> None:
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.Conv2d(features, features, 3, padding=1),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(features, features, 3, padding=1),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.body(x)
+
+
+class ConditionedUNet(nn.Module):
+    """U-Net ``forward(y, level)`` -> restored image; ``level`` is (N,) in [0, 1] or None.
+
+    - ``channels``: image channels (1 gray, 3 colour).
+    - ``features``: widths per scale, e.g. (32, 64, 128, 256); each extra scale halves the size.
+    - ``blocks``: residual blocks per scale (encoder and decoder alike).
+    - ``conditioning``: "sigma", "quality" or None (blind); recorded for the restore path.
+
+    Inputs of any size work: the image is padded (reflect) to a multiple of 2^(scales-1) and
+    the output cropped back.
+    """
+
+    def __init__(self, channels: int = 1, features: tuple[int, ...] = (32, 64, 128, 256),
+                 blocks: int = 2, conditioning: str | None = "sigma") -> None:
+        super().__init__()
+        if conditioning not in (None, "sigma", "quality"):
+            raise ValueError(f"conditioning must be sigma, quality or None, not {conditioning!r}")
+        self.conditioning = conditioning
+        self.channels = channels
+        features = tuple(int(f) for f in features)
+        extra = 0 if conditioning is None else 1
+        self.head = nn.Conv2d(channels + extra, features[0], 3, padding=1)
+        self.down = nn.ModuleList()
+        self.encoders = nn.ModuleList()
+        for i, width in enumerate(features[:-1]):
+            self.encoders.append(nn.Sequential(*[ResBlock(width) for _ in range(blocks)]))
+            self.down.append(nn.Conv2d(width, features[i + 1], 2, stride=2, bias=False))
+        self.body = nn.Sequential(*[ResBlock(features[-1]) for _ in range(blocks)])
+        self.up = nn.ModuleList()
+        self.decoders = nn.ModuleList()
+        for i in reversed(range(len(features) - 1)):
+            self.up.append(nn.ConvTranspose2d(features[i + 1], features[i], 2, stride=2,
+                                              bias=False))
+            self.decoders.append(nn.Sequential(*[ResBlock(features[i]) for _ in range(blocks)]))
+        self.tail = nn.Conv2d(features[0], channels, 3, padding=1)
+        self.multiple = 2 ** (len(features) - 1)
+
+    def forward(self, y: torch.Tensor, level: torch.Tensor | None = None) -> torch.Tensor:
+        height, width = y.shape[-2:]
+        pad_h, pad_w = -height % self.multiple, -width % self.multiple
+        x = nn.functional.pad(y, (0, pad_w, 0, pad_h), mode="reflect") if pad_h or pad_w else y
+        if self.conditioning is not None:
+            if level is None:
+                raise ValueError(f"this network needs its {self.conditioning} level")
+            level = torch.as_tensor(level, dtype=x.dtype, device=x.device).reshape(-1, 1, 1, 1)
+            x = torch.cat([x, level.expand(x.shape[0], 1, *x.shape[-2:])], dim=1)
+        h = self.head(x)
+        skips = []
+        for encoder, down in zip(self.encoders, self.down, strict=True):
+            h = encoder(h)
+            skips.append(h)
+            h = down(h)
+        h = self.body(h)
+        for up, decoder in zip(self.up, self.decoders, strict=True):
+            h = decoder(up(h) + skips.pop())
+        out = self.tail(h)[..., :height, :width]
+        return y + out
