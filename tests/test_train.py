@@ -224,3 +224,32 @@ def test_export_load_and_restore(tmp_path, images, capsys):
     weights_file.write_bytes(weights_file.read_bytes()[:-1] + b"\0")
     with pytest.raises(PixelsmithError, match="checksum"):
         load_model(tmp_path / "model")
+
+
+def test_fine_tuning_starts_from_a_model_and_freezes(tmp_path, images):
+    from pixelsmith.train.export import export_run
+    from pixelsmith.zoo import load_model
+
+    Trainer(recipe_from_dict(tiny_recipe(images, tmp_path / "a", steps=4)), progress=False).fit()
+    export_run(tmp_path / "a", tmp_path / "model")
+    start = load_model(tmp_path / "model").state_dict()
+    data = tiny_recipe(images, tmp_path / "b", steps=3)
+    data.update(init=str(tmp_path / "model"), freeze=["body.0."])
+    trainer = Trainer(recipe_from_dict(data), progress=False)
+    trainer.fit()
+    tuned = trainer.models["model"].state_dict()
+    assert torch.equal(tuned["body.0.weight"], start["body.0.weight"])
+    assert not torch.equal(tuned["body.2.weight"], start["body.2.weight"])
+    data["freeze"] = ["nothing."]
+    with pytest.raises(PixelsmithError, match="freeze"):
+        Trainer(recipe_from_dict(data), progress=False)
+
+
+@pytest.mark.parametrize("options", [{"precision": "bf16"}, {"channels_last": True},
+                                     {"grad_clip": 0.1, "ema_decay": 0.9}])
+def test_precision_layout_and_clipping_options_train(tmp_path, images, options):
+    trainer = Trainer(recipe_from_dict(tiny_recipe(images, tmp_path / "run", steps=2, **options)),
+                      progress=False)
+    summary = trainer.fit()
+    assert summary["steps"] == 2
+    assert all(torch.isfinite(p).all() for p in trainer.models["model"].parameters())
