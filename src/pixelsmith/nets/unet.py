@@ -32,7 +32,7 @@ class ConditionedUNet(nn.Module):
 
     - ``channels``: image channels (1 gray, 3 colour).
     - ``features``: widths per scale, e.g. (32, 64, 128, 256); each extra scale halves the size.
-    - ``blocks``: residual blocks per scale (encoder and decoder alike).
+    - ``blocks``: residual blocks per scale (encoder and decoder alike), one int or one per scale.
     - ``conditioning``: "sigma", "quality" or None (blind); recorded for the restore path.
 
     Inputs of any size work: the image is padded (reflect) to a multiple of 2^(scales-1) and
@@ -40,27 +40,30 @@ class ConditionedUNet(nn.Module):
     """
 
     def __init__(self, channels: int = 1, features: tuple[int, ...] = (32, 64, 128, 256),
-                 blocks: int = 2, conditioning: str | None = "sigma") -> None:
+                 blocks: int | tuple[int, ...] = 2, conditioning: str | None = "sigma") -> None:
         super().__init__()
         if conditioning not in (None, "sigma", "quality"):
             raise ValueError(f"conditioning must be sigma, quality or None, not {conditioning!r}")
         self.conditioning = conditioning
         self.channels = channels
         features = tuple(int(f) for f in features)
+        depth = (blocks,) * len(features) if isinstance(blocks, int) else tuple(blocks)
+        if len(depth) != len(features):
+            raise ValueError("blocks needs one count per scale (or a single int)")
         extra = 0 if conditioning is None else 1
         self.head = nn.Conv2d(channels + extra, features[0], 3, padding=1)
         self.down = nn.ModuleList()
         self.encoders = nn.ModuleList()
         for i, width in enumerate(features[:-1]):
-            self.encoders.append(nn.Sequential(*[ResBlock(width) for _ in range(blocks)]))
+            self.encoders.append(nn.Sequential(*[ResBlock(width) for _ in range(depth[i])]))
             self.down.append(nn.Conv2d(width, features[i + 1], 2, stride=2, bias=False))
-        self.body = nn.Sequential(*[ResBlock(features[-1]) for _ in range(blocks)])
+        self.body = nn.Sequential(*[ResBlock(features[-1]) for _ in range(depth[-1])])
         self.up = nn.ModuleList()
         self.decoders = nn.ModuleList()
         for i in reversed(range(len(features) - 1)):
             self.up.append(nn.ConvTranspose2d(features[i + 1], features[i], 2, stride=2,
                                               bias=False))
-            self.decoders.append(nn.Sequential(*[ResBlock(features[i]) for _ in range(blocks)]))
+            self.decoders.append(nn.Sequential(*[ResBlock(features[i]) for _ in range(depth[i])]))
         self.tail = nn.Conv2d(features[0], channels, 3, padding=1)
         self.multiple = 2 ** (len(features) - 1)
 

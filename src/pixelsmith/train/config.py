@@ -36,7 +36,7 @@ class AugmentConfig(Section):
 class DataConfig(Section):
     """Where training images come from (relative paths are below $PIXELSMITH_DATA)."""
 
-    train: str
+    train: str | list[str]  # a folder, or several
     kind: Literal["folder", "mnist", "fashion-mnist", "cifar10", "faces"] = "folder"
     color: Literal["gray", "rgb", "auto"] = "auto"
     patch_size: int = Field(48, ge=8)

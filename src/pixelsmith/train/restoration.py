@@ -115,10 +115,12 @@ class RestorationFamily:
         from pixelsmith.io import list_images
 
         cfg = self.recipe.data
-        root = data_path(cfg.train)
-        if not root.exists():
-            raise PixelsmithError(f"data.train: {root} does not exist (set $PIXELSMITH_DATA?)")
-        files = list_images(root)
+        roots = [data_path(item) for item in
+                 ([cfg.train] if isinstance(cfg.train, str) else cfg.train)]
+        for root in roots:
+            if not root.exists():
+                raise PixelsmithError(f"data.train: {root} does not exist (set $PIXELSMITH_DATA?)")
+        files = list_images(roots)
         if self.recipe.val.data is None and cfg.val_fraction > 0:
             train_idx, val_idx = split_indices(len(files), val_fraction=cfg.val_fraction,
                                                seed=self.recipe.train.seed)
