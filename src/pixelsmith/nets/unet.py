@@ -65,6 +65,8 @@ class ConditionedUNet(nn.Module):
                                               bias=False))
             self.decoders.append(nn.Sequential(*[ResBlock(features[i]) for _ in range(depth[i])]))
         self.tail = nn.Conv2d(features[0], channels, 3, padding=1)
+        nn.init.zeros_(self.tail.weight)  # start as the identity: training refines the input
+        nn.init.zeros_(self.tail.bias)
         self.multiple = 2 ** (len(features) - 1)
 
     def forward(self, y: torch.Tensor, level: torch.Tensor | None = None) -> torch.Tensor:
