@@ -1,0 +1,171 @@
+"""Benchmark the shipped denoising and de-JPEG models against BM3D / the JPEG input, same run.
+
+    python benchmarks/denoise_dejpeg.py                     # everything (BM3D is the slow part)
+    python benchmarks/denoise_dejpeg.py --baseline-limit 10 # BM3D on the first 10 images only
+    python benchmarks/denoise_dejpeg.py --only gray         # rows whose key starts with "gray"
+
+Protocols (docs/EVALUATION.md): Gaussian noise added to [0, 1] floats without clipping, seed 0,
+outputs quantised to 8 bits, full-image PSNR/SSIM; JPEG by Pillow at the given quality.
+Kodak24 is measured on the 500x500 crops of the denoising papers (data README). Results go
+to docs/results/<key>.json and the section "learned-denoise-dejpeg" of docs/BENCHMARKS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from doc_sections import replace_section
+
+from pixelsmith.evaluate import EvalParams, evaluate
+from pixelsmith.io import atomic_write_text, list_images, read_image, save_image
+from pixelsmith.settings import dataset_path
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = ROOT / "docs"
+RESULTS = DOCS / "results"
+PORTRAIT = {"kodim04", "kodim09", "kodim10", "kodim17", "kodim18", "kodim19"}
+
+SWINIR_GRAY = "SwinIR README, gray denoising figure"
+SWINIR_COLOR = "SwinIR README, colour denoising figure"
+FBCNN = "FBCNN README table"
+# Published PSNR (dB) per (data set, level): {method: value}; ../shared/PUBLISHED_FIGURES.md
+PUBLISHED = {
+    ("Set12", 15): {"BM3D": 32.37, "DnCNN": 32.86, "FFDNet": 32.75, "DRUNet": 33.25},
+    ("Set12", 25): {"BM3D": 29.97, "DnCNN": 30.44, "FFDNet": 30.43, "DRUNet": 30.94},
+    ("Set12", 50): {"BM3D": 26.72, "DnCNN": 27.18, "FFDNet": 27.32, "DRUNet": 27.90},
+    ("BSD68", 15): {"BM3D": 31.08, "DnCNN": 31.73, "FFDNet": 31.63, "DRUNet": 31.91},
+    ("BSD68", 25): {"BM3D": 28.57, "DnCNN": 29.23, "FFDNet": 29.19, "DRUNet": 29.48},
+    ("BSD68", 50): {"BM3D": 25.60, "DnCNN": 26.23, "FFDNet": 26.29, "DRUNet": 26.59},
+    ("CBSD68", 15): {"CBM3D": 33.52, "CDnCNN": 33.90, "FFDNet": 33.87, "DRUNet": 34.30},
+    ("CBSD68", 25): {"CBM3D": 30.71, "CDnCNN": 31.24, "FFDNet": 31.21, "DRUNet": 31.69},
+    ("CBSD68", 50): {"CBM3D": 27.38, "CDnCNN": 27.95, "FFDNet": 27.96, "DRUNet": 28.51},
+    ("Kodak24", 15): {"CBM3D": 34.28, "CDnCNN": 34.60, "FFDNet": 34.63, "DRUNet": 35.31},
+    ("Kodak24", 25): {"CBM3D": 32.15, "CDnCNN": 32.14, "FFDNet": 32.13, "DRUNet": 32.89},
+    ("Kodak24", 50): {"CBM3D": 28.46, "CDnCNN": 28.95, "FFDNet": 28.98, "DRUNet": 29.86},
+    ("LIVE1", 10): {"JPEG": 27.77, "ARCNN": 28.96, "DnCNN-3": 29.19},
+    ("LIVE1", 20): {"JPEG": 30.07, "ARCNN": 31.29, "DnCNN-3": 31.59},
+    ("LIVE1", 30): {"JPEG": 31.41, "ARCNN": 32.67, "DnCNN-3": 32.98},
+    ("classic5", 10): {"JPEG": 27.82, "ARCNN": 29.03, "DnCNN-3": 29.40},
+    ("classic5", 20): {"JPEG": 30.12, "ARCNN": 31.15, "DnCNN-3": 31.63},
+    ("classic5", 30): {"JPEG": 31.48, "ARCNN": 32.51, "DnCNN-3": 32.91},
+}
+
+
+@dataclass(frozen=True)
+class Row:
+    key: str
+    dataset: str  # short name for PUBLISHED
+    folder: str  # below $PIXELSMITH_DATA
+    model: str
+    baseline: str
+    params: EvalParams
+
+    @property
+    def level(self) -> int:
+        return int(self.params.sigma if self.params.task == "denoise" else self.params.quality)
+
+
+def rows() -> list[Row]:
+    out = []
+    for name, folder in (("Set12", "test/Set12"), ("BSD68", "test/BSD68")):
+        for sigma in (15, 25, 50):
+            out.append(Row(f"gray-{name}-{sigma}", name, folder, "denoise-gray", "bm3d",
+                           EvalParams("denoise", sigma=sigma, color="gray")))
+    for name, folder in (("CBSD68", "test/CBSD68"), ("Kodak24", "kodak-crops"),
+                         ("McMaster", "test/McMaster")):
+        for sigma in (15, 25, 50):
+            out.append(Row(f"color-{name}-{sigma}", name, folder, "denoise-color", "bm3d",
+                           EvalParams("denoise", sigma=sigma, color="rgb")))
+    for name, folder in (("classic5", "test/classic5"), ("LIVE1", "test/LIVE1/gray")):
+        for quality in (10, 20, 30):
+            out.append(Row(f"jpeg-{name}-{quality}", name, folder, "dejpeg-gray", "identity",
+                           EvalParams("dejpeg", quality=quality, color="gray")))
+    return out
+
+
+def kodak_crops(target: Path) -> Path:
+    """The 500x500 crops of Kodak24 used by the denoising papers, written to ``target``."""
+    target.mkdir(parents=True, exist_ok=True)
+    for path in list_images(dataset_path("test/Kodak24")):
+        x, y = (6, 134) if path.stem in PORTRAIT else (134, 6)
+        image = read_image(path)
+        save_image(target / path.name, image[..., y:y + 500, x:x + 500])
+    return target
+
+
+def run(row: Row, folder: Path, baseline_limit: int | None) -> dict:
+    """Model on every image; baseline on the first ``baseline_limit`` (all when None)."""
+    model = evaluate(folder, row.params.task, [row.model], row.params)
+    base = evaluate(folder, row.params.task, [row.baseline], row.params, limit=baseline_limit)
+    model["results"] += base["results"]
+    model["meta"]["baseline_images"] = base["meta"]["images"]
+    return model
+
+
+def section() -> str:
+    lines = [
+        "## Learned denoising and de-JPEG models against BM3D / the JPEG input",
+        "",
+        "Command: `python benchmarks/denoise_dejpeg.py [--baseline-limit N]`. Protocol: "
+        "docs/EVALUATION.md, seed 0. The baseline (BM3D, CBM3D for colour; the decoded JPEG "
+        "for de-JPEG) is measured in the same run, on the first N images when a limit is given "
+        "(its column says how many), and its own mean over those images is shown; the model's "
+        "mean over the same images is in the JSON. Published figures are cited, not measured.",
+        "",
+        "| key | model PSNR / SSIM (all images) | model MP/s | baseline (images) PSNR / SSIM | "
+        "model PSNR on the baseline's images | baseline MP/s | published | measured on | date |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    machines: dict[str, str] = {}
+    for row in rows():
+        path = RESULTS / f"{row.key}.json"
+        if not path.exists():
+            continue
+        report = json.loads(path.read_text())
+        model, base = report["results"][0], report["results"][1]
+        machine = machines.setdefault(report["meta"]["machine"], f"M{len(machines) + 1}")
+        published = PUBLISHED.get((row.dataset, row.level), {})
+        cited = ", ".join(f"{k} {v:.2f}" for k, v in published.items()) or "-"
+        count = report["meta"]["baseline_images"]
+        same = sum(r["psnr"] for r in model["per_image"][:count]) / count
+        lines.append(
+            f"| {row.key} | {model['psnr']:.2f} / {model['ssim']:.4f} | "
+            f"{model['megapixels_per_second']:.3f} | {base['method']} "
+            f"({count}) {base['psnr']:.2f} / {base['ssim']:.4f} | {same:.2f} | "
+            f"{base['megapixels_per_second']:.3f} | {cited} | {machine} | "
+            f"{report['meta']['date'][:10]} |"
+        )
+    lines.append("")
+    lines += [f"- {label}: {name}" for name, label in machines.items()]
+    lines.append("")
+    lines.append(f"Sources: {SWINIR_GRAY}; {SWINIR_COLOR}; {FBCNN} (PSNR only).")
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", default="", help="rows whose key starts with this")
+    parser.add_argument("--baseline-limit", type=int, default=None,
+                        help="run the baseline on the first N images only (BM3D is slow)")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        for row in rows():
+            if not row.key.startswith(args.only):
+                continue
+            folder = (kodak_crops(Path(tmp) / "kodak") if row.folder == "kodak-crops"
+                      else dataset_path(row.folder))
+            report = run(row, folder, args.baseline_limit)
+            atomic_write_text(RESULTS / f"{row.key}.json", json.dumps(report, indent=2) + "\n")
+            print(f"{row.key}: {row.model} {report['results'][0]['psnr']:.2f} dB, "
+                  f"{row.baseline} {report['results'][1]['psnr']:.2f} dB", flush=True)
+    replace_section(DOCS / "BENCHMARKS.md", "learned-denoise-dejpeg", section())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
