@@ -20,6 +20,7 @@ import torch
 
 from pixelsmith.errors import PixelsmithError
 from pixelsmith.io import atomic_write_text
+from pixelsmith.sysinfo import machine_summary
 from pixelsmith.train import callbacks as cb
 from pixelsmith.train import distributed
 from pixelsmith.train.checkpoint import (
@@ -306,6 +307,7 @@ class Trainer:
             "stopped": self.stop_reason or "step budget reached",
             "device": str(self.device),
             "processes": self.dist.world_size,
+            "machine": machine_summary(),
         }
         if self.dist.is_main:
             atomic_write_text(self.output / "summary.json", json.dumps(summary, indent=2) + "\n")
