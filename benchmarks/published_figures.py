@@ -74,7 +74,9 @@ def table() -> str:
         "Command: `python benchmarks/published_figures.py [--only KEY_PREFIX]` (data from "
         "`$PIXELSMITH_DATA`, default `../shared/data`). Protocol: docs/EVALUATION.md, seed 0. "
         "Per-image figures, machine and date of each row: `docs/results/<key>.json`. "
-        "Published figures: ../shared/PUBLISHED_FIGURES.md. A gap over 0.1 dB is flagged.",
+        "Published figures: ../shared/PUBLISHED_FIGURES.md. A gap over 0.1 dB is flagged. "
+        "Speed columns are wall-clock on the machine named; the 2026-11-22 run shared its 2 "
+        "cores with other jobs (load about 3-5), so its BM3D seconds are pessimistic.",
         "",
         "| key | method | data set | setting | PSNR measured | PSNR published | gap | "
         "SSIM measured | SSIM published | s / image | MP / s | measured on | date |",
