@@ -13,6 +13,10 @@ from pixelsmith.errors import PixelsmithError
 #: name -> "module:Class"; imported on first use so ``import pixelsmith.nets`` stays cheap.
 NETWORKS: dict[str, str] = {
     "dncnn": "pixelsmith.nets.dncnn:DnCNN",
+    "conv-ae": "pixelsmith.nets.autoencoder:ConvAutoencoder",
+    "conv-vae": "pixelsmith.nets.autoencoder:ConvVAE",
+    "dcgan-g": "pixelsmith.nets.dcgan:DCGANGenerator",
+    "dcgan-d": "pixelsmith.nets.dcgan:DCGANDiscriminator",
     "unet": "pixelsmith.nets.unet:ConditionedUNet",
 }
 

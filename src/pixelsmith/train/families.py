@@ -14,6 +14,9 @@ from pixelsmith.errors import PixelsmithError
 
 FAMILIES: dict[str, str] = {
     "restoration": "pixelsmith.train.restoration:RestorationFamily",
+    "autoencoder": "pixelsmith.train.generative:AutoencoderFamily",
+    "vae": "pixelsmith.train.generative:VAEFamily",
+    "gan": "pixelsmith.train.generative:GANFamily",
 }
 
 
