@@ -212,10 +212,13 @@ class Trainer:
         from pixelsmith.data.seeding import worker_init_fn
 
         workers = self.recipe.data.num_workers
+        # Its own generator: a DataLoader otherwise draws its base seed from torch's global
+        # RNG, so the extra loader a resumed run starts mid-epoch would shift every later draw.
+        generator = torch.Generator().manual_seed(self.recipe.train.seed * 100_003 + self.epoch)
         return torch.utils.data.DataLoader(
             self.dataset, batch_sampler=self.sampler, num_workers=workers,
             worker_init_fn=worker_init_fn if workers else None,
-            pin_memory=self.device.type == "cuda",
+            pin_memory=self.device.type == "cuda", generator=generator,
         )
 
     def validate(self) -> dict:
