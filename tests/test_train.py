@@ -253,3 +253,24 @@ def test_precision_layout_and_clipping_options_train(tmp_path, images, options):
     summary = trainer.fit()
     assert summary["steps"] == 2
     assert all(torch.isfinite(p).all() for p in trainer.models["model"].parameters())
+
+
+def test_global_rng_stream_survives_resume(tmp_path, images):
+    """Steps that draw from torch's global RNG (dropout, noise) see the same numbers after a
+    resume as in an uninterrupted run."""
+    from pixelsmith.train.callbacks import Callback
+
+    class Draw(Callback):
+        def __init__(self) -> None:
+            self.values: dict[int, float] = {}
+
+        def on_step_end(self, trainer, logs) -> None:
+            self.values[trainer.step] = float(torch.rand(1))
+
+    full, part_a, part_b = Draw(), Draw(), Draw()
+    Trainer(recipe_from_dict(tiny_recipe(images, tmp_path / "full")), progress=False,
+            extra_callbacks=[full]).fit()
+    part = tiny_recipe(images, tmp_path / "part")
+    Trainer(recipe_from_dict(part), progress=False, max_steps=10, extra_callbacks=[part_a]).fit()
+    Trainer(recipe_from_dict(part), progress=False, resume=True, extra_callbacks=[part_b]).fit()
+    assert {**part_a.values, **part_b.values} == full.values
