@@ -131,12 +131,25 @@ DEFAULT_METHOD = {
 }
 
 
-def default_method(task: str) -> str:
-    """Best method for ``task``: a shipped model if any, else the best available baseline."""
+def default_models(task: str) -> dict[int, str]:
+    """Channels -> shipped model marked ``default`` for ``task`` in zoo/index.json.
+
+    A model is marked default only when the benchmark shows it beats the baselines.
+    """
+    from pixelsmith.zoo import shipped_models
+
+    return {int(info["channels"]): name for name, info in shipped_models().items()
+            if info.get("task") == task and info.get("default")}
+
+
+def default_method(task: str, channels: int | None = None) -> str:
+    """Best method for ``task`` (for images of ``channels`` channels when given): the shipped
+    model marked default for it if any, else the best available baseline."""
     methods = task_methods(task)
-    shipped = [name for name, m in methods.items() if m.kind == "pretrained"]
-    if shipped:  # zoo/index.json lists the best model of a task first
-        return shipped[0]
+    defaults = default_models(task)
+    if defaults:
+        return defaults[max(defaults)] if channels is None else defaults.get(
+            channels, defaults[max(defaults)])
     preferred = DEFAULT_METHOD[task]
     if methods[preferred].available():
         return preferred
