@@ -108,34 +108,58 @@ def _finish(failed: int, jobs, output: str) -> None:
 @click.option("-o", "--output", required=True, help="Output file, or folder for several inputs.")
 @click.option("--task", type=click.Choice(TASK_CHOICES), required=True)
 @click.option("--method", help="Method name (see `pixelsmith methods`); default: the best one.")
-@click.option("--sigma", type=click.FloatRange(0, 255), help="Noise level in 0-255 units.")
+@click.option("--sigma", metavar="SIGMA|auto",
+              help="Noise level in 0-255 units, or 'auto' to estimate it from each image.")
 @click.option("--kernel", type=click.Path(), help="Blur kernel file (PNG, NPY, MAT) for deblur.")
 @click.option("--mask", type=click.Path(), help="Mask image for inpaint: white = missing.")
 @click.option("--scale", type=click.IntRange(min=2), help="Super-resolution factor.")
-@click.option("--quality", type=click.IntRange(1, 100), help="JPEG quality of the input.")
+@click.option("--quality", metavar="Q|auto",
+              help="JPEG quality of the input (1-100), or 'auto' to read it from a JPEG file.")
+@click.option("--device", metavar="DEVICE",
+              help="cpu, cuda or cuda:N for trained models (default: cuda when available).")
+@click.option("--tile", default="512", show_default=True, metavar="N",
+              help="Trained models run in N-pixel tiles (bounded memory); 0 = whole image.")
+@click.option("--overlap", default="32", show_default=True, metavar="N",
+              help="Pixels shared by neighbouring tiles, blended smoothly.")
+@click.option("--precision", default="fp32", show_default=True, metavar="fp32|bf16",
+              help="bf16 for trained models: faster on GPUs and CPUs with AMX/AVX512-BF16, "
+                   "slower elsewhere.")
 @max_pixels_option
-def restore(inputs, output, task, method, sigma, kernel, mask, scale, quality, max_pixels) -> None:
+def restore(inputs, output, task, method, sigma, kernel, mask, scale, quality, device, tile,
+            overlap, precision, max_pixels) -> None:
     """Restore images (one file, several, or folders) with a classical or learned method.
 
     \b
     Examples:
       pixelsmith restore noisy.png -o out.png --task denoise --sigma 25 --method bm3d
+      pixelsmith restore noisy.png -o out.png --task denoise --sigma auto
       pixelsmith restore blurred.png -o out.png --task deblur --kernel k.npy --sigma 2.55
       pixelsmith restore holes.png -o out.png --task inpaint --mask mask.png
       pixelsmith restore small.png -o big.png --task sr --scale 4
-      pixelsmith restore photos/ -o restored/ --task dejpeg
+      pixelsmith restore photos/ -o restored/ --task dejpeg --quality auto
+      pixelsmith restore huge.jpg -o out.png --task dejpeg --quality auto --device cuda
     """
     from pixelsmith.batch import plan_outputs, run_jobs
-    from pixelsmith.restore import Restorer
+    from pixelsmith.restore import Restorer, parse_quality, parse_sigma
     from pixelsmith.restore_files import restore_file
 
+    options = {"sigma": parse_sigma(sigma), "kernel": kernel, "mask": mask, "scale": scale,
+               "quality": parse_quality(quality)}
     jobs = plan_outputs(list(inputs), output)
-    restorer = Restorer(task, method)
-    options = {"sigma": sigma, "kernel": kernel, "mask": mask, "scale": scale, "quality": quality}
+    restorer = Restorer(task, method, device=device, tile=tile, overlap=overlap,
+                        precision=precision)
+    used = []
     failed = run_jobs(
-        jobs, lambda job: restore_file(restorer, job.source, job.target, options, max_pixels),
+        jobs,
+        lambda job: used.append(
+            restore_file(restorer, job.source, job.target, options, max_pixels)),
         f"restore ({restorer.name})",
     )
+    if len(jobs) == 1 and used:
+        if options["sigma"] == "auto":
+            click.echo(f"estimated sigma {used[0].sigma * 255:.1f}", err=True)
+        if options["quality"] == "auto":
+            click.echo(f"JPEG quality {used[0].quality} (from the quantisation tables)", err=True)
     _finish(failed, jobs, output)
 
 

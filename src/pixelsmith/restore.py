@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+import types
 from pathlib import Path
 
 import numpy as np
@@ -17,14 +19,26 @@ class Restorer:
 
     It checks that what the method needs (a sigma, a kernel, a mask, a scale) is known and that
     masks match the image, so every method gets valid input and users get one-line errors.
+
+    ``device``, ``tile``, ``overlap`` and ``precision`` apply to trained models (see
+    :class:`pixelsmith.model_methods.RunOptions`): by default they run on the GPU when there is
+    one, in 512-pixel tiles, in fp32. Classical methods run on the CPU on the whole image; the
+    options are still checked, so ``device="cuda"`` without a GPU is an error for every method.
     """
 
-    def __init__(self, task: str, method: str | None = None) -> None:
+    def __init__(self, task: str, method: str | None = None, *,
+                 device: str | torch.device | None = None, tile: int = 512, overlap: int = 32,
+                 precision: str = "fp32") -> None:
+        from pixelsmith.model_methods import RunOptions
+
         if task not in TASKS:
             raise PixelsmithError(f"unknown task '{task}' (choose from {', '.join(TASKS)})")
+        options = RunOptions(device, tile, overlap, precision).checked()
         self.task = task
         self.method: Method = get_method(task, method or default_method(task))
         self._fn = self.method.load()
+        if hasattr(self._fn, "configure"):  # a trained model: give it its run options
+            self._fn.configure(options)
 
     @property
     def name(self) -> str:
@@ -46,34 +60,123 @@ class Restorer:
             raise PixelsmithError(
                 f"mask is {mw}x{mh} but the image is {y.shape[-1]}x{y.shape[-2]}"
             )
-        if known.sigma is not None and not 0.0 <= known.sigma <= 1.0:
-            raise PixelsmithError(f"sigma {known.sigma * 255:g} is outside 0-255")
+        if known.sigma is not None:
+            sigmas = torch.as_tensor(known.sigma, dtype=torch.float32).reshape(-1)
+            if sigmas.numel() not in (1, y.shape[0]):
+                raise PixelsmithError(f"{sigmas.numel()} sigmas for {y.shape[0]} images")
+            if not ((sigmas >= 0) & (sigmas <= 1)).all():
+                bad = sigmas[(sigmas < 0) | (sigmas > 1) | sigmas.isnan()][0]
+                raise PixelsmithError(f"sigma {float(bad) * 255:g} is outside 0-255")
         if known.scale is not None and known.scale < 1:
             raise PixelsmithError(f"scale must be a positive integer, not {known.scale}")
 
     def __call__(self, y: torch.Tensor, known: Known | None = None) -> torch.Tensor:
         known = known or Known()
         self.check(y, known)
+        sigma = known.sigma
         with torch.inference_mode():
+            if isinstance(sigma, torch.Tensor) and sigma.numel() > 1 \
+                    and self.method.kind != "pretrained":
+                # classical methods take one float sigma: run them image by image
+                return torch.cat([
+                    self._fn(y[i:i + 1], known.with_(sigma=float(sigma[i]),
+                                                     mask=_image_mask(known.mask, i)))
+                    for i in range(y.shape[0])
+                ]).clamp(0.0, 1.0)
+            if isinstance(sigma, torch.Tensor) and sigma.numel() == 1:
+                known = known.with_(sigma=float(sigma))
             return self._fn(y, known).clamp(0.0, 1.0)
 
 
-def _as_batch(image) -> tuple[torch.Tensor, str]:
-    """Accept a path, an (H, W[, C]) array or a (C, H, W) / (N, C, H, W) tensor; return NCHW."""
-    if isinstance(image, (str, Path)):
-        from pixelsmith.io import read_image
+def _image_mask(mask: torch.Tensor | None, index: int) -> torch.Tensor | None:
+    if mask is None or mask.shape[0] == 1:
+        return mask
+    return mask[index:index + 1]
 
-        return read_image(image), "tensor"
+
+def parse_sigma(value: float | int | str | None) -> float | str | None:
+    """``--sigma`` / ``sigma=``: a number in 0-255, or "auto" (estimate it per image)."""
+    if value is None or (isinstance(value, str) and value.strip().lower() == "auto"):
+        return None if value is None else "auto"
+    try:
+        sigma = float(value)
+    except (TypeError, ValueError):
+        raise PixelsmithError(f"sigma must be 0-255 or 'auto', not '{value}'") from None
+    if not 0.0 <= sigma <= 255.0:
+        raise PixelsmithError(f"sigma must be in 0-255 (or 'auto'), not {sigma:g}")
+    return sigma
+
+
+def parse_quality(value: int | str | None) -> int | str | None:
+    """``--quality`` / ``quality=``: a JPEG quality 1-100, or "auto" (read it from the file)."""
+    if value is None or (isinstance(value, str) and value.strip().lower() == "auto"):
+        return None if value is None else "auto"
+    try:
+        quality = float(value)
+    except (TypeError, ValueError):
+        raise PixelsmithError(f"quality must be 1-100 or 'auto', not '{value}'") from None
+    if quality != int(quality) or not 1 <= quality <= 100:
+        raise PixelsmithError(f"quality must be a whole number in 1-100 (or 'auto'), not {value}")
+    return int(quality)
+
+
+def resolve_sigma(sigma: float | str | None, pixels: torch.Tensor) -> float | torch.Tensor | None:
+    """Sigma in [0, 1] units: the given 0-255 value scaled, or estimated per image for "auto".
+
+    One image gives a float, a batch a (N,) tensor.
+    """
+    sigma = parse_sigma(sigma)
+    if sigma is None:
+        return None
+    if sigma == "auto":
+        from pixelsmith.estimate import estimate_sigma
+
+        estimates = estimate_sigma(pixels).cpu()
+        return float(estimates[0]) if estimates.numel() == 1 else estimates
+    return float(sigma) / 255.0
+
+
+def resolve_quality(quality: int | str | None, info: dict | None, source: str) -> int | None:
+    """The JPEG quality: as given, or for "auto" read from the file's quantisation tables.
+
+    ``info`` is the file's metadata (:attr:`pixelsmith.io.Image.info`); None when the image did
+    not come from a file.
+    """
+    quality = parse_quality(quality)
+    if quality != "auto":
+        return quality
+    if info is None:
+        raise PixelsmithError("quality 'auto' reads a JPEG file's tables: give the image as a "
+                              "path, or give the quality")
+    tables = info.get("quantization")
+    if not tables:
+        raise PixelsmithError(f"{source}: quality 'auto' needs a JPEG input (this is "
+                              f"{info.get('format') or 'not a JPEG'}); give it with --quality Q")
+    from pixelsmith.estimate import estimate_jpeg_quality
+
+    return estimate_jpeg_quality(tables)
+
+
+def _as_batch(image) -> tuple[torch.Tensor, str, dict | None]:
+    """Accept a path, an (H, W[, C]) array or a (C, H, W) / (N, C, H, W) tensor; return NCHW.
+
+    Also returns the kind of input (to return the same kind) and, for a file, its metadata.
+    """
+    if isinstance(image, (str, Path)):
+        from pixelsmith.io import load_image
+
+        loaded = load_image(image)
+        return loaded.pixels, "tensor", loaded.info
     if isinstance(image, np.ndarray):
         array = image.astype(np.float32) / (255.0 if image.dtype == np.uint8 else 1.0)
         if array.ndim == 2:
             array = array[:, :, None]
-        return torch.from_numpy(array.transpose(2, 0, 1).copy())[None], "numpy"
+        return torch.from_numpy(array.transpose(2, 0, 1).copy())[None], "numpy", None
     if isinstance(image, torch.Tensor):
         if image.ndim == 3:
-            return image[None], "chw"
+            return image[None], "chw", None
         if image.ndim == 4:
-            return image, "tensor"
+            return image, "tensor", None
     raise PixelsmithError("image must be a path, a NumPy array or a (C, H, W)/(N, C, H, W) tensor")
 
 
@@ -82,27 +185,39 @@ def restore(
     task: str = "denoise",
     *,
     method: str | None = None,
-    sigma: float | None = None,
+    sigma: float | str | None = None,
     kernel: torch.Tensor | np.ndarray | str | Path | None = None,
     mask: torch.Tensor | np.ndarray | str | Path | None = None,
     scale: int | None = None,
-    quality: int | None = None,
+    quality: int | str | None = None,
+    device: str | torch.device | None = None,
+    tile: int = 512,
+    overlap: int = 32,
+    precision: str = "fp32",
 ):
     """Restore ``image`` for ``task`` with ``method`` (default: the best available one).
 
-    ``sigma`` is in 0-255 units as in the literature (``sigma=25``). ``kernel`` and ``mask`` may
-    be arrays or file paths (mask: white = missing). Returns the same kind of object as given:
-    a tensor for a tensor or path, a float32 HxW[xC] array in [0, 1] for a NumPy array.
+    ``sigma`` is in 0-255 units as in the literature (``sigma=25``), or "auto" to estimate it
+    per image. ``quality`` is the JPEG quality, or "auto" to read it from a JPEG file (``image``
+    must then be a path). ``kernel`` and ``mask`` may be arrays or file paths (mask: white =
+    missing). ``device`` / ``tile`` / ``overlap`` / ``precision`` tune trained models (see
+    :class:`Restorer`). Returns the same kind of object as given, on the input's device: a
+    tensor for a tensor or path, a float32 HxW[xC] array in [0, 1] for a NumPy array.
     """
-    batch, kind = _as_batch(image)
+    parse_sigma(sigma)
+    parse_quality(quality)
+    restorer = Restorer(task, method, device=device, tile=tile, overlap=overlap,
+                        precision=precision)
+    batch, kind, info = _as_batch(image)
+    batch = batch.float()
     known = Known(
-        sigma=None if sigma is None else float(sigma) / 255.0,
+        sigma=resolve_sigma(sigma, batch),
         kernel=_load_kernel(kernel),
         mask=_load_mask(mask, batch.shape[-2:]),
         scale=None if scale is None else int(scale),
-        quality=None if quality is None else int(quality),
+        quality=resolve_quality(quality, info, str(image) if info is not None else "image"),
     )
-    out = Restorer(task, method)(batch.float(), known)
+    out = restorer(batch, known)
     if kind == "chw":
         return out[0]
     if kind == "numpy":
@@ -135,3 +250,19 @@ def _load_mask(mask, size: torch.Size) -> torch.Tensor | None:
     while m.ndim < 4:
         m = m[None]
     return (m > 0.5).float()
+
+
+class _CallableModule(types.ModuleType):
+    """Calling this module calls :func:`restore`.
+
+    Python binds a submodule to its package's attribute once it is imported, so after the
+    first use ``pixelsmith.restore`` is this module, not the function that ``pixelsmith``
+    exposes lazily under the same name; being callable keeps ``pixelsmith.restore(image, ...)``
+    working every time.
+    """
+
+    def __call__(self, *args, **kwargs):
+        return restore(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule

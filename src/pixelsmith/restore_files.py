@@ -6,25 +6,27 @@ from pathlib import Path
 
 from pixelsmith.io import load_image, output_format, save_image
 from pixelsmith.known import Known
-from pixelsmith.restore import Restorer, _load_kernel, _load_mask
+from pixelsmith.restore import Restorer, _load_kernel, _load_mask, resolve_quality, resolve_sigma
 
 
 def restore_file(restorer: Restorer, source: Path, target: Path, options: dict,
-                 max_pixels: int) -> None:
+                 max_pixels: int) -> Known:
     """Read ``source``, restore it with ``restorer`` and write ``target`` atomically.
 
+    ``options`` holds the CLI values: ``sigma`` (0-255 or "auto": estimated from this image),
+    ``quality`` (1-100 or "auto": read from this JPEG's tables), ``kernel``, ``mask``, ``scale``.
     Alpha is set aside and put back (resized with the image for super-resolution); the output
-    keeps the input's bit depth where the output format allows it.
+    keeps the input's bit depth where the output format allows it. Returns what was known, with
+    any estimated sigma (in [0, 1] units) or quality filled in.
     """
     output_format(target)
     image = load_image(source, max_pixels=max_pixels)
-    sigma = options.get("sigma")
     known = Known(
-        sigma=None if sigma is None else float(sigma) / 255.0,
+        sigma=resolve_sigma(options.get("sigma"), image.pixels),
         kernel=_load_kernel(options.get("kernel")),
         mask=_load_mask(options.get("mask"), image.pixels.shape[-2:]),
         scale=options.get("scale"),
-        quality=options.get("quality"),
+        quality=resolve_quality(options.get("quality"), image.info, str(source)),
     )
     restored = restorer(image.pixels, known)
     alpha = image.alpha
@@ -33,4 +35,4 @@ def restore_file(restorer: Restorer, source: Path, target: Path, options: dict,
 
         alpha = imresize(alpha, restored.shape[-1] / alpha.shape[-1]).clamp(0, 1)
     save_image(target, restored, alpha=alpha, bit_depth=image.bit_depth)
-
+    return known
