@@ -16,9 +16,10 @@ import pixelsmith
 from pixelsmith.errors import PixelsmithError
 from pixelsmith.estimate import estimate_sigma
 from pixelsmith.io import read_image
+from pixelsmith.known import Known
 from pixelsmith.metrics import psnr
 from pixelsmith.nets.unet import ConditionedUNet
-from pixelsmith.restore import Restorer
+from pixelsmith.restorer import Restorer
 from pixelsmith.zoo import save_model
 
 
@@ -197,3 +198,20 @@ def test_batches_with_sigma_auto_run_classical_methods_image_by_image():
     one_by_one = torch.cat([pixelsmith.restore(batch[i:i + 1], method="tv", sigma="auto")
                             for i in (0, 1)])
     torch.testing.assert_close(both, one_by_one)
+
+
+def test_default_model_is_chosen_by_the_input_channels(monkeypatch, models, tmp_path):
+    """With a gray and a colour default model, a gray image goes to the gray one and a colour
+    image to the colour one; without defaults the classical baseline stays the default."""
+    import pixelsmith.methods
+    from pixelsmith.restorer import Restorer
+
+    assert Restorer("denoise").name == "bm3d"
+    defaults = {1: str(models["gray"]), 3: str(models["rgb"])}
+    monkeypatch.setattr(pixelsmith.methods, "default_models", lambda task: defaults)
+    monkeypatch.setattr("pixelsmith.restorer.default_models", lambda task: defaults)
+    restorer = Restorer("denoise")
+    gray, rgb = torch.rand(1, 1, 24, 24), torch.rand(1, 3, 24, 24)
+    known = Known(sigma=25 / 255)
+    torch.testing.assert_close(restorer(gray, known), Restorer("denoise", defaults[1])(gray, known))
+    torch.testing.assert_close(restorer(rgb, known), Restorer("denoise", defaults[3])(rgb, known))

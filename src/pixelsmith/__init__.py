@@ -11,7 +11,7 @@ _LAZY = {
     "load_image": "pixelsmith.io",
     "read_image": "pixelsmith.io",
     "save_image": "pixelsmith.io",
-    "restore": "pixelsmith.restore",
+    "restore": "pixelsmith.restorer",
     "load_model": "pixelsmith.zoo",
     "Known": "pixelsmith.known",
     "PixelsmithError": "pixelsmith.errors",

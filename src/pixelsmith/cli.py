@@ -140,8 +140,8 @@ def restore(inputs, output, task, method, sigma, kernel, mask, scale, quality, d
       pixelsmith restore huge.jpg -o out.png --task dejpeg --quality auto --device cuda
     """
     from pixelsmith.batch import plan_outputs, run_jobs
-    from pixelsmith.restore import Restorer, parse_quality, parse_sigma
     from pixelsmith.restore_files import restore_file
+    from pixelsmith.restorer import Restorer, parse_quality, parse_sigma
 
     options = {"sigma": parse_sigma(sigma), "kernel": kernel, "mask": mask, "scale": scale,
                "quality": parse_quality(quality)}

@@ -10,7 +10,7 @@ from pixelsmith.evaluate import EvalParams, image_generator, make_case, score
 from pixelsmith.io import list_images, read_image, save_image
 from pixelsmith.methods import task_methods
 from pixelsmith.report import Cell, Row, Section, write_page
-from pixelsmith.restore import Restorer
+from pixelsmith.restorer import Restorer
 
 SAMPLES = Path(__file__).parent / "samples"
 

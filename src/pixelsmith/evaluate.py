@@ -151,7 +151,7 @@ def evaluate(
     """Evaluate ``methods`` on the images of ``data``; returns the documented result dict."""
     from tqdm import tqdm
 
-    from pixelsmith.restore import Restorer
+    from pixelsmith.restorer import Restorer
 
     params = (params or EvalParams(task=task)).resolved()
     files = list_images(data)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from pixelsmith.io import load_image, output_format, save_image
 from pixelsmith.known import Known
-from pixelsmith.restore import Restorer, _load_kernel, _load_mask, resolve_quality, resolve_sigma
+from pixelsmith.restorer import Restorer, _load_kernel, _load_mask, resolve_quality, resolve_sigma
 
 
 def restore_file(restorer: Restorer, source: Path, target: Path, options: dict,

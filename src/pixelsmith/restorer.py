@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-import types
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +9,7 @@ import torch
 
 from pixelsmith.errors import PixelsmithError
 from pixelsmith.known import TASKS, Known
-from pixelsmith.methods import Method, default_method, get_method
+from pixelsmith.methods import Method, default_method, default_models, get_method
 
 
 class Restorer:
@@ -35,6 +33,13 @@ class Restorer:
             raise PixelsmithError(f"unknown task '{task}' (choose from {', '.join(TASKS)})")
         options = RunOptions(device, tile, overlap, precision).checked()
         self.task = task
+        self._variants: dict[int, Restorer] = {}
+        defaults = default_models(task) if method is None else {}
+        if len(defaults) > 1:  # a gray and a colour default model: pick per input
+            self._variants = {channels: Restorer(task, name, device=device, tile=tile,
+                                                 overlap=overlap, precision=precision)
+                              for channels, name in defaults.items()}
+            method = defaults[max(defaults)]
         self.method: Method = get_method(task, method or default_method(task))
         self._fn = self.method.load()
         if hasattr(self._fn, "configure"):  # a trained model: give it its run options
@@ -71,6 +76,9 @@ class Restorer:
             raise PixelsmithError(f"scale must be a positive integer, not {known.scale}")
 
     def __call__(self, y: torch.Tensor, known: Known | None = None) -> torch.Tensor:
+        variant = self._variants.get(int(y.shape[1])) if y.ndim == 4 else None
+        if variant is not None:
+            return variant(y, known)
         known = known or Known()
         self.check(y, known)
         sigma = known.sigma
@@ -250,19 +258,3 @@ def _load_mask(mask, size: torch.Size) -> torch.Tensor | None:
     while m.ndim < 4:
         m = m[None]
     return (m > 0.5).float()
-
-
-class _CallableModule(types.ModuleType):
-    """Calling this module calls :func:`restore`.
-
-    Python binds a submodule to its package's attribute once it is imported, so after the
-    first use ``pixelsmith.restore`` is this module, not the function that ``pixelsmith``
-    exposes lazily under the same name; being callable keeps ``pixelsmith.restore(image, ...)``
-    working every time.
-    """
-
-    def __call__(self, *args, **kwargs):
-        return restore(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule

@@ -1,0 +1,47 @@
+"""Copy a trained run into the package zoo: export it and list it in zoo/index.json.
+
+    python scripts/ship_model.py denoise-gray runs/denoise-gray [--default]
+
+``--default`` makes it the first model of its task in the index, i.e. the method `restore`
+uses when none is given (do this only for a model that beats the baselines in the benchmark).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from pixelsmith.io import atomic_write_text
+from pixelsmith.train.export import export_run
+from pixelsmith.zoo import ZOO, read_config
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("name")
+    parser.add_argument("run", type=Path)
+    parser.add_argument("--default", action="store_true")
+    args = parser.parse_args()
+    folder = export_run(args.run, ZOO / args.name)
+    config = read_config(folder)
+    index_path = ZOO / "index.json"
+    index = json.loads(index_path.read_text()) if index_path.exists() else {}
+    index.pop(args.name, None)
+    entry = {"task": config["task"], "channels": config["channels"], "default": args.default}
+    if args.default:
+        for other in index.values():
+            if other["task"] == config["task"] and other["channels"] == config["channels"]:
+                other["default"] = False
+        index = {args.name: entry, **index}
+    else:
+        index[args.name] = entry
+    atomic_write_text(index_path, json.dumps(index, indent=2) + "\n")
+    size = (folder / "model.safetensors").stat().st_size / 1e6
+    print(f"shipped {args.name}: {size:.2f} MB, sha256 {config['sha256'][:16]}...")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
