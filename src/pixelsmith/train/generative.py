@@ -43,6 +43,7 @@ from torch.utils.data import Dataset
 
 from pixelsmith.errors import PixelsmithError
 from pixelsmith.train.config import Recipe
+from pixelsmith.train.finetune import init_and_freeze
 
 VAL_BATCH = 250
 _STEP_STREAM = 0x57E9_5EED  # keeps step draws apart from data items' (seed, epoch, index)
@@ -327,21 +328,7 @@ class SynthesisFamily:
     def prepare_models(self, models: dict[str, torch.nn.Module]) -> None:
         """Keep the networks; load ``init`` weights into the main one and freeze prefixes."""
         self.models = models
-        net = models[self.main]
-        if self.recipe.init:
-            from pixelsmith.zoo import load_model
-
-            try:
-                net.load_state_dict(load_model(self.recipe.init).state_dict())
-            except RuntimeError:
-                raise PixelsmithError(f"init: '{self.recipe.init}' does not fit model "
-                                      f"'{self.recipe.model.name}' with these arguments") from None
-        frozen = [p for name, p in net.named_parameters()
-                  if any(name.startswith(prefix) for prefix in self.recipe.freeze)]
-        if self.recipe.freeze and not frozen:
-            raise PixelsmithError(f"freeze: no parameter starts with {self.recipe.freeze}")
-        for param in frozen:
-            param.requires_grad_(False)
+        init_and_freeze(models[self.main], self.recipe)
 
     def train_dataset(self) -> SynthesisItems:
         net = self.models[self.main]

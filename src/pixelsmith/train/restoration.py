@@ -16,6 +16,7 @@ from pixelsmith.errors import PixelsmithError
 from pixelsmith.known import Known
 from pixelsmith.settings import data_root
 from pixelsmith.train.config import Recipe
+from pixelsmith.train.finetune import init_and_freeze
 from pixelsmith.train.losses import PIXEL_LOSSES
 
 _NEEDS = {"sigma": ["sigma"], "quality": ["quality"], "mask": ["mask"]}
@@ -88,25 +89,7 @@ class RestorationFamily:
 
     def prepare_models(self, models: dict[str, torch.nn.Module]) -> None:
         """Fine-tuning: start from a pretrained model, then freeze the listed parameters."""
-        net = models[self.main]
-        if self.recipe.init:
-            from pixelsmith.zoo import load_model
-
-            source = load_model(self.recipe.init)
-            try:
-                net.load_state_dict(source.state_dict())
-            except RuntimeError:
-                raise PixelsmithError(
-                    f"init: '{self.recipe.init}' does not fit model '{self.recipe.model.name}' "
-                    f"with these arguments"
-                ) from None
-        frozen = 0
-        for name, param in net.named_parameters():
-            if any(name.startswith(prefix) for prefix in self.recipe.freeze):
-                param.requires_grad_(False)
-                frozen += 1
-        if self.recipe.freeze and not frozen:
-            raise PixelsmithError(f"freeze: no parameter starts with {self.recipe.freeze}")
+        init_and_freeze(models[self.main], self.recipe)
 
     # -- data ---------------------------------------------------------------------------------
 
