@@ -180,3 +180,19 @@ def test_evaluate_writes_schema(tmp_path, capsys, samples):
 def test_evaluate_bad_folder(capsys, tmp_path):
     code, _, err = run(capsys, "evaluate", "--task", "sr", "--data", str(tmp_path / "missing"))
     assert_one_line_error(code, err)
+
+
+def test_degrade_jpeg_to_a_jpeg_file_is_that_quality(tmp_path, capsys, samples):
+    """`--jpeg 10 -o x.jpg` writes the JPEG at quality 10 (not a q10 image re-encoded at 95),
+    so `--quality auto` reads 10 back and the pixels equal the JPEG operator's."""
+    from pixelsmith import degrade as dg
+    from pixelsmith.estimate import estimate_jpeg_quality
+    from pixelsmith.io import load_image, read_image
+
+    code, _, err = run(capsys, "degrade", str(samples / "texture.png"), "-o",
+                       str(tmp_path / "q.jpg"), "--jpeg", "10")
+    assert code == 0, err
+    image = load_image(tmp_path / "q.jpg")
+    assert estimate_jpeg_quality(image.info["quantization"]) == 10
+    expected = dg.JPEG(10)(read_image(samples / "texture.png"))
+    assert (image.pixels - expected).abs().max() < 1e-6

@@ -53,9 +53,12 @@ def degrade_file(
         x = operator(x)
     if noise:
         x = dg.parse_noise(noise)(x, generator)
-    if jpeg:
+    quality = 95
+    if jpeg and output_format(target) == "JPEG":
+        quality = jpeg  # the file itself is the JPEG at that quality, not a re-encoding of it
+    elif jpeg:
         x = dg.parse_jpeg(jpeg)(x.clamp(0, 1))
-    save_image(target, x, alpha=alpha, bit_depth=image.bit_depth)
+    save_image(target, x, alpha=alpha, bit_depth=image.bit_depth, quality=quality)
     if save_mask is not None and mask_tensor is not None:
         save_image(save_mask, mask_tensor)
     if save_kernel is not None and kernel is not None:
