@@ -1,0 +1,65 @@
+"""The shipped models: listed, verified by checksum, loadable offline, and above PSNR floors
+on real test images (floors sit a little under the figures measured in docs/results/)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from conftest import data_or_skip
+
+from pixelsmith.evaluate import EvalParams, image_generator, make_case, score
+from pixelsmith.io import read_image
+from pixelsmith.restorer import Restorer
+from pixelsmith.zoo import ZOO, load_model, read_config, sha256_file, shipped_models
+
+SHIPPED = ("denoise-gray", "denoise-color", "dejpeg-gray", "dejpeg-color")
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_model_is_listed_verified_and_small(name):
+    assert name in shipped_models()
+    config = read_config(ZOO / name)
+    weights = ZOO / name / "model.safetensors"
+    assert sha256_file(weights) == config["sha256"]
+    assert weights.stat().st_size < 8e6  # a few MB, shipped in the package
+    model = load_model(name)
+    assert not model.training and model.pixelsmith_config["task"] == config["task"]
+
+
+def _case_psnr(method: str, path, params: EvalParams, index: int = 0) -> tuple[float, float]:
+    """(PSNR of the degraded input, PSNR of the restored output) by the evaluation protocol."""
+    params = params.resolved()
+    clean = read_image(path, gray=params.color == "gray")
+    reference, degraded, known = make_case(clean, params, image_generator(params.seed, index))
+    restored = Restorer(params.task, method)(degraded, known)
+    return score(degraded, reference, params)[0], score(restored, reference, params)[0]
+
+
+def test_denoise_gray_floor_on_set12():
+    path = data_or_skip("test/Set12") / "01.png"  # measured 29.07 dB at sigma 25
+    noisy, restored = _case_psnr("denoise-gray", path, EvalParams("denoise", sigma=25,
+                                                                   color="gray"))
+    assert restored >= 28.8 and restored > noisy + 8
+
+
+def test_denoise_color_floor_on_cbsd68():
+    path = data_or_skip("test/CBSD68") / "101087.png"  # measured 31.53 dB at sigma 25
+    noisy, restored = _case_psnr("denoise-color", path, EvalParams("denoise", sigma=25,
+                                                                    color="rgb"))
+    assert restored >= 31.2 and restored > noisy + 10
+
+
+@pytest.mark.parametrize("name, color", [("dejpeg-gray", "gray"), ("dejpeg-color", "rgb")])
+def test_dejpeg_beats_the_jpeg_input_on_live1(name, color):
+    folder = "test/LIVE1/gray" if color == "gray" else "test/LIVE1/color"
+    path = sorted(data_or_skip(folder).glob("*.png"))[0]
+    jpeg, restored = _case_psnr(name, path, EvalParams("dejpeg", quality=10, color=color))
+    assert restored > jpeg + 1.0  # measured +1.48 (gray) and +1.19 dB (colour) on bikes.png
