@@ -183,7 +183,7 @@ def test_ctrl_c_writes_a_checkpoint(tmp_path, images):
         assert process.poll() is None and time.time() < deadline
         time.sleep(0.05)
     process.send_signal(signal.SIGINT)
-    _, err = process.communicate(timeout=60)
+    _, err = process.communicate(timeout=180)
     assert process.returncode == 130 and "--resume" in err and "Traceback" not in err
     step = torch.load(tmp_path / "run" / "last.pt", weights_only=True)["step"]
     assert 0 < step < 100_000

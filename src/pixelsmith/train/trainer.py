@@ -249,6 +249,10 @@ class Trainer:
         except KeyboardInterrupt:
             self.save()
             self.stop_reason = "interrupted"
+            summary = self.summary(time.time() - started, self.step - start_step)
+            for callback in self.callbacks:  # close writers and bars, so the process can exit
+                callback.on_train_end(self, summary)
+            distributed.teardown()
             raise
         finally:
             elapsed = time.time() - started
