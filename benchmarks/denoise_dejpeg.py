@@ -101,7 +101,8 @@ def kodak_crops(target: Path) -> Path:
 def run(row: Row, folder: Path, baseline_limit: int | None) -> dict:
     """Model on every image; baseline on the first ``baseline_limit`` (all when None)."""
     model = evaluate(folder, row.params.task, [row.model], row.params)
-    base = evaluate(folder, row.params.task, [row.baseline], row.params, limit=baseline_limit)
+    limit = None if row.baseline == "identity" else baseline_limit  # the JPEG input is free
+    base = evaluate(folder, row.params.task, [row.baseline], row.params, limit=limit)
     model["results"] += base["results"]
     model["meta"]["baseline_images"] = base["meta"]["images"]
     return model

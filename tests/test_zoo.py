@@ -63,3 +63,25 @@ def test_dejpeg_beats_the_jpeg_input_on_live1(name, color):
     path = sorted(data_or_skip(folder).glob("*.png"))[0]
     jpeg, restored = _case_psnr(name, path, EvalParams("dejpeg", quality=10, color=color))
     assert restored > jpeg + 1.0  # measured +1.48 (gray) and +1.19 dB (colour) on bikes.png
+
+
+def test_default_dejpeg_reads_the_quality_of_a_jpeg_input(tmp_path, capsys):
+    """`restore x.jpg --task dejpeg` uses the shipped model matching the input's channels and
+    the quality stored in the file."""
+    from test_cli import run
+
+    from pixelsmith.degrade import JPEG
+    from pixelsmith.io import save_image
+    from pixelsmith.metrics import psnr
+
+    path = sorted(data_or_skip("test/LIVE1/gray").glob("*.png"))[0]
+    clean = read_image(path)[..., :256, :256]
+    save_image(tmp_path / "q.png", clean)
+    code, _, err = run(capsys, "degrade", str(tmp_path / "q.png"), "-o", str(tmp_path / "q.jpg"),
+                       "--jpeg", "10")
+    assert code == 0, err
+    code, _, err = run(capsys, "restore", str(tmp_path / "q.jpg"), "-o", str(tmp_path / "r.png"),
+                       "--task", "dejpeg")
+    assert code == 0, err
+    jpeg = float(psnr(JPEG(10)(clean), clean)[0])
+    assert float(psnr(read_image(tmp_path / "r.png"), clean)[0]) > jpeg + 0.5

@@ -167,14 +167,14 @@ def restore(inputs, output, task, method, sigma, kernel, mask, scale, quality, d
 @click.option("--task", type=click.Choice(TASK_CHOICES), help="Only this task.")
 def methods(task) -> None:
     """List the restoration methods per task, and whether each can run here."""
-    from pixelsmith.methods import default_method, task_methods
+    from pixelsmith.methods import default_method, default_models, task_methods
 
     for name in [task] if task else TASK_CHOICES:
         click.echo(f"{name}:")
-        best = default_method(name)
+        best = {default_method(name), *default_models(name).values()}
         for method in task_methods(name).values():
             state = "" if method.available() else "  [needs: " + ", ".join(method.requires) + "]"
-            star = " (default)" if method.name == best else ""
+            star = " (default)" if method.name in best else ""
             click.echo(f"  {method.name:<18} {method.kind:<10} {method.summary}{star}{state}")
 
 

@@ -21,12 +21,15 @@ def restore_file(restorer: Restorer, source: Path, target: Path, options: dict,
     """
     output_format(target)
     image = load_image(source, max_pixels=max_pixels)
+    quality = options.get("quality")
+    if quality is None and "quality" in restorer.method.needs and "quantization" in image.info:
+        quality = "auto"  # a JPEG input tells its own quality
     known = Known(
         sigma=resolve_sigma(options.get("sigma"), image.pixels),
         kernel=_load_kernel(options.get("kernel")),
         mask=_load_mask(options.get("mask"), image.pixels.shape[-2:]),
         scale=options.get("scale"),
-        quality=resolve_quality(options.get("quality"), image.info, str(source)),
+        quality=resolve_quality(quality, image.info, str(source)),
     )
     restored = restorer(image.pixels, known)
     alpha = image.alpha
