@@ -174,7 +174,8 @@ def test_resume_after_kill_9_equals_uninterrupted(tmp_path, images):
     assert_same_weights(weights(tmp_path / "full"), weights(tmp_path / "killed"))
 
 
-def test_ctrl_c_writes_a_checkpoint(tmp_path, images):
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM])
+def test_ctrl_c_writes_a_checkpoint(tmp_path, images, stop):
     data = tiny_recipe(images, tmp_path / "run", steps=100_000, checkpoint_every=100_000)
     path = write_recipe(tmp_path / "r.yaml", data)
     process = _start(path, tmp_path / "run")
@@ -182,7 +183,7 @@ def test_ctrl_c_writes_a_checkpoint(tmp_path, images):
     while not (tmp_path / "run" / "metrics.jsonl").exists():  # training has started
         assert process.poll() is None and time.time() < deadline
         time.sleep(0.05)
-    process.send_signal(signal.SIGINT)
+    process.send_signal(stop)
     _, err = process.communicate(timeout=180)
     assert process.returncode == 130 and "--resume" in err and "Traceback" not in err
     step = torch.load(tmp_path / "run" / "last.pt", weights_only=True)["step"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -28,11 +29,27 @@ def resolve(recipe: str | None, overrides: list[str], output: str | None,
     return loaded, Path(output or loaded.output)
 
 
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
+def interrupt_on_signals() -> None:
+    """Ctrl-C and SIGTERM (a scheduler's stop) both end training with a checkpoint.
+
+    SIGINT is set explicitly because a process started in the background by a shell inherits
+    SIGINT as ignored, and Python then never raises KeyboardInterrupt.
+    """
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)
+
+
 def train_command(recipe: str | None, overrides: list[str], output: str | None,
                   resume_dir: str | None, max_steps: int | None, device: str | None,
                   quiet: bool) -> dict:
     """Train in this process (one rank of a torchrun job, or alone)."""
     from pixelsmith.train.trainer import Trainer
+
+    interrupt_on_signals()
 
     config, run = resolve(recipe, overrides, output, resume_dir)
     trainer = Trainer(config, run, resume=resume_dir is not None, max_steps=max_steps,
