@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import torch
 
 from pixelsmith.settings import dataset_path
 
@@ -22,3 +23,12 @@ def data_or_skip(relative: str) -> Path:
 @pytest.fixture
 def samples() -> Path:
     return SAMPLES
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """One intra-op torch thread for a module: much faster when other jobs share the 2 cores."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

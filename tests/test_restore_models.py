@@ -22,14 +22,7 @@ from pixelsmith.nets.unet import ConditionedUNet
 from pixelsmith.restorer import Restorer
 from pixelsmith.zoo import save_model
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """One intra-op thread (see test_tiling.py: faster on a busy 2-core machine)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def save_unet(folder: Path, task: str = "denoise", channels: int = 1,

@@ -17,15 +17,7 @@ from pixelsmith.metrics import psnr
 from pixelsmith.model_methods import restoration_forward
 from pixelsmith.tiling import edge_weights, ramp, tile_starts, tiled_apply
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """One intra-op thread: on a shared 2-core machine two OpenMP threads spin against other
-    jobs and ran these tests several times slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @functools.cache

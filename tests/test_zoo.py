@@ -4,7 +4,6 @@ on real test images (floors sit a little under the figures measured in docs/resu
 from __future__ import annotations
 
 import pytest
-import torch
 from conftest import data_or_skip
 
 from pixelsmith.evaluate import EvalParams, image_generator, make_case, score
@@ -15,12 +14,7 @@ from pixelsmith.zoo import ZOO, load_model, read_config, sha256_file, shipped_mo
 SHIPPED = ("denoise-gray", "denoise-color", "dejpeg-gray", "dejpeg-color")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.mark.parametrize("name", SHIPPED)

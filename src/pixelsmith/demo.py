@@ -3,10 +3,9 @@ method, and write an HTML page comparing them (the first thing a new user runs).
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
-from pixelsmith.evaluate import EvalParams, image_generator, make_case, score
+from pixelsmith.evaluate import EvalParams, image_generator, make_case, run_and_score, score
 from pixelsmith.io import list_images, read_image, save_image
 from pixelsmith.methods import task_methods
 from pixelsmith.report import Cell, Row, Section, write_page
@@ -50,10 +49,8 @@ def run_demo(output: Path, seed: int = 0, samples: Path = SAMPLES) -> Path:
             ])
             for restorer in restorers:
                 bar.set_postfix_str(f"{case.task}/{restorer.name}/{path.stem}")
-                start = time.perf_counter()
-                restored = restorer(degraded, known)
-                seconds = time.perf_counter() - start
-                value_psnr, value_ssim = score(restored, reference, case)
+                restored, seconds, (value_psnr, value_ssim) = run_and_score(
+                    restorer, degraded, known, reference, case)
                 row.cells.append(Cell(
                     restorer.name,
                     _save(images_dir / f"{stem}-{restorer.name}.png", restored, output),

@@ -139,6 +139,15 @@ def score(restored: torch.Tensor, reference: torch.Tensor, params: EvalParams
     return value_psnr, value_ssim
 
 
+def run_and_score(restorer, degraded: torch.Tensor, known: Known, reference: torch.Tensor,
+                  params: EvalParams) -> tuple[torch.Tensor, float, tuple[float, float]]:
+    """Restore one case: (output, seconds of the method call alone, (PSNR, SSIM))."""
+    start = time.perf_counter()
+    restored = restorer(degraded, known)
+    seconds = time.perf_counter() - start
+    return restored, seconds, score(restored, reference, params)
+
+
 def evaluate(
     data: str | Path,
     task: str,
@@ -170,10 +179,8 @@ def evaluate(
         reference, degraded, known = make_case(clean, params, image_generator(params.seed, index))
         for restorer in restorers:
             bar.set_postfix_str(f"{restorer.name} {path.name}")
-            start = time.perf_counter()
-            restored = restorer(degraded, known)
-            seconds = time.perf_counter() - start
-            value_psnr, value_ssim = score(restored, reference, params)
+            restored, seconds, (value_psnr, value_ssim) = run_and_score(
+                restorer, degraded, known, reference, params)
             per_method[restorer.name].append(
                 {"name": path.name, "psnr": value_psnr, "ssim": value_ssim, "seconds": seconds}
             )

@@ -1,0 +1,22 @@
+"""The demo writes a page with every task, every available method and a score table."""
+
+from __future__ import annotations
+
+from PIL import Image as PILImage
+
+from pixelsmith.demo import run_demo
+from pixelsmith.methods import task_methods
+
+
+def test_demo_page_on_a_small_sample(tmp_path, samples):
+    folder = tmp_path / "samples"
+    folder.mkdir()
+    PILImage.open(samples / "shapes.png").crop((0, 0, 64, 64)).save(folder / "s.png")
+    page = run_demo(tmp_path / "out", samples=folder)
+    html = page.read_text()
+    for task in ("denoise", "deblur", "inpaint", "sr", "dejpeg"):
+        assert f"<h2>{task}</h2>" in html
+        for name, method in task_methods(task).items():
+            if method.available():
+                assert (tmp_path / "out" / "images" / f"{task}-s-{name}.png").exists()
+    assert "PSNR (dB)" in html
