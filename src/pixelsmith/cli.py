@@ -14,7 +14,6 @@ from pixelsmith._version import __version__
 from pixelsmith.errors import PixelsmithError
 
 TASK_CHOICES = ("denoise", "deblur", "inpaint", "sr", "dejpeg")
-SAMPLES = Path(__file__).parent / "samples"
 
 max_pixels_option = click.option(
     "--max-pixels", type=click.IntRange(min=1), default=100_000_000, show_default=True,

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from pixelsmith.io import load_image, output_format, save_image
 from pixelsmith.known import Known
-from pixelsmith.restorer import Restorer, _load_kernel, _load_mask, resolve_quality, resolve_sigma
+from pixelsmith.restorer import Restorer, kernel_input, mask_input, resolve_quality, resolve_sigma
 
 
 def restore_file(restorer: Restorer, source: Path, target: Path, options: dict,
@@ -26,8 +26,8 @@ def restore_file(restorer: Restorer, source: Path, target: Path, options: dict,
         quality = "auto"  # a JPEG input tells its own quality
     known = Known(
         sigma=resolve_sigma(options.get("sigma"), image.pixels),
-        kernel=_load_kernel(options.get("kernel")),
-        mask=_load_mask(options.get("mask"), image.pixels.shape[-2:]),
+        kernel=kernel_input(options.get("kernel")),
+        mask=mask_input(options.get("mask"), image.pixels.shape[-2:]),
         scale=options.get("scale"),
         quality=resolve_quality(quality, image.info, str(source)),
     )

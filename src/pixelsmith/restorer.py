@@ -220,8 +220,8 @@ def restore(
     batch = batch.float()
     known = Known(
         sigma=resolve_sigma(sigma, batch),
-        kernel=_load_kernel(kernel),
-        mask=_load_mask(mask, batch.shape[-2:]),
+        kernel=kernel_input(kernel),
+        mask=mask_input(mask, batch.shape[-2:]),
         scale=None if scale is None else int(scale),
         quality=resolve_quality(quality, info, str(image) if info is not None else "image"),
     )
@@ -234,7 +234,8 @@ def restore(
     return out
 
 
-def _load_kernel(kernel) -> torch.Tensor | None:
+def kernel_input(kernel) -> torch.Tensor | None:
+    """A kernel given as a file path or an array, normalised to sum 1 (None passes)."""
     if kernel is None:
         return None
     if isinstance(kernel, (str, Path)):
@@ -247,7 +248,8 @@ def _load_kernel(kernel) -> torch.Tensor | None:
     return k / k.sum()
 
 
-def _load_mask(mask, size: torch.Size) -> torch.Tensor | None:
+def mask_input(mask, size: torch.Size) -> torch.Tensor | None:
+    """A mask given as a file path or an array, as (N, 1, H, W) with 1 = missing."""
     if mask is None:
         return None
     if isinstance(mask, (str, Path)):
