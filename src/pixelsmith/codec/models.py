@@ -1,0 +1,286 @@
+"""The codec networks: factorized prior and (mean-)scale hyperprior (Balle et al. 2018, Minnen
+et al. 2018), and a plain convolutional autoencoder with a fixed 8-bit latent as a baseline.
+
+Every codec has the three modes of the design notes:
+
+- ``forward(x)`` -> ``{"x_hat", "likelihoods"}``: noisy latents in training mode, rounded
+  ones in eval mode (the "forward with rounding" path, which decodes to exactly what
+  ``decompress`` gives, since both share the rounding code);
+- ``compress_padded(x)`` -> list of byte streams; ``decompress_padded(streams, h, w)`` -> x_hat;
+- ``update()`` finalizes the entropy tables after training (``finalized()`` says if current).
+
+They work on images whose sides are multiples of ``pad_multiple`` (the product of the
+strides down to the last latent); :mod:`pixelsmith.codec.api` pads and crops. Constructor
+arguments are the model's whole description (they go to ``config.json``): ``channels`` (1
+gray, 3 RGB), ``N`` (hidden width), ``M`` (latent channels), and the operating point:
+``quality`` (the index written into files, 0 = unnamed) and ``lmbda`` (the rate-distortion
+trade-off the codec family trains with: rate + lmbda * 255^2 * MSE).
+
+The hyperprior computes its entropy parameters (scales, means) in float64 at evaluation time:
+the scale of each latent picks a row of the coding table, so encoder and decoder must agree
+on it; float64 makes a disagreement between two machines' BLAS negligible (docs/CODEC.md).
+"""
+
+from __future__ import annotations
+
+import zlib
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from pixelsmith.codec import coder
+from pixelsmith.codec.entropy import (
+    EntropyBottleneck,
+    GaussianConditional,
+    dequantize,
+    symbols_of,
+    uniform_noise,
+)
+from pixelsmith.codec.gdn import GDN
+from pixelsmith.errors import PixelsmithError
+
+#: the kind byte of the file format per codec class name
+KINDS = {"FactorizedPrior": 1, "MeanScaleHyperprior": 2, "ConvAECodec": 3}
+
+
+def conv(cin: int, cout: int, kernel: int = 5, stride: int = 2) -> nn.Conv2d:
+    return nn.Conv2d(cin, cout, kernel, stride=stride, padding=kernel // 2)
+
+
+def deconv(cin: int, cout: int, kernel: int = 5, stride: int = 2) -> nn.ConvTranspose2d:
+    return nn.ConvTranspose2d(cin, cout, kernel, stride=stride, padding=kernel // 2,
+                              output_padding=stride - 1)
+
+
+def analysis(channels: int, n: int, m: int) -> nn.Sequential:
+    """g_a: four stride-2 5x5 convolutions with GDN between them (16x downsampling)."""
+    return nn.Sequential(conv(channels, n), GDN(n), conv(n, n), GDN(n), conv(n, n), GDN(n),
+                         conv(n, m))
+
+
+def synthesis(channels: int, n: int, m: int) -> nn.Sequential:
+    """g_s: the mirror of :func:`analysis` with inverse GDN."""
+    return nn.Sequential(deconv(m, n), GDN(n, inverse=True), deconv(n, n), GDN(n, inverse=True),
+                         deconv(n, n), GDN(n, inverse=True), deconv(n, channels))
+
+
+def channel_ids(shape: tuple[int, ...]) -> np.ndarray:
+    """Per element of an (N, C, H, W) latent, its channel: the bottleneck's table row."""
+    n, c, h, w = shape
+    return np.broadcast_to(np.arange(c).reshape(1, c, 1, 1), (n, c, h, w)).ravel()
+
+
+def _numpy_symbols(symbols: torch.Tensor) -> np.ndarray:
+    return symbols.detach().cpu().numpy().astype(np.int64).ravel()
+
+
+class Codec(nn.Module):
+    """What the API and the file format need from every codec."""
+
+    pad_multiple = 16
+    streams = 1
+
+    def __init__(self, channels: int = 3, N: int = 128, M: int = 192, quality: int = 0,
+                 lmbda: float = 0.0) -> None:
+        super().__init__()
+        if channels not in (1, 3):
+            raise ValueError(f"channels must be 1 or 3, got {channels}")
+        if not 0 <= int(quality) <= 255:
+            raise ValueError(f"quality must be in 0..255, got {quality}")
+        self.channels, self.N, self.M = int(channels), int(N), int(M)
+        self.quality, self.lmbda = int(quality), float(lmbda)
+
+    @property
+    def kind(self) -> int:
+        return KINDS[type(self).__name__]
+
+    def latent_shape(self, height: int, width: int, stride: int = 16,
+                     channels: int | None = None) -> tuple[int, int, int, int]:
+        return (1, self.M if channels is None else channels, height // stride, width // stride)
+
+    def update(self) -> None:
+        """Build the entropy tables from the current weights (nothing to do by default)."""
+
+    def finalized(self) -> bool:
+        return True
+
+    def _device(self) -> torch.device:
+        return next(self.parameters()).device
+
+
+class FactorizedPrior(Codec):
+    """Balle et al. 2018's factorized-prior model: g_a, a per-channel learned density, g_s."""
+
+    def __init__(self, channels: int = 3, N: int = 128, M: int = 192, quality: int = 0,
+                 lmbda: float = 0.0) -> None:
+        super().__init__(channels, N, M, quality, lmbda)
+        self.g_a = analysis(channels, N, M)
+        self.g_s = synthesis(channels, N, M)
+        self.entropy_y = EntropyBottleneck(M)
+
+    def forward(self, x: torch.Tensor, generator: torch.Generator | None = None) -> dict:
+        y_hat, likelihood = self.entropy_y(self.g_a(x), generator)
+        return {"x_hat": self.g_s(y_hat), "likelihoods": {"y": likelihood}}
+
+    def update(self) -> None:
+        self.entropy_y.update()
+
+    def finalized(self) -> bool:
+        return self.entropy_y.finalized()
+
+    @torch.no_grad()
+    def compress_padded(self, x: torch.Tensor) -> list[bytes]:
+        y = self.g_a(x)
+        centre = self.entropy_y.medians().view(1, -1, 1, 1)
+        symbols = _numpy_symbols(symbols_of(y, centre))
+        return [coder.encode(symbols, channel_ids(y.shape), self.entropy_y.tables())]
+
+    @torch.no_grad()
+    def decompress_padded(self, streams: list[bytes], height: int, width: int) -> torch.Tensor:
+        shape = self.latent_shape(height, width)
+        symbols = coder.decode(streams[0], channel_ids(shape), self.entropy_y.tables())
+        centre = self.entropy_y.medians().view(1, -1, 1, 1)
+        y_hat = dequantize(torch.from_numpy(symbols).view(shape).to(self._device()), centre)
+        return self.g_s(y_hat)
+
+
+class MeanScaleHyperprior(Codec):
+    """A hyperprior: z = h_a(y) is coded with a factorized prior, and h_s(z_hat) predicts a
+    Gaussian (mean and scale; scale only with ``mean=False``, Balle et al. 2018) for each
+    element of y."""
+
+    pad_multiple = 64
+    streams = 2
+
+    def __init__(self, channels: int = 3, N: int = 128, M: int = 192, quality: int = 0,
+                 lmbda: float = 0.0, mean: bool = True) -> None:
+        super().__init__(channels, N, M, quality, lmbda)
+        self.mean = bool(mean)
+        self.g_a = analysis(channels, N, M)
+        self.g_s = synthesis(channels, N, M)
+        self.h_a = nn.Sequential(conv(M, N, 3, 1), nn.LeakyReLU(), conv(N, N), nn.LeakyReLU(),
+                                 conv(N, N))
+        wide = M * 3 // 2
+        self.h_s = nn.Sequential(deconv(N, M), nn.LeakyReLU(), deconv(M, wide), nn.LeakyReLU(),
+                                 conv(wide, 2 * M if mean else M, 3, 1))
+        self.entropy_z = EntropyBottleneck(N)
+        self.gaussian = GaussianConditional()
+
+    def entropy_parameters(self, z_hat: torch.Tensor
+                           ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(scales, means or None) from z_hat: float32 in training, float64 in eval mode."""
+        if self.training:
+            params = self.h_s(z_hat)
+        else:
+            weights = {k: v.double() for k, v in self.h_s.named_parameters()}
+            params = torch.func.functional_call(self.h_s, weights, (z_hat.double(),))
+        if not self.mean:
+            return params, None
+        means, scales = params.chunk(2, dim=1)
+        return scales, means
+
+    def forward(self, x: torch.Tensor, generator: torch.Generator | None = None) -> dict:
+        y = self.g_a(x)
+        z = self.h_a(y if self.mean else torch.abs(y))
+        z_hat, z_likelihood = self.entropy_z(z, generator)
+        scales, means = self.entropy_parameters(z_hat)
+        y_hat, y_likelihood = self.gaussian(y, scales, means, generator)
+        return {"x_hat": self.g_s(y_hat), "likelihoods": {"y": y_likelihood, "z": z_likelihood}}
+
+    def update(self) -> None:
+        self.entropy_z.update()
+        self.gaussian.update()
+
+    def finalized(self) -> bool:
+        return self.entropy_z.finalized() and self.gaussian.finalized()
+
+    def _z_centre(self) -> torch.Tensor:
+        return self.entropy_z.medians().view(1, -1, 1, 1)
+
+    @torch.no_grad()
+    def compress_padded(self, x: torch.Tensor) -> list[bytes]:
+        y = self.g_a(x)
+        z = self.h_a(y if self.mean else torch.abs(y))
+        z_symbols = symbols_of(z, self._z_centre())
+        scales, means = self.entropy_parameters(dequantize(z_symbols, self._z_centre()))
+        y_symbols = symbols_of(y, 0.0 if means is None else means)
+        rows = self.gaussian.indexes(scales).cpu().numpy().ravel()
+        return [coder.encode(_numpy_symbols(z_symbols), channel_ids(z.shape),
+                             self.entropy_z.tables()),
+                coder.encode(_numpy_symbols(y_symbols), rows, self.gaussian.tables())]
+
+    @torch.no_grad()
+    def decompress_padded(self, streams: list[bytes], height: int, width: int) -> torch.Tensor:
+        z_shape = self.latent_shape(height, width, 64, self.N)
+        z_symbols = coder.decode(streams[0], channel_ids(z_shape), self.entropy_z.tables())
+        z_symbols = torch.from_numpy(z_symbols).view(z_shape).to(self._device())
+        scales, means = self.entropy_parameters(dequantize(z_symbols, self._z_centre()))
+        rows = self.gaussian.indexes(scales).cpu().numpy().ravel()
+        y_symbols = coder.decode(streams[1], rows, self.gaussian.tables())
+        y_symbols = torch.from_numpy(y_symbols).view(scales.shape).to(self._device())
+        return self.g_s(dequantize(y_symbols, 0.0 if means is None else means))
+
+
+class ConvAECodec(Codec):
+    """Baseline: a plain convolutional autoencoder (ReLU, no entropy model) whose latent is
+    squashed by tanh and quantised to 8 bits, stored with zlib. Its rate is fixed by ``M``
+    (8 * M / 256 bits per pixel before zlib); it shows what a learned entropy model buys."""
+
+    def __init__(self, channels: int = 3, N: int = 64, M: int = 16, quality: int = 0,
+                 lmbda: float = 0.0) -> None:
+        super().__init__(channels, N, M, quality, lmbda)
+        self.g_a = nn.Sequential(conv(channels, N), nn.ReLU(), conv(N, N), nn.ReLU(),
+                                 conv(N, N), nn.ReLU(), conv(N, M))
+        self.g_s = nn.Sequential(deconv(M, N), nn.ReLU(), deconv(N, N), nn.ReLU(),
+                                 deconv(N, N), nn.ReLU(), deconv(N, channels))
+
+    def levels(self, x: torch.Tensor) -> torch.Tensor:
+        """The latent in [0, 255] (before rounding)."""
+        return (torch.tanh(self.g_a(x)) + 1.0) * 127.5
+
+    def synthesize(self, levels: torch.Tensor) -> torch.Tensor:
+        return self.g_s(levels / 127.5 - 1.0)
+
+    def forward(self, x: torch.Tensor, generator: torch.Generator | None = None) -> dict:
+        q = self.levels(x)
+        q = uniform_noise(q, generator) if self.training else torch.round(q)
+        return {"x_hat": self.synthesize(q), "likelihoods": {}}
+
+    @torch.no_grad()
+    def compress_padded(self, x: torch.Tensor) -> list[bytes]:
+        q = torch.round(self.levels(x)).clamp(0, 255).to(torch.uint8)
+        return [zlib.compress(q.cpu().numpy().tobytes(), 9)]
+
+    @torch.no_grad()
+    def decompress_padded(self, streams: list[bytes], height: int, width: int) -> torch.Tensor:
+        shape = self.latent_shape(height, width)
+        expected = int(np.prod(shape))
+        inflater = zlib.decompressobj()
+        try:
+            raw = inflater.decompress(streams[0], expected + 1)
+        except zlib.error as exc:
+            raise PixelsmithError(f"corrupted stream ({exc})") from None
+        if len(raw) != expected or not inflater.eof or inflater.unused_data:
+            raise PixelsmithError("corrupted stream (latent has the wrong size)")
+        q = torch.from_numpy(np.frombuffer(raw, dtype=np.uint8).copy()).view(shape)
+        return self.synthesize(q.to(self._device(), torch.float32))
+
+
+def rate_bits(likelihoods: dict[str, torch.Tensor]) -> torch.Tensor:
+    """Total information content, in bits, of the latents' likelihoods."""
+    total = torch.zeros(())
+    for value in likelihoods.values():
+        total = total.to(value.device) + (-torch.log2(value)).sum()
+    return total
+
+
+def pad_image(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, tuple[int, int]]:
+    """Replicate-pad (N, C, H, W) at the bottom and right to multiples of ``multiple``;
+    returns the padded images and (pad_bottom, pad_right)."""
+    height, width = x.shape[-2:]
+    bottom, right = (-height) % multiple, (-width) % multiple
+    if bottom or right:
+        x = F.pad(x, (0, right, 0, bottom), mode="replicate")
+    return x, (bottom, right)
