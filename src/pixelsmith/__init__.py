@@ -12,6 +12,8 @@ _LAZY = {
     "read_image": "pixelsmith.io",
     "save_image": "pixelsmith.io",
     "restore": "pixelsmith.restorer",
+    "compress": "pixelsmith.codec.api",
+    "decompress": "pixelsmith.codec.api",
     "load_model": "pixelsmith.zoo",
     "Known": "pixelsmith.known",
     "PixelsmithError": "pixelsmith.errors",

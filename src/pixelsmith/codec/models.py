@@ -81,6 +81,7 @@ class Codec(nn.Module):
 
     pad_multiple = 16
     streams = 1
+    learned_rate = True  # has an entropy model (trained on rate + lambda * distortion)
 
     def __init__(self, channels: int = 3, N: int = 128, M: int = 192, quality: int = 0,
                  lmbda: float = 0.0) -> None:
@@ -227,6 +228,8 @@ class ConvAECodec(Codec):
     """Baseline: a plain convolutional autoencoder (ReLU, no entropy model) whose latent is
     squashed by tanh and quantised to 8 bits, stored with zlib. Its rate is fixed by ``M``
     (8 * M / 256 bits per pixel before zlib); it shows what a learned entropy model buys."""
+
+    learned_rate = False
 
     def __init__(self, channels: int = 3, N: int = 64, M: int = 16, quality: int = 0,
                  lmbda: float = 0.0) -> None:

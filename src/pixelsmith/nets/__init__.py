@@ -18,6 +18,9 @@ NETWORKS: dict[str, str] = {
     "dcgan-g": "pixelsmith.nets.dcgan:DCGANGenerator",
     "dcgan-d": "pixelsmith.nets.dcgan:DCGANDiscriminator",
     "unet": "pixelsmith.nets.unet:ConditionedUNet",
+    "codec-factorized": "pixelsmith.codec.models:FactorizedPrior",
+    "codec-hyperprior": "pixelsmith.codec.models:MeanScaleHyperprior",
+    "codec-ae": "pixelsmith.codec.models:ConvAECodec",
 }
 
 

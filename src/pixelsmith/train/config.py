@@ -114,7 +114,7 @@ class Recipe(Section):
     """A whole experiment. ``init`` starts from a pretrained model; ``freeze`` lists prefixes."""
 
     name: str = "experiment"
-    family: Literal["restoration", "autoencoder", "vae", "gan"] = "restoration"
+    family: Literal["restoration", "autoencoder", "vae", "gan", "codec"] = "restoration"
     model: ModelConfig
     data: DataConfig
     degradation: DegradationConfig = Field(default_factory=DegradationConfig)

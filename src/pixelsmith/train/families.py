@@ -17,6 +17,7 @@ FAMILIES: dict[str, str] = {
     "autoencoder": "pixelsmith.train.generative:AutoencoderFamily",
     "vae": "pixelsmith.train.generative:VAEFamily",
     "gan": "pixelsmith.train.generative:GANFamily",
+    "codec": "pixelsmith.train.codec:CodecFamily",
 }
 
 
