@@ -282,6 +282,67 @@ def export_model(run_dir, output, checkpoint, raw) -> None:
     click.echo(str(path))
 
 
+@cli.command()
+@click.argument("inputs", nargs=-1, required=True)
+@click.option("-o", "--output", required=True,
+              help="Output .pxs file, or folder for several inputs.")
+@click.option("--quality", type=click.IntRange(1, 4),
+              help="1 (smallest files) to 4 (best images): the shipped model codec-qQ "
+                   "(default 3).")
+@click.option("--model", metavar="NAME|FOLDER",
+              help="A codec model folder (from export-model) or shipped name, instead of "
+                   "--quality.")
+@max_pixels_option
+def compress(inputs, output, quality, model, max_pixels) -> None:
+    """Compress images to .pxs files with a learned codec (one file, several, or folders).
+
+    \b
+    Examples:
+      pixelsmith compress photo.png -o photo.pxs --quality 2
+      pixelsmith compress photos/ -o packed/ --model models/codec-q3
+    """
+    from pixelsmith.batch import run_jobs
+    from pixelsmith.codec.api import resolve_codec
+    from pixelsmith.codec.files import compress_file, plan_compress
+
+    jobs = plan_compress(list(inputs), output)
+    codec = resolve_codec(model, quality)
+    sizes = []
+    failed = run_jobs(jobs, lambda job: sizes.append(
+        compress_file(codec, job.source, job.target, max_pixels)), "compress")
+    if len(jobs) == 1 and sizes:
+        size, pixels = sizes[0]
+        click.echo(f"{size} bytes, {8 * size / pixels:.3f} bits per pixel", err=True)
+    _finish(failed, jobs, output)
+
+
+@cli.command()
+@click.argument("inputs", nargs=-1, required=True)
+@click.option("-o", "--output", required=True,
+              help="Output image (.png, .tif, ...), or folder for several inputs.")
+@click.option("--model", metavar="NAME|FOLDER",
+              help="The codec model folder the files were made with (default: the shipped "
+                   "model named in each file).")
+@max_pixels_option
+def decompress(inputs, output, model, max_pixels) -> None:
+    """Decode .pxs files to images (one file, several, or folders of .pxs files).
+
+    \b
+    Examples:
+      pixelsmith decompress photo.pxs -o photo.png
+      pixelsmith decompress packed/ -o unpacked/ --model models/codec-q3
+    """
+    from pixelsmith.batch import run_jobs
+    from pixelsmith.codec.api import load_codec
+    from pixelsmith.codec.files import decompress_file, plan_decompress
+
+    jobs = plan_decompress(list(inputs), output)
+    codec = load_codec(model) if model else None
+    failed = run_jobs(jobs, lambda job: decompress_file(job.source, job.target, codec,
+                                                        max_pixels), "decompress")
+    _finish(failed, jobs, output)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the CLI, turning user errors into one line on stderr and exit code 2."""
     try:
