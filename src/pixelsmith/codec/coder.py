@@ -186,9 +186,9 @@ def encode(symbols: np.ndarray, table_ids: np.ndarray, tables: Tables) -> bytes:
 def decode(data: bytes, table_ids: np.ndarray, tables: Tables) -> np.ndarray:
     """Inverse of :func:`encode`: int64 symbols in the order of ``table_ids`` (flattened).
 
-    Any byte string decodes to *some* symbols without hanging (a range decoder never fails);
-    streams whose length is not a whole number of 32-bit words, or whose escapes are out of
-    range, raise :class:`PixelsmithError`.
+    Decoding takes time linear in the number of symbols whatever the bytes; streams that no
+    encoder could have written (a length that is not a whole number of 32-bit words, a state
+    the range decoder rejects, escapes out of range) raise :class:`PixelsmithError`.
     """
     import constriction
 
@@ -200,12 +200,16 @@ def decode(data: bytes, table_ids: np.ndarray, tables: Tables) -> np.ndarray:
     order, groups = _groups(ids, len(tables))
     models = _models(tables, np.array([g[0] for g in groups], dtype=np.int64))
     index = np.empty(len(ids), dtype=np.int64)
-    for row, start, stop in groups:
-        index[order[start:stop]] = decoder.decode(models[row], stop - start)
-    values = index + tables.offsets[ids]
-    escaped = index == tables.lengths[ids] - 1
-    positions = order[escaped[order]]
-    values[positions] = _decode_escapes(decoder, len(positions))
+    try:
+        for row, start, stop in groups:
+            index[order[start:stop]] = decoder.decode(models[row], stop - start)
+        values = index + tables.offsets[ids]
+        escaped = index == tables.lengths[ids] - 1
+        positions = order[escaped[order]]
+        values[positions] = _decode_escapes(decoder, len(positions))
+    except (AssertionError, ValueError, RuntimeError, OverflowError) as exc:
+        # constriction reports data that no symbol sequence could have produced this way
+        raise PixelsmithError(f"corrupted stream ({exc})") from None
     return values
 
 

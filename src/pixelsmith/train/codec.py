@@ -139,6 +139,10 @@ class CodecFamily:
         self.val_files = list_images(data_path(self.recipe.val.data))
         if self.recipe.val.limit:
             self.val_files = self.val_files[: self.recipe.val.limit]
+        multiple = self.models[self.main].pad_multiple if self.models else 1
+        if cfg.patch_size % multiple:
+            raise PixelsmithError(f"data.patch_size must be a multiple of {multiple} for "
+                                  f"'{self.recipe.model.name}' (its latents' total stride)")
         color = "gray" if self.channels(self.recipe) == 1 else "rgb"
         return RandomCrops(roots, cfg.patch_size, length=cfg.patches_per_epoch, color=color,
                            seed=self.recipe.train.seed, cache=cfg.cache,
