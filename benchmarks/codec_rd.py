@@ -1,0 +1,275 @@
+"""Rate-distortion of the learned codecs on Kodak24 at full size (768x512) against JPEG, WebP
+and AVIF (Pillow), measured in the same run; writes the "codec-rd" section of
+docs/BENCHMARKS.md, docs/results/codec-kodak24-<curve>.json and the plot docs/codec_rd.png.
+
+    python benchmarks/codec_rd.py                                   # the shipped codec-q1..q4
+    python benchmarks/codec_rd.py --models models/codec-q1 models/codec-q2 models/codec-q3
+    python benchmarks/codec_rd.py --models /tmp/m --limit 2 --output-dir /tmp/rd   # smoke run
+
+Protocol: every image is coded to bytes; bits per pixel = 8 * bytes / (width * height) of the
+real file (container and headers included, for every codec); the decoded image is rounded to
+8 bits and compared in RGB with the original: PSNR (mean of per-image PSNR, as CompressAI
+reports) and MS-SSIM (5 scales, 11-tap window). Encode and decode seconds are wall-clock per
+image, decode including the model's synthesis transform. BD-rate (Bjontegaard, piecewise
+cubic in log-rate, :func:`pixelsmith.codec.rd.bd_rate`) compares each learned curve with
+JPEG and WebP (and AVIF when Pillow has it) over the PSNR range both cover.
+
+Run time is dominated by MS-SSIM (float64, about 1-2 s per decoded image on 2 cores) and AVIF
+encoding: roughly half an hour for 4 models and the three Pillow sweeps on all 24 images.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+import torch
+from doc_sections import replace_section
+from PIL import Image as PILImage
+from PIL import features
+
+from pixelsmith.codec.api import compress, decompress, load_codec
+from pixelsmith.codec.rd import bd_rate
+from pixelsmith.io import atomic_write_text, list_images, quantize, read_image
+from pixelsmith.metrics import ms_ssim, psnr
+from pixelsmith.settings import dataset_path
+from pixelsmith.sysinfo import machine_summary
+
+ROOT = Path(__file__).resolve().parents[1]
+SECTION = "codec-rd"
+SWEEPS = {
+    "JPEG": ("JPEG", (5, 10, 15, 20, 30, 40, 50, 60, 70, 80, 90, 95)),
+    "WebP": ("WEBP", (5, 10, 20, 30, 40, 50, 60, 70, 80, 90, 95)),
+    "AVIF": ("AVIF", (10, 20, 30, 40, 50, 60, 70, 80, 90)),
+}
+ANCHORS = ("JPEG", "WebP", "AVIF")
+TARGET = "BD-rate against JPEG <= -40%; decoding a Kodak image in under 1 s on 2 CPU cores"
+
+
+def to_uint8(x: torch.Tensor) -> np.ndarray:
+    """(1, 3, H, W) in [0, 1] -> H x W x 3 uint8."""
+    return (quantize(x)[0].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+
+
+def from_uint8(array: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(array.astype(np.float32) / 255).permute(2, 0, 1)[None]
+
+
+def score(x: torch.Tensor, decoded: torch.Tensor, size: int, seconds: tuple[float, float]
+          ) -> dict:
+    """One image's figures; ``decoded`` is rounded to 8 bits first."""
+    decoded = quantize(decoded)
+    height, width = x.shape[-2:]
+    return {"bpp": 8 * size / (height * width), "psnr": float(psnr(decoded, x)[0]),
+            "ms_ssim": float(ms_ssim(decoded, x)[0]), "encode_s": seconds[0],
+            "decode_s": seconds[1]}
+
+
+def pillow_point(images: dict[str, torch.Tensor], fmt: str, quality: int) -> list[dict]:
+    rows = []
+    for name, x in images.items():
+        source = PILImage.fromarray(to_uint8(x))
+        buffer = io.BytesIO()
+        start = time.perf_counter()
+        source.save(buffer, format=fmt, quality=quality)
+        encoded = time.perf_counter()
+        data = buffer.getvalue()
+        with PILImage.open(io.BytesIO(data)) as img:
+            decoded = np.asarray(img.convert("RGB"))
+        done = time.perf_counter()
+        rows.append({"image": name, **score(x, from_uint8(decoded), len(data),
+                                            (encoded - start, done - encoded))})
+    return rows
+
+
+def model_point(images: dict[str, torch.Tensor], folder: str) -> tuple[list[dict], dict]:
+    codec = load_codec(folder)
+    config = codec.pixelsmith_config
+    rows = []
+    for name, x in images.items():
+        start = time.perf_counter()
+        data = compress(x, model=codec)
+        encoded = time.perf_counter()
+        decoded = decompress(data, model=codec)
+        done = time.perf_counter()
+        rows.append({"image": name, **score(x, decoded, len(data),
+                                            (encoded - start, done - encoded))})
+    summary = config.get("training", {}).get("summary", {})
+    meta = {"model": config.get("name"), "network": config["network"],
+            "trained_steps": config.get("training", {}).get("step"),
+            "trained_on": summary.get("device", "?"), "train_machine": summary.get("machine")}
+    return rows, meta
+
+
+def mean_point(rows: list[dict], setting: str) -> dict:
+    keys = ("bpp", "psnr", "ms_ssim", "encode_s", "decode_s")
+    return {"setting": setting, **{k: float(np.mean([r[k] for r in rows])) for k in keys},
+            "per_image": rows}
+
+
+def curve_name(meta: dict) -> str:
+    args = meta["network"].get("args", {})
+    return f"{meta['network']['name']} N{args.get('N')} M{args.get('M')}"
+
+
+def bd_table(curves: dict[str, dict]) -> list[dict]:
+    """BD-rate of each learned curve against each anchor (None where undefined)."""
+    out = []
+    for name, curve in curves.items():
+        if curve["kind"] != "learned":
+            continue
+        row = {"curve": name}
+        for anchor in ANCHORS:
+            if anchor not in curves:
+                continue
+            a, b = curves[anchor]["points"], curve["points"]
+            try:
+                row[anchor] = bd_rate([p["bpp"] for p in a], [p["psnr"] for p in a],
+                                      [p["bpp"] for p in b], [p["psnr"] for p in b])
+            except ValueError as exc:
+                row[anchor] = None
+                row.setdefault("notes", []).append(f"{anchor}: {exc}")
+        out.append(row)
+    return out
+
+
+def plot(curves: dict[str, dict], path: Path, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    learned = [p["bpp"] for c in curves.values() if c["kind"] == "learned" for p in c["points"]]
+    right = max([2.0, *(1.1 * b for b in learned)])
+    for name, curve in curves.items():
+        points = sorted(curve["points"], key=lambda p: p["bpp"])
+        bpp = [p["bpp"] for p in points]
+        style = "-o" if curve["kind"] == "learned" else "--."
+        axes[0].plot(bpp, [p["psnr"] for p in points], style, label=name, markersize=4)
+        axes[1].plot(bpp, [-10 * np.log10(max(1 - p["ms_ssim"], 1e-10)) for p in points],
+                     style, label=name, markersize=4)
+    for axis, label in zip(axes, ("RGB PSNR (dB)", "MS-SSIM (dB: -10 log10(1 - MS-SSIM))"),
+                           strict=True):
+        axis.set_xlabel("bits per pixel (real file size)")
+        axis.set_ylabel(label)
+        axis.set_xlim(0, right)
+        axis.grid(alpha=0.3)
+    axes[0].legend(fontsize=8)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:+.1f}%"
+
+
+def section(curves: dict[str, dict], bd: list[dict], meta: dict) -> str:
+    skipped = "" if meta["avif"] else " (AVIF: not available in this Pillow, skipped)"
+    lines = [
+        "## Learned image codec: rate-distortion on Kodak24 (full size)",
+        "",
+        f"Command: `{meta['command']}`. {meta['images']} Kodak24 images at 768x512; bits per "
+        "pixel from the real file size; RGB PSNR (mean of per-image values) and MS-SSIM of the "
+        "8-bit decoded image; JPEG, WebP and AVIF by Pillow "
+        f"{meta['pillow']} in the same run{skipped}. "
+        "Seconds are wall-clock per image. Curves: docs/codec_rd.png; per-image figures: "
+        "docs/results/codec-kodak24-*.json.",
+        "",
+        f"- machine: {meta['machine']}",
+        f"- date: {meta['date']}",
+        f"- targets (issue 9): {TARGET}",
+        "",
+        "| codec | setting | bpp | PSNR (dB) | MS-SSIM | encode s | decode s | trained |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for name, curve in curves.items():
+        for point in sorted(curve["points"], key=lambda p: p["bpp"]):
+            trained = "-"
+            if curve["kind"] == "learned":
+                model = point["meta"]
+                trained = f"{model['trained_steps']} steps on {model['trained_on']}"
+            lines.append(f"| {name} | {point['setting']} | {point['bpp']:.3f} | "
+                         f"{point['psnr']:.2f} | {point['ms_ssim']:.4f} | "
+                         f"{point['encode_s']:.3f} | {point['decode_s']:.3f} | {trained} |")
+    anchors = [a for a in ANCHORS if a in curves]
+    lines += ["", "BD-rate (negative: fewer bits for the same PSNR):", "",
+              "| learned curve | " + " | ".join(f"vs {a}" for a in anchors) + " |",
+              "|---|" + "---|" * len(anchors)]
+    for row in bd:
+        lines.append(f"| {row['curve']} | " + " | ".join(fmt(row.get(a)) for a in anchors) + " |")
+    notes = [note for row in bd for note in row.get("notes", [])]
+    if notes:
+        lines += ["", "Not computed: " + "; ".join(notes) + "."]
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", nargs="*", default=None,
+                        help="codec model folders or shipped names (default: codec-q1..q4)")
+    parser.add_argument("--data", default=str(dataset_path("test/Kodak24")))
+    parser.add_argument("--limit", type=int, default=None, help="only the first N images")
+    parser.add_argument("--output-dir", default=str(ROOT / "docs"),
+                        help="where BENCHMARKS.md, results/ and codec_rd.png go (default docs/)")
+    args = parser.parse_args()
+    from pixelsmith.zoo import shipped_models
+
+    models = args.models or [f"codec-q{q}" for q in (1, 2, 3, 4)
+                             if f"codec-q{q}" in shipped_models()]
+    if not models:
+        print("no codec models given and none shipped: pass --models FOLDER...", file=sys.stderr)
+        return 2
+    paths = list_images(args.data)[: args.limit]
+    images = {p.stem: read_image(p, gray=False) for p in paths}
+    out = Path(args.output_dir)
+    curves: dict[str, dict] = defaultdict(lambda: {"kind": "learned", "points": []})
+    for folder in models:
+        rows, model_meta = model_point(images, folder)
+        point = mean_point(rows, f"q{model_meta['network']['args'].get('quality', '?')}")
+        point["meta"] = model_meta
+        curves[curve_name(model_meta)]["points"].append(point)
+        print(f"{folder}: {point['bpp']:.3f} bpp, {point['psnr']:.2f} dB, "
+              f"decode {point['decode_s']:.2f} s", flush=True)
+    avif = bool(features.check("avif"))
+    if not avif:
+        print("Pillow has no AVIF support here: AVIF skipped", flush=True)
+    for name, (fmt_name, qualities) in SWEEPS.items():
+        if name == "AVIF" and not avif:
+            continue
+        curves[name] = {"kind": "classical",
+                        "points": [mean_point(pillow_point(images, fmt_name, q), f"q{q}")
+                                   for q in qualities]}
+        print(f"{name}: {len(qualities)} qualities done", flush=True)
+    bd = bd_table(curves)
+    for row in bd:
+        print("BD-rate", row["curve"], {a: fmt(row.get(a)) for a in ANCHORS if a in row})
+    import PIL
+
+    meta = {"command": "python benchmarks/codec_rd.py " + " ".join(sys.argv[1:]),
+            "images": len(images), "machine": machine_summary(), "pillow": PIL.__version__,
+            "avif": avif, "date": time.strftime("%Y-%m-%d %H:%M")}
+    for name, curve in curves.items():
+        slug = name.lower().replace(" ", "-")
+        record = {"curve": name, **curve, "meta": meta,
+                  "bd_rate": next((r for r in bd if r["curve"] == name), None)}
+        atomic_write_text(out / "results" / f"codec-kodak24-{slug}.json",
+                          json.dumps(record, indent=2) + "\n")
+    plot(curves, out / "codec_rd.png", f"Kodak24 ({len(images)} images, 768x512), "
+         f"{meta['date']}")
+    replace_section(out / "BENCHMARKS.md", SECTION, section(curves, bd, meta))
+    print(f"wrote {out / 'BENCHMARKS.md'} (section {SECTION}), {out / 'codec_rd.png'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
