@@ -167,9 +167,11 @@ def decompress(data: bytes, model: str | Path | Codec | None = None, *,
     if (header.kind != codec.kind or len(streams) != codec.streams
             or header.channels > codec.channels):
         raise PixelsmithError("the .pxs header does not fit the model")
+    multiple = codec.pad_multiple
+    if (header.pad_bottom, header.pad_right) != ((-header.height) % multiple,
+                                                 (-header.width) % multiple):
+        raise PixelsmithError("bad padding in .pxs header (does not fit the model)")
     height, width = header.padded_size
-    if height % codec.pad_multiple or width % codec.pad_multiple:
-        raise PixelsmithError("bad padding in .pxs header")
     with torch.no_grad():
         x_hat = codec.decompress_padded(streams, height, width)
     x_hat = torch.nan_to_num(x_hat[..., : header.height, : header.width].float().cpu())
