@@ -30,9 +30,13 @@ def main() -> int:
     index = json.loads(index_path.read_text()) if index_path.exists() else {}
     index.pop(args.name, None)
     entry = {"task": config["task"], "channels": config["channels"], "default": args.default}
+    scale = config["network"].get("args", {}).get("scale")
+    if scale is not None:  # super-resolution: one default per scale
+        entry["scale"] = int(scale)
     if args.default:
         for other in index.values():
-            if other["task"] == config["task"] and other["channels"] == config["channels"]:
+            if (other["task"], other["channels"], other.get("scale")) == \
+                    (config["task"], config["channels"], entry.get("scale")):
                 other["default"] = False
         index = {args.name: entry, **index}
     else:

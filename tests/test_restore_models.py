@@ -200,11 +200,13 @@ def test_default_model_is_chosen_by_the_input_channels(monkeypatch, models, tmp_
     from pixelsmith.restorer import Restorer
 
     assert Restorer("denoise").name == "bm3d"
-    defaults = {1: str(models["gray"]), 3: str(models["rgb"])}
+    defaults = {str(models["gray"]): {"task": "denoise", "channels": 1},
+                str(models["rgb"]): {"task": "denoise", "channels": 3}}
     monkeypatch.setattr(pixelsmith.methods, "default_models", lambda task: defaults)
-    monkeypatch.setattr("pixelsmith.restorer.default_models", lambda task: defaults)
     restorer = Restorer("denoise")
     gray, rgb = torch.rand(1, 1, 24, 24), torch.rand(1, 3, 24, 24)
     known = Known(sigma=25 / 255)
-    torch.testing.assert_close(restorer(gray, known), Restorer("denoise", defaults[1])(gray, known))
-    torch.testing.assert_close(restorer(rgb, known), Restorer("denoise", defaults[3])(rgb, known))
+    torch.testing.assert_close(restorer(gray, known),
+                               Restorer("denoise", str(models["gray"]))(gray, known))
+    torch.testing.assert_close(restorer(rgb, known),
+                               Restorer("denoise", str(models["rgb"]))(rgb, known))

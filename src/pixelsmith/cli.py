@@ -170,7 +170,7 @@ def methods(task) -> None:
 
     for name in [task] if task else TASK_CHOICES:
         click.echo(f"{name}:")
-        best = {default_method(name), *default_models(name).values()}
+        best = {default_method(name), *default_models(name)}
         for method in task_methods(name).values():
             state = "" if method.available() else "  [needs: " + ", ".join(method.requires) + "]"
             star = " (default)" if method.name in best else ""
@@ -185,8 +185,9 @@ def methods(task) -> None:
 @click.option("--scale", type=int, help="SR factor (default 4).")
 @click.option("--quality", type=int, help="JPEG quality (default 10).")
 @click.option("--kernel", help="Deblur kernel: file or spec (default gaussian:1.6).")
-@click.option("--mask-kind", type=click.Choice(["box", "pixels", "strokes"]),
-              help="Inpainting masks (default strokes).")
+@click.option("--mask-kind", metavar="KIND[:SIZE]",
+              help="Inpainting masks: box, pixels, strokes (default), or with a size as in "
+                   "degrade --mask: box:64x64, pixels:0.8, strokes:0.1-0.3.")
 @click.option("--color", type=click.Choice(["auto", "gray", "rgb"]), default="auto",
               show_default=True, help="Convert images before degrading them.")
 @click.option("--seed", type=int, default=0, show_default=True)

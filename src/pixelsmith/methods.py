@@ -46,7 +46,9 @@ class Method:
             )
         module_name, func_name = self.target.split(":")
         func = getattr(importlib.import_module(module_name), func_name)
-        return func(self.source) if self.source is not None else func
+        if self.source is not None:
+            return func(self.source)
+        return func() if isinstance(func, type) else func  # a class: one instance per load
 
 
 _C = "pixelsmith.classical"
@@ -71,6 +73,9 @@ for _m in (
            "wavelet BayesShrink soft thresholding (scikit-image)", needs=("sigma",)),
     Method("wiener", "deblur", f"{_C}.deblur:wiener_deblur", "Wiener filter in the Fourier domain",
            needs=("kernel",)),
+    Method("deblur", "deblur", "pixelsmith.pnp:PnPDeblur",
+           "plug-and-play HQS: FFT data step + the shipped denoisers (DPIR-style)",
+           kind="pretrained", needs=("kernel",)),
     Method("richardson-lucy", "deblur", f"{_C}.deblur:richardson_lucy_deblur",
            "Richardson-Lucy deconvolution", needs=("kernel",)),
     Method("biharmonic", "inpaint", f"{_C}.inpaint:biharmonic_inpaint",
@@ -80,6 +85,8 @@ for _m in (
     Method("bicubic", "sr", f"{_C}.sr:bicubic_upscale", "MATLAB-style bicubic interpolation",
            needs=("scale",)),
     Method("identity", "dejpeg", f"{_C}.dejpeg:identity", "the decoded JPEG itself"),
+    Method("identity", "deblur", f"{_C}.dejpeg:identity",
+           "the blurred input itself (the reference for blind deblurring)"),
 ):
     register(_m)
 
@@ -124,32 +131,41 @@ def get_method(task: str, name: str) -> Method:
 
 DEFAULT_METHOD = {
     "denoise": "bm3d",
-    "deblur": "wiener",
+    "deblur": "deblur",
     "inpaint": "biharmonic",
     "sr": "bicubic",
     "dejpeg": "identity",
 }
 
 
-def default_models(task: str) -> dict[int, str]:
-    """Channels -> shipped model marked ``default`` for ``task`` in zoo/index.json.
+def default_models(task: str) -> dict[str, dict]:
+    """Shipped models marked ``default`` for ``task`` in zoo/index.json: name -> index entry.
 
     A model is marked default only when the benchmark shows it beats the baselines.
     """
     from pixelsmith.zoo import shipped_models
 
-    return {int(info["channels"]): name for name, info in shipped_models().items()
+    return {name: info for name, info in shipped_models().items()
             if info.get("task") == task and info.get("default")}
 
 
-def default_method(task: str, channels: int | None = None) -> str:
-    """Best method for ``task`` (for images of ``channels`` channels when given): the shipped
-    model marked default for it if any, else the best available baseline."""
+def default_method(task: str, channels: int | None = None, known: Known | None = None) -> str:
+    """Best method for ``task``, for images of ``channels`` channels and what is ``known``.
+
+    A default shipped model that fits (its channels, its super-resolution scale) wins over the
+    baselines; for deblurring, a known kernel goes to the kernel-using ``deblur`` method and
+    only an unknown one to a blind model. Without ``known`` the answer is the general default.
+    """
     methods = task_methods(task)
-    defaults = default_models(task)
-    if defaults:
-        return defaults[max(defaults)] if channels is None else defaults.get(
-            channels, defaults[max(defaults)])
+    kernel_known = known is None or known.kernel is not None
+    if task == "deblur" and kernel_known and methods["deblur"].available():
+        return "deblur"
+    scale = None if known is None else known.scale
+    fitting = {name: info for name, info in default_models(task).items()
+               if scale is None or info.get("scale") in (None, scale)}
+    if fitting:
+        same = [name for name, info in fitting.items() if int(info["channels"]) == channels]
+        return same[0] if same else max(fitting, key=lambda n: int(fitting[n]["channels"]))
     preferred = DEFAULT_METHOD[task]
     if methods[preferred].available():
         return preferred

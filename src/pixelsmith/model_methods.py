@@ -167,6 +167,10 @@ class ModelRestorer:
         return out.float().contiguous()
 
     def __call__(self, y: torch.Tensor, known: Known) -> torch.Tensor:
+        scale = getattr(self.net, "scale", None)
+        if scale is not None and known.scale is not None and int(known.scale) != scale:
+            name = getattr(self.net, "pixelsmith_config", {}).get("name", "this model")
+            raise PixelsmithError(f"model '{name}' upscales x{scale}, not x{known.scale}")
         options = self.options
         out = tiled_apply(self.run_whole, y, known, tile=options.tile, overlap=options.overlap)
         return out.to(y.device)

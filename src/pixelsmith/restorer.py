@@ -9,7 +9,7 @@ import torch
 
 from pixelsmith.errors import PixelsmithError
 from pixelsmith.known import TASKS, Known
-from pixelsmith.methods import Method, default_method, default_models, get_method
+from pixelsmith.methods import Method, default_method, get_method
 
 
 class Restorer:
@@ -33,17 +33,26 @@ class Restorer:
             raise PixelsmithError(f"unknown task '{task}' (choose from {', '.join(TASKS)})")
         options = RunOptions(device, tile, overlap, precision).checked()
         self.task = task
-        self._variants: dict[int, Restorer] = {}
-        defaults = default_models(task) if method is None else {}
-        if len(defaults) > 1:  # a gray and a colour default model: pick per input
-            self._variants = {channels: Restorer(task, name, device=device, tile=tile,
-                                                 overlap=overlap, precision=precision)
-                              for channels, name in defaults.items()}
-            method = defaults[max(defaults)]
+        self._run = {"device": device, "tile": tile, "overlap": overlap, "precision": precision}
+        # method None: the default is chosen per input (gray or colour model, SR scale, kernel
+        # known or not) and each chosen method is loaded once
+        self._auto = method is None
+        self._variants: dict[str, Restorer] = {}
         self.method: Method = get_method(task, method or default_method(task))
         self._fn = self.method.load()
         if hasattr(self._fn, "configure"):  # a trained model: give it its run options
             self._fn.configure(options)
+
+    def for_input(self, y: torch.Tensor, known: Known) -> Restorer:
+        """The restorer that handles ``y``: this one, or for a default, the best fitting one."""
+        if not self._auto or y.ndim != 4:
+            return self
+        name = default_method(self.task, int(y.shape[1]), known)
+        if name == self.method.name:
+            return self
+        if name not in self._variants:
+            self._variants[name] = Restorer(self.task, name, **self._run)
+        return self._variants[name]
 
     @property
     def name(self) -> str:
@@ -76,10 +85,10 @@ class Restorer:
             raise PixelsmithError(f"scale must be a positive integer, not {known.scale}")
 
     def __call__(self, y: torch.Tensor, known: Known | None = None) -> torch.Tensor:
-        variant = self._variants.get(int(y.shape[1])) if y.ndim == 4 else None
-        if variant is not None:
-            return variant(y, known)
         known = known or Known()
+        chosen = self.for_input(y, known)
+        if chosen is not self:
+            return chosen(y, known)
         self.check(y, known)
         sigma = known.sigma
         with torch.inference_mode():

@@ -21,6 +21,7 @@ NETWORKS: dict[str, str] = {
     "codec-factorized": "pixelsmith.codec.models:FactorizedPrior",
     "codec-hyperprior": "pixelsmith.codec.models:MeanScaleHyperprior",
     "codec-ae": "pixelsmith.codec.models:ConvAECodec",
+    "edsr": "pixelsmith.nets.edsr:EDSR",
 }
 
 

@@ -2,7 +2,9 @@
 
 The degradation level (noise sigma, or JPEG quality / 100) enters as an extra constant input
 channel, so one network covers a whole range of levels and the user, or an estimator, picks
-the level at test time. Skip connections are added (not concatenated) and the network
+the level at test time. For inpainting the extra channel is the mask itself (1 = missing),
+the holes are pre-filled by pull-push interpolation and the known pixels pass through
+unchanged. Skip connections are added (not concatenated) and the network
 predicts a residual added to its input, which keeps it small and quick to train.
 """
 
@@ -10,6 +12,31 @@ from __future__ import annotations
 
 import torch
 from torch import nn
+
+
+def pull_push_fill(y: torch.Tensor, mask: torch.Tensor, levels: int = 12) -> torch.Tensor:
+    """Fill the pixels where ``mask`` is 1 from their surroundings, keeping the others.
+
+    Pull-push (Gortler et al. 1996): average the known pixels down a pyramid (pull), then fill
+    each level's gaps from the coarser level, fine to coarse blending by the known fraction
+    (push). Holes get a smooth, plausible start, so the inpainting network learns a
+    correction instead of whole colours from black.
+    """
+    known = 1.0 - mask
+    pyramid = [(y * known, known)]
+    for _ in range(levels):
+        value, weight = pyramid[-1]
+        if min(value.shape[-2:]) <= 1:
+            break
+        pyramid.append((nn.functional.avg_pool2d(value, 2, ceil_mode=True),
+                        nn.functional.avg_pool2d(weight, 2, ceil_mode=True)))
+    value, weight = pyramid[-1]
+    fill = value / weight.clamp_min(1e-6)
+    for value, weight in reversed(pyramid[:-1]):
+        coarse = nn.functional.interpolate(fill, size=value.shape[-2:], mode="bilinear",
+                                           align_corners=False)
+        fill = value + (1.0 - weight) * coarse
+    return fill
 
 
 class ResBlock(nn.Module):
@@ -33,7 +60,8 @@ class ConditionedUNet(nn.Module):
     - ``channels``: image channels (1 gray, 3 colour).
     - ``features``: widths per scale, e.g. (32, 64, 128, 256); each extra scale halves the size.
     - ``blocks``: residual blocks per scale (encoder and decoder alike), one int or one per scale.
-    - ``conditioning``: "sigma", "quality" or None (blind); recorded for the restore path.
+    - ``conditioning``: "sigma", "quality", "mask" or None (blind); recorded for the restore
+      path. With "mask", ``level`` is the (N, 1, H, W) mask and only masked pixels change.
 
     Inputs of any size work: the image is padded (reflect) to a multiple of 2^(scales-1) and
     the output cropped back.
@@ -42,8 +70,9 @@ class ConditionedUNet(nn.Module):
     def __init__(self, channels: int = 1, features: tuple[int, ...] = (32, 64, 128, 256),
                  blocks: int | tuple[int, ...] = 2, conditioning: str | None = "sigma") -> None:
         super().__init__()
-        if conditioning not in (None, "sigma", "quality"):
-            raise ValueError(f"conditioning must be sigma, quality or None, not {conditioning!r}")
+        if conditioning not in (None, "sigma", "quality", "mask"):
+            raise ValueError(
+                f"conditioning must be sigma, quality, mask or None, not {conditioning!r}")
         self.conditioning = conditioning
         self.channels = channels
         features = tuple(int(f) for f in features)
@@ -72,12 +101,20 @@ class ConditionedUNet(nn.Module):
     def forward(self, y: torch.Tensor, level: torch.Tensor | None = None) -> torch.Tensor:
         height, width = y.shape[-2:]
         pad_h, pad_w = -height % self.multiple, -width % self.multiple
-        x = nn.functional.pad(y, (0, pad_w, 0, pad_h), mode="reflect") if pad_h or pad_w else y
+        padded = (lambda t: nn.functional.pad(t, (0, pad_w, 0, pad_h), mode="reflect")
+                  ) if pad_h or pad_w else (lambda t: t)
+        x = padded(y)
         if self.conditioning is not None:
             if level is None:
                 raise ValueError(f"this network needs its {self.conditioning} level")
-            level = torch.as_tensor(level, dtype=x.dtype, device=x.device).reshape(-1, 1, 1, 1)
-            x = torch.cat([x, level.expand(x.shape[0], 1, *x.shape[-2:])], dim=1)
+            level = torch.as_tensor(level, dtype=x.dtype, device=x.device)
+            if self.conditioning == "mask":
+                mask = level.expand(y.shape[0], 1, height, width)
+                y = pull_push_fill(y, mask)
+                x = torch.cat([padded(y), padded(mask)], dim=1)
+            else:
+                level = level.reshape(-1, 1, 1, 1)
+                x = torch.cat([x, level.expand(x.shape[0], 1, *x.shape[-2:])], dim=1)
         h = self.head(x)
         skips = []
         for encoder, down in zip(self.encoders, self.down, strict=True):
@@ -88,4 +125,6 @@ class ConditionedUNet(nn.Module):
         for up, decoder in zip(self.up, self.decoders, strict=True):
             h = decoder(up(h) + skips.pop())
         out = self.tail(h)[..., :height, :width]
+        if self.conditioning == "mask":  # y is the pre-filled image here
+            return y + out * mask
         return y + out

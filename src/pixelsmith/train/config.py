@@ -57,6 +57,7 @@ class DegradationConfig(Section):
     scale: int | None = None
     kernels: list[str] = Field(default_factory=list)  # gaussian / disk / motion
     masks: list[str] = Field(default_factory=list)  # box / strokes / pixels
+    quantize: bool = False  # round inputs to 8 bits, as stored images are
 
 
 class LossConfig(Section):
@@ -88,6 +89,8 @@ class ValConfig(Section):
     limit: int | None = None  # at most this many validation images
     sigma: float | None = None  # fixed validation degradation (0-255), else the mid-range
     quality: int | None = None
+    kernel: str | None = None  # deblur: a blur spec as in `pixelsmith evaluate --kernel`
+    mask_kind: str | None = None  # inpaint: as in `pixelsmith evaluate --mask-kind`
     seed: int = 0
 
 

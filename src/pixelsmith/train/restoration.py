@@ -38,6 +38,8 @@ def degradation_spec(recipe: Recipe):
     options = {}
     if cfg.sigma is not None:
         options["sigma"] = cfg.sigma
+    if cfg.quantize:
+        options["quantize"] = True
     if cfg.task == "denoise":
         return DegradationSpec.denoise(**{"sigma": (0.0, 75.0), **options})
     if cfg.task == "deblur":
@@ -171,7 +173,8 @@ class RestorationFamily:
             sigma = sum(cfg.sigma) / 2
         quality = val.quality or (cfg.quality[0] if cfg.quality else None)
         return EvalParams(cfg.task, sigma=sigma, scale=cfg.scale, quality=quality,
-                          seed=val.seed, color=color).resolved()
+                          kernel=val.kernel, mask_kind=val.mask_kind, seed=val.seed,
+                          color=color).resolved()
 
 
 def _to_device(known: Known, device: torch.device) -> Known:
