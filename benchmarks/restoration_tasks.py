@@ -66,8 +66,8 @@ class Row:
 def rows() -> list[Row]:
     out = []
     for scale in (2, 4):
-        for name in ("Set5", "Set14"):
-            out.append(Row(f"sr-{name}-x{scale}", name, f"test/{name}",
+        for name, folder in (("Set5", "test/Set5/HR"), ("Set14", "test/Set14")):
+            out.append(Row(f"sr-{name}-x{scale}", name, folder,
                            (f"sr-x{scale}", "bicubic"), EvalParams("sr", scale=scale), "sr"))
     for name in ("Set12", "BSD68"):
         for sigma in (2.55, 7.65):
