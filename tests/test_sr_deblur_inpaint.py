@@ -220,3 +220,27 @@ def test_cli_bad_kernel_file_is_one_line_error(tmp_path, capsys, samples):
     assert_one_line_error(code, err)
     assert "k.npy" in err
     assert not out.exists()
+
+
+# -- shipped models on real images (floors about 0.5 dB under the measured figures) ---------
+def _protocol_case(task: str, folder: str, name: str, **params):
+    from pixelsmith.evaluate import EvalParams, image_generator, load_clean, make_case
+
+    files = sorted(p.name for p in data_or_skip(folder).glob("*.png"))
+    params = EvalParams(task, **params).resolved()
+    clean = load_clean(data_or_skip(folder) / name, params)
+    reference, degraded, known = make_case(clean, params, image_generator(0, files.index(name)))
+    return params, reference, degraded, known
+
+
+def _protocol_psnr(method: str, task: str, folder: str, name: str, **params) -> float:
+    from pixelsmith.evaluate import score
+
+    params, reference, degraded, known = _protocol_case(task, folder, name, **params)
+    return score(Restorer(task, method)(degraded, known), reference, params)[0]
+
+
+def test_shipped_sr_x4_on_set5_bird():
+    # measured 33.41 dB by benchmarks/restoration_tasks.py (bicubic 30.18)
+    assert _protocol_psnr("sr-x4", "sr", "test/Set5/HR", "bird.png", scale=4) > 32.9
+    assert Restorer("sr").for_input(torch.rand(1, 3, 8, 8), Known(scale=4)).name == "sr-x4"
