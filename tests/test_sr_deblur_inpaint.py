@@ -244,3 +244,25 @@ def test_shipped_sr_x4_on_set5_bird():
     # measured 33.41 dB by benchmarks/restoration_tasks.py (bicubic 30.18)
     assert _protocol_psnr("sr-x4", "sr", "test/Set5/HR", "bird.png", scale=4) > 32.9
     assert Restorer("sr").for_input(torch.rand(1, 3, 8, 8), Known(scale=4)).name == "sr-x4"
+
+
+def test_shipped_sr_x2_on_set5_bird():
+    # measured 41.98 dB by benchmarks/restoration_tasks.py (bicubic 36.83)
+    assert _protocol_psnr("sr-x2", "sr", "test/Set5/HR", "bird.png", scale=2) > 41.4
+    assert Restorer("sr").for_input(torch.rand(1, 3, 8, 8), Known(scale=2)).name == "sr-x2"
+
+
+def test_shipped_inpaint_on_bsd68_strokes():
+    # measured 25.25 dB (15.45 on the missing pixels) by benchmarks/restoration_tasks.py;
+    # biharmonic 22.78 dB
+    from pixelsmith.evaluate import missing_psnr
+
+    params, reference, degraded, known = _protocol_case("inpaint", "test/BSD68", "test001.png",
+                                                        mask_kind="strokes:0.1-0.3")
+    restored = Restorer("inpaint")(degraded, known)
+    assert Restorer("inpaint").for_input(degraded, known).name == "inpaint"
+    assert float(psnr(restored, reference)) > 24.7
+    assert missing_psnr(restored, reference, known.mask) > 14.9
+    # known pixels pass through (up to the rounding of the tile blending)
+    torch.testing.assert_close(restored * (1 - known.mask), degraded * (1 - known.mask),
+                               atol=1e-6, rtol=0)
