@@ -266,3 +266,18 @@ def test_shipped_inpaint_on_bsd68_strokes():
     # known pixels pass through (up to the rounding of the tile blending)
     torch.testing.assert_close(restored * (1 - known.mask), degraded * (1 - known.mask),
                                atol=1e-6, rtol=0)
+
+
+def test_shipped_deblur_blind_on_bsd68_motion_blur():
+    # measured 26.66 -> 27.13 dB by benchmarks/restoration_tasks.py (a small gain: see
+    # docs/BENCHMARKS.md); without a kernel the deblur default is the blind model
+    from pixelsmith.evaluate import score
+
+    params, reference, degraded, known = _protocol_case("deblur", "test/BSD68", "test004.png",
+                                                        sigma=2.55, kernel="motion:11",
+                                                        color="gray")
+    restorer = Restorer("deblur")
+    assert restorer.for_input(degraded, known.with_(kernel=None)).name == "deblur-blind"
+    restored = restorer(degraded, known.with_(kernel=None))
+    blurred = score(degraded, reference, params)[0]
+    assert score(restored, reference, params)[0] > blurred + 0.3

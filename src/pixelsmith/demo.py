@@ -7,6 +7,7 @@ from pathlib import Path
 
 from pixelsmith.evaluate import EvalParams, image_generator, make_case, run_and_score, score
 from pixelsmith.io import list_images, read_image, save_image
+from pixelsmith.known import Known
 from pixelsmith.methods import task_methods
 from pixelsmith.report import Cell, Row, Section, write_page
 from pixelsmith.restorer import Restorer
@@ -31,7 +32,8 @@ def run_demo(output: Path, seed: int = 0, samples: Path = SAMPLES) -> Path:
     images_dir = output / "images"
     sections: list[Section] = []
     cases = [EvalParams(**{**case.__dict__, "seed": seed}).resolved() for case in DEMO_CASES]
-    plan = [(case, [m for m in task_methods(case.task).values() if m.available()])
+    plan = [(case, [m for m in task_methods(case.task).values()
+                    if m.available() and m.fits(Known(scale=case.scale))])
             for case in cases]
     total = sum(len(methods) for _, methods in plan) * len(files)
     bar = tqdm(total=total, desc="demo", unit="restore", dynamic_ncols=True)

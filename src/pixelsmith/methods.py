@@ -33,6 +33,11 @@ class Method:
     requires: tuple[str, ...] = ()  # importable modules it needs (optional dependencies)
     needs: tuple[str, ...] = ()  # Known fields that must be set (e.g. "kernel")
     source: str | None = None  # for trained models: the shipped name or model folder
+    scale: int | None = None  # super-resolution models: the one factor they upscale by
+
+    def fits(self, known: Known) -> bool:
+        """Whether this method can take inputs described by ``known`` (an SR model's scale)."""
+        return self.scale is None or known.scale is None or int(known.scale) == self.scale
 
     def available(self) -> bool:
         return all(importlib.util.find_spec(mod) is not None for mod in self.requires)
@@ -100,9 +105,11 @@ def model_method(source: str, task: str) -> Method:
         raise PixelsmithError(
             f"model '{source}' is for task '{config.get('task')}', not '{task}'"
         )
+    scale = config["network"].get("args", {}).get("scale") if task == "sr" else None
     return Method(str(source), task, "pixelsmith.model_methods:load_restore_fn",
                   config.get("summary", f"trained {config['network']['name']}"),
-                  kind="pretrained", needs=tuple(config.get("needs", ())), source=str(source))
+                  kind="pretrained", needs=tuple(config.get("needs", ())), source=str(source),
+                  scale=None if scale is None else int(scale))
 
 
 def task_methods(task: str) -> dict[str, Method]:
