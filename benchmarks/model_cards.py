@@ -16,6 +16,16 @@ from pixelsmith.io import atomic_write_text
 from pixelsmith.zoo import ZOO, read_config, shipped_models
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
+#: How a model came to be where its config alone does not say it (several stages).
+PROVENANCE = {
+    "inpaint": "two stages on the CPU. Stage 1: `configs/inpaint.yaml` with the first prefill "
+               "(pull-push without harmonic smoothing), 2658 of 4000 steps in 70.5 min, stopped "
+               "by hand to free the cores; stage 2 (the figures above): 1200 steps from stage 1 "
+               "with the current prefill, `--set init=runs/inpaint-stage1 --set "
+               "train.steps=1200 --set optim.lr=5.0e-4 --set train.ema_decay=0.995`. From "
+               "scratch, `pixelsmith train configs/inpaint.yaml` trains with the current prefill "
+               "in one stage.",
+}
 
 
 def card(name: str) -> str:
@@ -45,6 +55,7 @@ def card(name: str) -> str:
         f"- hardware: {summary.get('machine', 'see summary')}",
         f"- best validation: {metric} (validation set: {val_data})",
         f"- exported: {config.get('exported')}",
+        *([f"- provenance: {PROVENANCE[name]}"] if name in PROVENANCE else []),
         "",
     ])
 
