@@ -126,14 +126,10 @@ class CodecFamily:
 
     def train_dataset(self) -> RandomCrops:
         from pixelsmith.io import list_images
-        from pixelsmith.train.restoration import data_path
+        from pixelsmith.train.restoration import data_path, train_roots
 
         cfg = self.recipe.data
-        roots = [data_path(item) for item in
-                 ([cfg.train] if isinstance(cfg.train, str) else cfg.train)]
-        for root in roots:
-            if not root.exists():
-                raise PixelsmithError(f"data.train: {root} does not exist (set $PIXELSMITH_DATA?)")
+        roots = train_roots(self.recipe)
         if self.recipe.val.data is None:
             raise PixelsmithError("the codec family validates on val.data (a folder of images)")
         self.val_files = list_images(data_path(self.recipe.val.data))

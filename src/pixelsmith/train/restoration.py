@@ -30,6 +30,16 @@ def data_path(value: str) -> Path:
     return data_root() / value
 
 
+def train_roots(recipe: Recipe) -> list[Path]:
+    """The recipe's ``data.train`` folders, each checked to exist (one-line error otherwise)."""
+    cfg = recipe.data
+    roots = [data_path(item) for item in ([cfg.train] if isinstance(cfg.train, str) else cfg.train)]
+    for root in roots:
+        if not root.exists():
+            raise PixelsmithError(f"data.train: {root} does not exist (set $PIXELSMITH_DATA?)")
+    return roots
+
+
 def degradation_spec(recipe: Recipe):
     """The recipe's degradation section as a :class:`pixelsmith.data.DegradationSpec`."""
     from pixelsmith.data import DegradationSpec
@@ -100,12 +110,7 @@ class RestorationFamily:
         from pixelsmith.io import list_images
 
         cfg = self.recipe.data
-        roots = [data_path(item) for item in
-                 ([cfg.train] if isinstance(cfg.train, str) else cfg.train)]
-        for root in roots:
-            if not root.exists():
-                raise PixelsmithError(f"data.train: {root} does not exist (set $PIXELSMITH_DATA?)")
-        files = list_images(roots)
+        files = list_images(train_roots(self.recipe))
         if self.recipe.val.data is None and cfg.val_fraction > 0:
             train_idx, val_idx = split_indices(len(files), val_fraction=cfg.val_fraction,
                                                seed=self.recipe.train.seed)
