@@ -105,7 +105,8 @@ def test_sr_keeps_alpha_and_scales(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("argv_tail, message", [
-    (["--task", "deblur"], "--kernel"),
+    (["--task", "deblur", "--method", "wiener"], "--kernel"),  # plain --task deblur: blind model
+    (["--task", "deblur", "--method", "deblur"], "--kernel"),
     (["--task", "denoise", "--method", "bm3d"], "--sigma"),
     (["--task", "denoise", "--method", "nope", "--sigma", "5"], "unknown method"),
 ])
