@@ -1,6 +1,6 @@
 """Copy a trained run into the package zoo: export it and list it in zoo/index.json.
 
-    python scripts/ship_model.py denoise-gray runs/denoise-gray [--default]
+    python scripts/ship_model.py denoise-gray runs/denoise-gray [--default] [--checkpoint last]
 
 ``--default`` makes it the first model of its task in the index, i.e. the method `restore`
 uses when none is given (do this only for a model that beats the baselines in the benchmark).
@@ -23,8 +23,10 @@ def main() -> int:
     parser.add_argument("name")
     parser.add_argument("run", type=Path)
     parser.add_argument("--default", action="store_true")
+    parser.add_argument("--checkpoint", choices=["best", "last"], default="best",
+                        help="which checkpoint of the run (default: best validation)")
     args = parser.parse_args()
-    folder = export_run(args.run, ZOO / args.name)
+    folder = export_run(args.run, ZOO / args.name, checkpoint=args.checkpoint)
     config = read_config(folder)
     index_path = ZOO / "index.json"
     index = json.loads(index_path.read_text()) if index_path.exists() else {}
