@@ -38,6 +38,7 @@ class Restorer:
         # known or not) and each chosen method is loaded once
         self._auto = method is None
         self._variants: dict[str, Restorer] = {}
+        self._choices: dict[tuple, str] = {}  # (channels, scale, kernel given) -> method name
         self.method: Method = get_method(task, method or default_method(task))
         self._fn = self.method.load()
         if hasattr(self._fn, "configure"):  # a trained model: give it its run options
@@ -47,7 +48,11 @@ class Restorer:
         """The restorer that handles ``y``: this one, or for a default, the best fitting one."""
         if not self._auto or y.ndim != 4:
             return self
-        name = default_method(self.task, int(y.shape[1]), known)
+        # the choice reads the zoo index and configs: once per kind of input, not per image
+        key = (int(y.shape[1]), known.scale, known.kernel is not None)
+        if key not in self._choices:
+            self._choices[key] = default_method(self.task, key[0], known)
+        name = self._choices[key]
         if name == self.method.name:
             return self
         if name not in self._variants:
