@@ -315,6 +315,32 @@ def test_vae_kl_warmup(tmp_path, digits):
     assert [r["beta"] for r in records if r["kind"] == "train"] == [0.0, 0.5, 1.0]
 
 
+def test_vae_binarize_draws_binary_training_and_validation_images(tmp_path, digits):
+    from pixelsmith.train.families import build_family
+
+    data = tiny("vae", digits, tmp_path / "run", steps=1)
+    data["loss"]["args"] = {"beta": 1.0, "binarize": True}
+    trainer = Trainer(recipe_from_dict(data), progress=False)
+    seen = []
+    net = trainer.models["model"]
+    hook = net.register_forward_pre_hook(lambda module, inputs: seen.append(inputs[0].clone()))
+    trainer.fit()
+    hook.remove()
+    assert seen and all(torch.isin(x, torch.tensor([0.0, 1.0])).all() for x in seen)
+
+    def validation(recipe: dict) -> torch.Tensor:
+        family = build_family(recipe_from_dict(recipe), torch.device("cpu"))
+        family.prepare_models(family.build_models())
+        family.train_dataset()
+        first = family.validation_images()
+        assert torch.equal(first, family.validation_images())  # drawn once
+        return first
+
+    assert torch.isin(validation(data), torch.tensor([0.0, 1.0])).all()
+    grey = validation(tiny("vae", digits, tmp_path / "r2"))
+    assert not torch.isin(grey, torch.tensor([0.0, 1.0])).all()
+
+
 @pytest.mark.parametrize("family", ["vae", "gan"])
 def test_export_and_load_round_trip(tmp_path, digits, family):
     from pixelsmith.train.export import export_run

@@ -14,7 +14,10 @@ are not samples of the data); GANs get DiffAugment instead.
 
 - autoencoder: none; ``loss.name`` picks the pixel loss (l1, mse, charbonnier).
 - vae (``loss.name: elbo``): ``beta`` (1.0), ``kl_warmup_steps`` (0: beta rises linearly
-  from 0 over that many steps). The likelihood is the model's (``model.args.likelihood``).
+  from 0 over that many steps), ``binarize`` (false: with true, each training image is
+  binarised afresh at every step, pixel ~ Bernoulli(grey level) ("dynamic binarisation", the
+  protocol behind published MNIST likelihoods), and the validation images once, by
+  ``val.seed``). The likelihood is the model's (``model.args.likelihood``).
 - gan (``loss.name: gan``): ``kind`` (hinge | nonsaturating), ``r1_gamma`` (0: off),
   ``r1_every`` (16: lazy R1, scaled by the interval), ``diffaugment`` (false), and
   ``discriminator``: the discriminator's network, ``{name: dcgan-d, <constructor args>}``
@@ -393,8 +396,17 @@ class VAEFamily(SynthesisFamily):
     """
 
     loss_names = ("elbo",)
-    loss_defaults = {"beta": 1.0, "kl_warmup_steps": 0}
+    loss_defaults = {"beta": 1.0, "kl_warmup_steps": 0, "binarize": False}
     metrics = ("psnr", "loss")
+
+    def validation_images(self) -> torch.Tensor:
+        """The validation images; binarised once, by ``val.seed``, when ``binarize`` is on."""
+        if self._val_images is None and bool(self.args["binarize"]):
+            images = super().validation_images()
+            generator = torch.Generator(device=images.device)
+            generator.manual_seed(self.recipe.val.seed)
+            self._val_images = torch.bernoulli(images, generator=generator)
+        return super().validation_images()
 
     def beta_at(self, step: int) -> float:
         """beta for the step about to run: linear from 0 over ``kl_warmup_steps``."""
@@ -406,8 +418,11 @@ class VAEFamily(SynthesisFamily):
 
         x, net = batch["image"], trainer.wrapped[self.main]
         beta = self.beta_at(trainer.step)
+        generator = step_generator(trainer, x.device)
+        if bool(self.args["binarize"]):
+            x = torch.bernoulli(x, generator=generator)
         with trainer.autocast():
-            params, mu, logvar = net(x, generator=step_generator(trainer, x.device))
+            params, mu, logvar = net(x, generator=generator)
         terms = elbo_from_outputs(net, x, params, mu, logvar, beta)
         trainer.optimize(terms["loss"], self.main)
         return {**{k: float(v.detach()) for k, v in terms.items()}, "beta": beta}

@@ -1,0 +1,356 @@
+"""Evaluate the shipped autoencoders and VAEs; writes the "vae" section of docs/BENCHMARKS.md
+and docs/results/vae-<part>.json.
+
+    python benchmarks/vae.py                          # every part
+    python benchmarks/vae.py --only nll --k 500       # MNIST NLL only
+    python benchmarks/vae.py --only probe,compression --limit 2000   # quick look
+
+Parts and protocols (held-out data only; seed 0 everywhere):
+
+- nll: MNIST negative log-likelihood in nats, -log p(x) estimated by the importance-weighted
+  bound (Burda et al. 2016) with ``--k`` samples per digit, on the 10,000 test digits
+  binarised once by a fixed seed (pixel ~ Bernoulli(grey level), the stochastic binarisation
+  of the published figures; the model was trained on dynamically binarised digits). The
+  negative ELBO (k = 1) is given beside it.
+- probe: a linear classifier (scikit-learn multinomial logistic regression on standardised
+  inputs) on the VAE's latent means, against the same classifier on raw pixels: MNIST (fit on
+  the 60,000 training digits, scored on the 10,000 test digits) and CIFAR-10 (fit on the
+  9,000-image training split of the CIFAR-10 *test* data, scored on the 1,000 held out: only
+  the test split is available here).
+- compression: the latent means quantised with step ``delta`` and entropy coded under the
+  prior N(0, 1) with constriction (real bytes, one stream per image), against the PSNR of the
+  decoded image (decoder mean). A first look before the learned codec: no side information,
+  no learned prior.
+- ae: reconstruction MSE and PSNR of CIFAR-10 autoencoders on the 1,000 held-out images, one
+  row per latent size (``--ae-models``).
+- quality: feature-space FID, KID and precision/recall (pixelsmith's own classifiers, see
+  docs/FEATURE_METRICS.md; comparable only among pixelsmith models) of each VAE's samples
+  against held-out images, with two reference rows: the held-out images against training
+  images (the floor a perfect model reaches at this sample size) and the VAE's
+  reconstructions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import torch
+from doc_sections import replace_section
+from tqdm import tqdm
+
+from pixelsmith.data import MNIST, CIFAR10Folder, FaceFolder, split_indices
+from pixelsmith.io import atomic_write_text
+from pixelsmith.metrics import psnr
+from pixelsmith.sysinfo import machine_summary
+from pixelsmith.zoo import load_model
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = ROOT / "docs"
+RESULTS = DOCS / "results"
+SECTION = "vae"
+PARTS = ("nll", "probe", "compression", "ae", "quality")
+PUBLISHED_NLL = {"VAE (pythae reproduction)": 89.78, "IWAE, k=50 (Burda et al. 2016)": 86.82}
+DELTAS = (0.05, 0.1, 0.2, 0.4, 0.8, 1.6)
+DATASET_OF = {"vae-mnist": "mnist", "vae-cifar10": "cifar10", "ae-cifar10": "cifar10",
+              "vae-faces": "faces"}
+EXTRACTOR_OF = {"mnist": "features-mnist", "cifar10": "features-cifar10",
+                "faces": "features-faces"}
+
+
+# -- data -------------------------------------------------------------------------------------
+
+def _stack(dataset, indices) -> tuple[torch.Tensor, torch.Tensor]:
+    images, labels = zip(*(dataset[i] for i in indices), strict=True)
+    return torch.stack(images), torch.tensor(labels)
+
+
+def split_data(kind: str, limit: int | None = None) -> dict[str, torch.Tensor]:
+    """Training and held-out images and labels of a data set, split as the recipes split it
+    (seeded by train.seed = 0; MNIST's own test digits are its held-out set)."""
+    if kind == "mnist":
+        train, test = MNIST(train=True), MNIST(train=False)
+        train_x, train_y = train.images.float().div(255)[:, None], train.labels
+        test_x, test_y = test.images.float().div(255)[:, None], test.labels
+    else:
+        source = (CIFAR10Folder() if kind == "cifar10"
+                  else FaceFolder(size=64, label="gender_age"))
+        n = len(source)
+        train_idx, val_idx = split_indices(n, seed=0, val_count=min(1000, n // 10))
+        train_x, train_y = _stack(source, train_idx)
+        test_x, test_y = _stack(source, val_idx)
+    if limit:
+        train_x, train_y = train_x[:limit], train_y[:limit]
+        test_x, test_y = test_x[:limit], test_y[:limit]
+    return {"train_x": train_x, "train_y": train_y, "test_x": test_x, "test_y": test_y}
+
+
+def binarised(images: torch.Tensor, seed: int = 0) -> torch.Tensor:
+    """Each pixel ~ Bernoulli(grey level), drawn once by ``seed``."""
+    generator = torch.Generator().manual_seed(seed)
+    return torch.bernoulli(images, generator=generator)
+
+
+@torch.no_grad()
+def latent_means(model: torch.nn.Module, images: torch.Tensor, batch: int = 500) -> torch.Tensor:
+    """Posterior means (VAE) or codes (AE), batched."""
+    out = []
+    for chunk in images.split(batch):
+        code = model.encode(chunk)
+        out.append(code[0] if isinstance(code, tuple) else code)
+    return torch.cat(out)
+
+
+@torch.no_grad()
+def reconstructions(model: torch.nn.Module, images: torch.Tensor, batch: int = 500
+                    ) -> torch.Tensor:
+    return torch.cat([model.reconstruct(chunk) for chunk in images.split(batch)])
+
+
+# -- parts ------------------------------------------------------------------------------------
+
+def part_nll(args) -> dict:
+    from pixelsmith.nets.autoencoder import elbo_terms, importance_weighted_nll
+
+    model = load_model(args.vae_mnist)
+    data = MNIST(train=False)
+    images = binarised(data.images.float().div(255)[:, None], seed=0)
+    if args.limit:
+        images = images[:args.limit]
+    generator = torch.Generator().manual_seed(0)
+    nll, neg_elbo = [], []
+    start = time.perf_counter()
+    batch = max(1, 4096 // args.k) if args.k <= 4096 else 1
+    for chunk in tqdm(images.split(batch * 8), desc=f"NLL k={args.k}", unit="batch"):
+        for part in chunk.split(batch):
+            nll.append(importance_weighted_nll(model, part, args.k, generator))
+        with torch.no_grad():
+            terms = elbo_terms(model, chunk, 1.0, generator)
+        neg_elbo.append((terms["recon"] + terms["kl"]) * len(chunk))
+    nll_t = torch.cat(nll)
+    return {"model": args.vae_mnist, "k": args.k, "images": len(images),
+            "nll": float(nll_t.mean()), "nll_sem": float(nll_t.std() / len(nll_t) ** 0.5),
+            "neg_elbo": float(torch.stack(neg_elbo).sum() / len(images)),
+            "seconds": time.perf_counter() - start, "published": PUBLISHED_NLL}
+
+
+def linear_probe(train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray,
+                 test_y: np.ndarray) -> float:
+    """Held-out accuracy of multinomial logistic regression on standardised features."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=300))
+    clf.fit(train_x, train_y)
+    return float(clf.score(test_x, test_y))
+
+
+def part_probe(args) -> dict:
+    rows = []
+    for name in (args.vae_mnist, args.vae_cifar10):
+        kind = DATASET_OF.get(Path(name).name, "mnist" if "mnist" in name else "cifar10")
+        data = split_data(kind, args.limit)
+        model = load_model(name)
+        start = time.perf_counter()
+        z_train = latent_means(model, data["train_x"]).numpy()
+        z_test = latent_means(model, data["test_x"]).numpy()
+        latent_acc = linear_probe(z_train, data["train_y"].numpy(), z_test, data["test_y"].numpy())
+        pixel_acc = linear_probe(data["train_x"].flatten(1).numpy(), data["train_y"].numpy(),
+                                 data["test_x"].flatten(1).numpy(), data["test_y"].numpy())
+        rows.append({"model": name, "data": kind, "latent_dim": z_train.shape[1],
+                     "pixels_dim": int(data["train_x"][0].numel()),
+                     "train": len(z_train), "test": len(z_test),
+                     "latent_accuracy": latent_acc, "pixel_accuracy": pixel_acc,
+                     "seconds": time.perf_counter() - start})
+        print(f"probe {name}: latent {latent_acc:.4f}, pixels {pixel_acc:.4f}", file=sys.stderr)
+    return {"rows": rows}
+
+
+def code_latents(z: torch.Tensor, delta: float) -> tuple[torch.Tensor, list[int]]:
+    """Quantise ``z`` (N, D) to multiples of ``delta`` and range-code each row under the prior
+    N(0, 1) with constriction; returns the dequantised latents and each row's size in bits."""
+    import constriction
+
+    symbols = torch.round(z / delta).to(torch.int64)
+    bound = int(np.ceil(8.0 / delta))  # +-8 prior standard deviations
+    symbols = symbols.clamp(-bound, bound)
+    model = constriction.stream.model.QuantizedGaussian(-bound, bound, 0.0, 1.0 / delta)
+    sizes = []
+    for row in symbols.numpy().astype(np.int32):
+        coder = constriction.stream.queue.RangeEncoder()
+        coder.encode(row, model)
+        sizes.append(32 * len(coder.get_compressed()))
+    return symbols.float() * delta, sizes
+
+
+@torch.no_grad()
+def part_compression(args) -> dict:
+    rows = []
+    for name in (args.vae_mnist, args.vae_cifar10, args.vae_faces):
+        kind = DATASET_OF.get(Path(name).name, "mnist" if "mnist" in name else "cifar10")
+        model = load_model(name)
+        images = split_data(kind, None)["test_x"][: args.limit or 1000]
+        z = latent_means(model, images)
+        pixels = images[0].numel() / images.shape[1]
+        for delta in DELTAS:
+            z_hat, bits = code_latents(z, delta)
+            decoded = torch.cat([model.decode_mean(c) for c in z_hat.split(500)])
+            rows.append({"model": name, "data": kind, "delta": delta, "images": len(images),
+                         "bits_per_image": float(np.mean(bits)),
+                         "bpp": float(np.mean(bits) / pixels),
+                         "psnr": float(psnr(decoded.clamp(0, 1), images).mean())})
+        full = reconstructions(model, images)
+        rows.append({"model": name, "data": kind, "delta": 0.0, "images": len(images),
+                     "bits_per_image": None, "bpp": None,
+                     "psnr": float(psnr(full, images).mean())})
+    return {"rows": rows}
+
+
+@torch.no_grad()
+def part_ae(args) -> dict:
+    data = split_data("cifar10", None)
+    images = data["test_x"][: args.limit or None]
+    rows = []
+    for name in args.ae_models:
+        model = load_model(name)
+        out = reconstructions(model, images).clamp(0, 1)
+        mse = ((out - images) ** 2).flatten(1).mean(1)
+        rows.append({"model": name, "latent_dim": int(model.latent_dim), "images": len(images),
+                     "mse": float(mse.mean()), "psnr": float(psnr(out, images).mean())})
+    return {"rows": rows}
+
+
+def part_quality(args) -> dict:
+    from pixelsmith.feature_metrics import load_extractor, sample_quality
+
+    rows = []
+    for name in (args.vae_mnist, args.vae_cifar10, args.vae_faces):
+        kind = DATASET_OF.get(Path(name).name, "mnist" if "mnist" in name else "cifar10")
+        data = split_data(kind, None)
+        real = data["test_x"][: args.limit or None]
+        n = len(real)
+        extractor = load_extractor(EXTRACTOR_OF[kind])
+        model = load_model(name)
+        generator = torch.Generator().manual_seed(1)
+        reference = data["train_x"][torch.randperm(len(data["train_x"]), generator=generator)[:n]]
+        samples = torch.cat([model.sample(min(500, n - i), seed=i) for i in range(0, n, 500)])
+        for label, fake in (("training images (floor)", reference),
+                            ("reconstructions", reconstructions(model, real)),
+                            ("samples, T=1", samples)):
+            scores = sample_quality(real, fake.clamp(0, 1), extractor)
+            rows.append({"model": name, "data": kind, "against": label, "n": n, **scores})
+            print(f"quality {name} {label}: {scores}", file=sys.stderr)
+    return {"rows": rows}
+
+
+# -- report -----------------------------------------------------------------------------------
+
+def _load(part: str) -> dict | None:
+    path = RESULTS / f"vae-{part}.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def section() -> str:
+    lines = ["## Autoencoders and VAEs", "",
+             "Written by `python benchmarks/vae.py` (protocols in its docstring). CIFAR-10: only "
+             "the test split exists here, so models train on a seeded 9,000-image split of it "
+             "and every CIFAR-10 figure is on the other 1,000 images. UTKFace: 609 held-out "
+             "faces (seeded split of the 6,090).", ""]
+    nll = _load("nll")
+    if nll:
+        meta = nll["meta"]
+        lines += ["### MNIST negative log-likelihood (nats, lower is better)", "",
+                  ("| model | -log p(x), IWAE k | -ELBO | test digits | target | measured on "
+                   "| date |"),
+                  "|---|---|---|---|---|---|---|",
+                  f"| {nll['model']} | **{nll['nll']:.2f}** +- {nll['nll_sem']:.2f} (k={nll['k']}) "
+                  f"| {nll['neg_elbo']:.2f} | {nll['images']} | <= 90 "
+                  f"{'met' if nll['nll'] <= 90 else 'not met'} | {meta['machine']} "
+                  f"| {meta['date'][:10]} |", "",
+                  "Published, same protocol: " + "; ".join(
+                      f"{k} {v}" for k, v in nll["published"].items()) + ".", ""]
+    probe = _load("probe")
+    if probe:
+        lines += ["### Linear probe: classification from the latent means", "",
+                  ("| model | data | latent dim | latent acc. | raw pixels acc. (dim) "
+                   "| train / test |"),
+                  "|---|---|---|---|---|---|"]
+        for r in probe["rows"]:
+            lines.append(f"| {r['model']} | {r['data']} | {r['latent_dim']} | "
+                         f"{100 * r['latent_accuracy']:.2f}% | {100 * r['pixel_accuracy']:.2f}% "
+                         f"({r['pixels_dim']}) | {r['train']} / {r['test']} |")
+        lines.append("")
+    comp = _load("compression")
+    if comp:
+        lines += ["### Latent code as a compressed file (a first look)", "",
+                  "Latent means quantised with step delta, range-coded under the N(0, 1) prior "
+                  "(real bytes per image, constriction), decoded by the decoder mean.", "",
+                  "| model | delta | bits / image | bits / pixel | PSNR |", "|---|---|---|---|---|"]
+        for r in comp["rows"]:
+            bits = "unquantised" if r["bits_per_image"] is None else f"{r['bits_per_image']:.0f}"
+            bpp = "-" if r["bpp"] is None else f"{r['bpp']:.3f}"
+            lines.append(f"| {r['model']} | {r['delta']} | {bits} | {bpp} | {r['psnr']:.2f} |")
+        lines.append("")
+    ae = _load("ae")
+    if ae:
+        lines += ["### CIFAR-10 autoencoders: reconstruction on the 1,000 held-out images", "",
+                  "| model | latent dim | MSE | PSNR |", "|---|---|---|---|"]
+        for r in sorted(ae["rows"], key=lambda r: r["latent_dim"]):
+            lines.append(f"| {r['model']} | {r['latent_dim']} | {r['mse']:.5f} | "
+                         f"{r['psnr']:.2f} |")
+        lines.append("")
+    quality = _load("quality")
+    if quality:
+        lines += ["### Sample quality in pixelsmith's feature space", "",
+                  "Feature-FID/KID against held-out images, in the embedding of pixelsmith's own "
+                  "classifiers (docs/FEATURE_METRICS.md): comparable only among pixelsmith "
+                  "models, never with Inception FIDs.", "",
+                  "| model | compared | n | FID | KID x1000 | precision | recall |",
+                  "|---|---|---|---|---|---|---|"]
+        for r in quality["rows"]:
+            lines.append(f"| {r['model']} | {r['against']} | {r['n']} | {r['fid']:.2f} | "
+                         f"{1000 * r['kid']:.2f} | {r['precision']:.3f} | {r['recall']:.3f} |")
+        lines.append("")
+    metas = [p["meta"] for p in (nll, probe, comp, ae, quality) if p]
+    if metas:
+        lines.append("Measured on " + "; ".join(sorted({m["machine"] for m in metas}))
+                     + ", " + ", ".join(sorted({m["date"][:10] for m in metas})) + ".")
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--only", default=",".join(PARTS), help=f"parts: {', '.join(PARTS)}")
+    parser.add_argument("--k", type=int, default=500, help="importance samples for the NLL")
+    parser.add_argument("--limit", type=int, help="first N images per set (a quick look)")
+    parser.add_argument("--vae-mnist", default="vae-mnist")
+    parser.add_argument("--vae-cifar10", default="vae-cifar10")
+    parser.add_argument("--vae-faces", default="vae-faces")
+    parser.add_argument("--ae-models", nargs="+", default=["ae-cifar10"])
+    parser.add_argument("--output-dir", type=Path, default=RESULTS)
+    args = parser.parse_args()
+    parts = [p.strip() for p in args.only.split(",") if p.strip()]
+    unknown = sorted(set(parts) - set(PARTS))
+    if unknown:
+        parser.error(f"unknown parts {unknown}; choose from {PARTS}")
+    torch.manual_seed(0)
+    args.output_dir.mkdir(parents=True, exist_ok=True)
+    for part in parts:
+        result = globals()[f"part_{part}"](args)
+        result["meta"] = {"machine": machine_summary(), "limit": args.limit,
+                          "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                          "command": "python benchmarks/vae.py " + " ".join(sys.argv[1:])}
+        atomic_write_text(args.output_dir / f"vae-{part}.json", json.dumps(result, indent=2))
+    if args.output_dir == RESULTS and not args.limit:
+        replace_section(DOCS / "BENCHMARKS.md", SECTION, section())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
