@@ -17,6 +17,13 @@ _LAZY = {
     "load_model": "pixelsmith.zoo",
     "Known": "pixelsmith.known",
     "PixelsmithError": "pixelsmith.errors",
+    "generate": "pixelsmith.synthesis",
+    "reconstruct": "pixelsmith.synthesis",
+    "encode_images": "pixelsmith.synthesis",
+    "interpolate": "pixelsmith.synthesis",
+    "interpolate_seeds": "pixelsmith.synthesis",
+    "traverse": "pixelsmith.synthesis",
+    "image_grid": "pixelsmith.synthesis",
 }
 
 __all__ = ["__version__", *_LAZY]

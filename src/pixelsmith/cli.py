@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from pixelsmith._version import __version__
+from pixelsmith.cli_synthesis import register_synthesis
 from pixelsmith.errors import PixelsmithError
 
 TASK_CHOICES = ("denoise", "deblur", "inpaint", "sr", "dejpeg")
@@ -342,6 +343,9 @@ def decompress(inputs, output, model, max_pixels) -> None:
     failed = run_jobs(jobs, lambda job: decompress_file(job.source, job.target, codec,
                                                         max_pixels), "decompress")
     _finish(failed, jobs, output)
+
+
+register_synthesis(cli)  # generate, reconstruct, interpolate, traverse (pixelsmith.cli_synthesis)
 
 
 def main(argv: list[str] | None = None) -> None:

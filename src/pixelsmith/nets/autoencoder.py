@@ -122,6 +122,11 @@ class ConvAutoencoder(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.decode(self.encode(x))
 
+    @torch.no_grad()
+    def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
+        """Reconstruction in [0, 1], without autograd (as :meth:`ConvVAE.reconstruct`)."""
+        return self.decode(self.encode(x))
+
 
 class ConvVAE(nn.Module):
     """Gaussian-latent VAE with a standard-normal prior; see the module notes for likelihoods.
