@@ -3,7 +3,9 @@
 All functions take two (N, C, H, W) float tensors on the same scale (``data_range`` is the
 distance between the darkest and the brightest possible value, 1.0 for images in [0, 1]) and
 return one value per image, a float64 tensor of shape (N,). The arithmetic is done in float64
-so results do not depend on the input precision.
+so results do not depend on the input precision. Distribution-level scores of generated
+images (FID, KID, precision/recall in a learned feature space) are in
+:mod:`pixelsmith.feature_metrics`.
 
 Conventions, chosen to reproduce the figures published in the restoration literature:
 

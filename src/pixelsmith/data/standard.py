@@ -292,6 +292,9 @@ class CIFAR10Folder(ClassFolder):
 
 # -- faces ------------------------------------------------------------------------------------
 FACE_ATTRIBUTES = ("age", "gender", "race")
+#: First ages of the age groups of the ``"gender_age"`` label: 0-14, 15-29, 30-44, 45-59, 60+.
+FACE_AGE_GROUPS = (0, 15, 30, 45, 60)
+FACE_LABELS = (*FACE_ATTRIBUTES, "gender_age")
 UTKFACE_PAGE = "https://susanqq.github.io/UTKFace/"
 
 
@@ -310,12 +313,27 @@ def parse_utkface(name: str) -> dict[str, int]:
     return values
 
 
+def face_label(attributes: dict[str, int], label: str | None) -> int:
+    """The label ``label`` (one of :data:`FACE_LABELS`) of parsed UTKFace ``attributes``;
+    ``"gender_age"`` is ``gender * 5 + age group`` (10 classes). -1 when unknown."""
+    if label is None:
+        return -1
+    if label != "gender_age":
+        return attributes[label]
+    age, gender = attributes["age"], attributes["gender"]
+    if age < 0 or gender < 0:
+        return -1
+    group = sum(age >= start for start in FACE_AGE_GROUPS) - 1
+    return gender * len(FACE_AGE_GROUPS) + group
+
+
 class FaceFolder(Dataset):
     """Face images, center-cropped to a square (side ``crop``, default the shorter side) and
     resized to ``size`` x ``size`` RGB: items are (image, label).
 
     ``label`` picks a UTKFace attribute parsed from the file names (``"age"``, ``"gender"``,
-    ``"race"``) as the label; default None gives -1. :attr:`attributes` holds all of them.
+    ``"race"``, or ``"gender_age"``: gender x 5 age groups, see :func:`face_label`) as the
+    label; default None gives -1. :attr:`attributes` holds all of them.
     ``augment`` (e.g. ``Augment(flip=True, rot90=False)`` for mirrored faces) is drawn per
     item from (``seed``, epoch, index); call :meth:`set_epoch`. Default root
     ``$PIXELSMITH_DATA/faces/UTKFace``.
@@ -325,8 +343,8 @@ class FaceFolder(Dataset):
                  crop: int | None = None, label: str | None = None, cache: bool = False,
                  augment: Augment | None = None, seed: int = 0) -> None:
         self.root = Path(root) if root is not None else dataset_path(DEFAULT_FOLDERS["faces"])
-        if label is not None and label not in FACE_ATTRIBUTES:
-            raise ValueError(f"label must be one of {FACE_ATTRIBUTES} or None, not {label!r}")
+        if label is not None and label not in FACE_LABELS:
+            raise ValueError(f"label must be one of {FACE_LABELS} or None, not {label!r}")
         if not self.root.is_dir():
             raise PixelsmithError(
                 f"face images not found: expected a folder of images at {self.root}; download "
@@ -346,5 +364,4 @@ class FaceFolder(Dataset):
         self.images.set_epoch(epoch)
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
-        label = self.attributes[index][self.label] if self.label is not None else -1
-        return self.images[index], label
+        return self.images[index], face_label(self.attributes[index], self.label)

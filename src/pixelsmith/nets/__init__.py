@@ -22,6 +22,7 @@ NETWORKS: dict[str, str] = {
     "codec-hyperprior": "pixelsmith.codec.models:MeanScaleHyperprior",
     "codec-ae": "pixelsmith.codec.models:ConvAECodec",
     "edsr": "pixelsmith.nets.edsr:EDSR",
+    "feature-classifier": "pixelsmith.nets.classifier:FeatureClassifier",
 }
 
 

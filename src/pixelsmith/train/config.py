@@ -61,7 +61,7 @@ class DegradationConfig(Section):
 
 
 class LossConfig(Section):
-    name: Literal["l1", "mse", "charbonnier", "elbo", "gan"] = "l1"
+    name: Literal["l1", "mse", "charbonnier", "elbo", "gan", "cross_entropy"] = "l1"
     args: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -85,7 +85,7 @@ class ScheduleConfig(Section):
 class ValConfig(Section):
     data: str | None = None  # a folder; None uses the held-out split of data.train
     every: int = Field(500, ge=1)  # steps between validations
-    metric: Literal["psnr", "ssim", "loss"] = "psnr"
+    metric: Literal["psnr", "ssim", "loss", "accuracy"] = "psnr"
     limit: int | None = None  # at most this many validation images
     sigma: float | None = None  # fixed validation degradation (0-255), else the mid-range
     quality: int | None = None
@@ -117,7 +117,8 @@ class Recipe(Section):
     """A whole experiment. ``init`` starts from a pretrained model; ``freeze`` lists prefixes."""
 
     name: str = "experiment"
-    family: Literal["restoration", "autoencoder", "vae", "gan", "codec"] = "restoration"
+    family: Literal["restoration", "autoencoder", "vae", "gan", "codec", "classifier"] = (
+        "restoration")
     model: ModelConfig
     data: DataConfig
     degradation: DegradationConfig = Field(default_factory=DegradationConfig)

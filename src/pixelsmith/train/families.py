@@ -18,6 +18,7 @@ FAMILIES: dict[str, str] = {
     "vae": "pixelsmith.train.generative:VAEFamily",
     "gan": "pixelsmith.train.generative:GANFamily",
     "codec": "pixelsmith.train.codec:CodecFamily",
+    "classifier": "pixelsmith.train.classify:ClassifierFamily",
 }
 
 
