@@ -6,7 +6,7 @@ from PIL import Image as PILImage
 
 from pixelsmith.demo import run_demo
 from pixelsmith.known import Known
-from pixelsmith.methods import task_methods
+from pixelsmith.methods import general_methods
 
 
 def test_demo_page_on_a_small_sample(tmp_path, samples):
@@ -17,7 +17,7 @@ def test_demo_page_on_a_small_sample(tmp_path, samples):
     html = page.read_text()
     for task in ("denoise", "deblur", "inpaint", "sr", "dejpeg"):
         assert f"<h2>{task}</h2>" in html
-        for name, method in task_methods(task).items():
+        for name, method in general_methods(task).items():
             image = tmp_path / "out" / "images" / f"{task}-s-{name}.png"
             # every available method runs, except SR models of another scale than the demo's x4
             assert image.exists() == (method.available() and method.fits(Known(scale=4)))

@@ -124,9 +124,15 @@ def _finish(failed: int, jobs, output: str) -> None:
 @click.option("--precision", default="fp32", show_default=True, metavar="fp32|bf16",
               help="bf16 for trained models: faster on GPUs and CPUs with AMX/AVX512-BF16, "
                    "slower elsewhere.")
+@click.option("--samples", type=click.IntRange(min=2), metavar="N",
+              help="VAE methods only (--task denoise|inpaint with a conv-vae model): the output "
+                   "is the mean of N latent posterior samples, and OUT_std.png beside it their "
+                   "per-pixel standard deviation, a 16-bit PNG of 2 x std (std = value / 2; "
+                   "white = 0.5, the largest possible). VAE inpainting uses 16 samples without "
+                   "it.")
 @max_pixels_option
 def restore(inputs, output, task, method, sigma, kernel, mask, scale, quality, device, tile,
-            overlap, precision, max_pixels) -> None:
+            overlap, precision, samples, max_pixels) -> None:
     """Restore images (one file, several, or folders) with a classical or learned method.
 
     \b
@@ -138,21 +144,24 @@ def restore(inputs, output, task, method, sigma, kernel, mask, scale, quality, d
       pixelsmith restore small.png -o big.png --task sr --scale 4
       pixelsmith restore photos/ -o restored/ --task dejpeg --quality auto
       pixelsmith restore huge.jpg -o out.png --task dejpeg --quality auto --device cuda
+      pixelsmith restore face.png -o out.png --task inpaint --method vae-faces --mask m.png \\
+          --samples 16                      # also writes out_std.png
     """
     from pixelsmith.batch import plan_outputs, run_jobs
-    from pixelsmith.restore_files import restore_file
+    from pixelsmith.restore_files import restore_file, std_target
     from pixelsmith.restorer import Restorer, parse_quality, parse_sigma
 
     options = {"sigma": parse_sigma(sigma), "kernel": kernel, "mask": mask, "scale": scale,
                "quality": parse_quality(quality)}
     jobs = plan_outputs(list(inputs), output)
     restorer = Restorer(task, method, device=device, tile=tile, overlap=overlap,
-                        precision=precision)
+                        precision=precision, samples=samples)
     used = []
     failed = run_jobs(
         jobs,
         lambda job: used.append(
-            restore_file(restorer, job.source, job.target, options, max_pixels)),
+            restore_file(restorer, job.source, job.target, options, max_pixels,
+                         std_path=None if samples is None else std_target(job.target))),
         f"restore ({restorer.name})",
     )
     if len(jobs) == 1 and used:
@@ -181,7 +190,8 @@ def methods(task) -> None:
 @cli.command()
 @click.option("--task", type=click.Choice(TASK_CHOICES), required=True)
 @click.option("--data", required=True, type=click.Path(), help="Folder of clean images.")
-@click.option("--methods", "method_list", help="Comma-separated methods; default: all available.")
+@click.option("--methods", "method_list",
+              help="Comma-separated methods; default: all available ones but the VAEs.")
 @click.option("--sigma", type=float, help="Noise sigma, 0-255 (denoise default 25, deblur 2.55).")
 @click.option("--scale", type=int, help="SR factor (default 4).")
 @click.option("--quality", type=int, help="JPEG quality (default 10).")
@@ -207,14 +217,14 @@ def evaluate(task, data, method_list, sigma, scale, quality, kernel, mask_kind, 
 
     from pixelsmith.evaluate import EvalParams, evaluate, to_markdown
     from pixelsmith.io import atomic_write_text
-    from pixelsmith.methods import task_methods
+    from pixelsmith.methods import general_methods
 
     if not Path(data).is_dir():
         raise PixelsmithError(f"{data}: no such folder")
     if method_list:
         names = [m.strip() for m in method_list.split(",") if m.strip()]
-    else:
-        names = [n for n, m in task_methods(task).items() if m.available()]
+    else:  # VAEs know one kind of image: name them with --methods
+        names = [n for n, m in general_methods(task).items() if m.available()]
     params = EvalParams(task=task, sigma=sigma, scale=scale, quality=quality, kernel=kernel,
                         mask_kind=mask_kind, seed=seed, color=color)
     report = evaluate(data, task, names, params, limit=limit)

@@ -1,5 +1,6 @@
 """The demo: degrade the bundled samples in several ways, restore them with every available
-method, and write an HTML page comparing them (the first thing a new user runs)."""
+method (but the VAEs, which know only digits or faces), and write an HTML page comparing them
+(the first thing a new user runs)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from pathlib import Path
 from pixelsmith.evaluate import EvalParams, image_generator, make_case, run_and_score, score
 from pixelsmith.io import list_images, read_image, save_image
 from pixelsmith.known import Known
-from pixelsmith.methods import task_methods
+from pixelsmith.methods import general_methods
 from pixelsmith.report import Cell, Row, Section, write_page
 from pixelsmith.restorer import Restorer
 
@@ -32,7 +33,7 @@ def run_demo(output: Path, seed: int = 0, samples: Path = SAMPLES) -> Path:
     images_dir = output / "images"
     sections: list[Section] = []
     cases = [EvalParams(**{**case.__dict__, "seed": seed}).resolved() for case in DEMO_CASES]
-    plan = [(case, [m for m in task_methods(case.task).values()
+    plan = [(case, [m for m in general_methods(case.task).values()
                     if m.available() and m.fits(Known(scale=case.scale))])
             for case in cases]
     total = sum(len(methods) for _, methods in plan) * len(files)

@@ -96,11 +96,36 @@ for _m in (
     register(_m)
 
 
+#: Tasks a VAE (a ``conv-vae`` model, family "vae") restores in its latent space
+#: (pixelsmith.vae_restore). VAE methods have kind "vae" and are never a task's default.
+VAE_TASKS = ("denoise", "inpaint")
+
+
+def vae_method(source: str, task: str, config: dict) -> Method:
+    """A VAE model (its ``config``) as a method of ``task`` (denoise or inpaint)."""
+    if task not in VAE_TASKS:
+        raise PixelsmithError(f"model '{source}' is a VAE: it restores only with --task "
+                              f"{' or '.join(VAE_TASKS)}, not '{task}'")
+    args = config["network"].get("args", {})
+    size = int(args.get("image_size", 28))
+    channels = int(config.get("channels", args.get("channels", 1)))
+    what = "inpainting: posterior fitted to the known pixels" if task == "inpaint" \
+        else "denoising: encode, decode the posterior mean"
+    loader = "load_vae_inpainter" if task == "inpaint" else "load_vae_denoiser"
+    return Method(str(source), task, f"pixelsmith.vae_restore:{loader}",
+                  f"VAE {what} ({'gray' if channels == 1 else 'RGB'} {size}x{size}; "
+                  "--samples N for an uncertainty map)",
+                  kind="vae", needs=("mask",) if task == "inpaint" else (), source=str(source))
+
+
 def model_method(source: str, task: str) -> Method:
     """A trained model (shipped name or model folder) as a method of ``task``."""
+    from pixelsmith.vae_restore import is_vae_config
     from pixelsmith.zoo import read_config, resolve_model_dir
 
     config = read_config(resolve_model_dir(source))
+    if is_vae_config(config):
+        return vae_method(source, task, config)
     if config.get("task") != task:
         raise PixelsmithError(
             f"model '{source}' is for task '{config.get('task')}', not '{task}'"
@@ -118,9 +143,33 @@ def task_methods(task: str) -> dict[str, Method]:
         raise PixelsmithError(f"unknown task '{task}' (choose from {', '.join(TASKS)})")
     from pixelsmith.zoo import shipped_models
 
+    index = shipped_models()
     shipped = {name: model_method(name, task)
-               for name, info in shipped_models().items() if info.get("task") == task}
+               for name, info in index.items() if info.get("task") == task}
+    if task in VAE_TASKS:  # shipped VAEs restore in their latent space
+        shipped.update(_shipped_vae_methods(task, index))
     return {**shipped, **_REGISTRY[task]}
+
+
+def _shipped_vae_methods(task: str, index: dict[str, dict]) -> dict[str, Method]:
+    """The shipped conv-vae models as methods of ``task``: among the models whose index task
+    is not a restoration task (``ship_model.py`` writes the family, "vae"), read their configs."""
+    from pixelsmith.vae_restore import is_vae_config
+    from pixelsmith.zoo import read_config, resolve_model_dir
+
+    found = {}
+    for name, info in index.items():
+        if info.get("task") not in TASKS:
+            config = read_config(resolve_model_dir(name))
+            if is_vae_config(config):
+                found[name] = vae_method(name, task, config)
+    return found
+
+
+def general_methods(task: str) -> dict[str, Method]:
+    """The methods of ``task`` meant for any photo: all but the VAEs, which only know the one
+    kind of image they were trained on (the demo and ``evaluate`` without ``--methods``)."""
+    return {name: m for name, m in task_methods(task).items() if m.kind != "vae"}
 
 
 def get_method(task: str, name: str) -> Method:
@@ -148,7 +197,8 @@ DEFAULT_METHOD = {
 def default_models(task: str) -> dict[str, dict]:
     """Shipped models marked ``default`` for ``task`` in zoo/index.json: name -> index entry.
 
-    A model is marked default only when the benchmark shows it beats the baselines.
+    A model is marked default only when the benchmark shows it beats the baselines. VAEs are
+    listed under task "vae" by ``scripts/ship_model.py``, so they never appear here.
     """
     from pixelsmith.zoo import shipped_models
 
@@ -169,11 +219,12 @@ def default_method(task: str, channels: int | None = None, known: Known | None =
         return "deblur"
     scale = None if known is None else known.scale
     fitting = {name: info for name, info in default_models(task).items()
-               if scale is None or info.get("scale") in (None, scale)}
+               if (scale is None or info.get("scale") in (None, scale))
+               and getattr(methods.get(name), "kind", None) != "vae"}
     if fitting:
         same = [name for name, info in fitting.items() if int(info["channels"]) == channels]
         return same[0] if same else max(fitting, key=lambda n: int(fitting[n]["channels"]))
     preferred = DEFAULT_METHOD[task]
     if methods[preferred].available():
         return preferred
-    return next(name for name, m in methods.items() if m.available())
+    return next(name for name, m in methods.items() if m.available() and m.kind != "vae")

@@ -22,11 +22,15 @@ class Restorer:
     :class:`pixelsmith.model_methods.RunOptions`): by default they run on the GPU when there is
     one, in 512-pixel tiles, in fp32. Classical methods run on the CPU on the whole image; the
     options are still checked, so ``device="cuda"`` without a GPU is an error for every method.
+
+    ``samples`` is for VAE methods only (kind "vae", :mod:`pixelsmith.vae_restore`): the
+    number of latent samples whose per-pixel mean is the output; :meth:`restore_with_std`
+    also returns their standard deviation. Giving it for another method is an error.
     """
 
     def __init__(self, task: str, method: str | None = None, *,
                  device: str | torch.device | None = None, tile: int = 512, overlap: int = 32,
-                 precision: str = "fp32") -> None:
+                 precision: str = "fp32", samples: int | None = None) -> None:
         from pixelsmith.model_methods import RunOptions
 
         if task not in TASKS:
@@ -40,9 +44,19 @@ class Restorer:
         self._variants: dict[str, Restorer] = {}
         self._choices: dict[tuple, str] = {}  # (channels, scale, kernel given) -> method name
         self.method: Method = get_method(task, method or default_method(task))
+        if samples is not None:
+            if self.method.kind != "vae":
+                raise PixelsmithError(
+                    f"--samples needs a VAE method (a conv-vae model, e.g. --method vae-faces); "
+                    f"'{self.name}' is a {self.method.kind} method"
+                    + (" chosen by default" if self._auto else ""))
+            if int(samples) != samples or samples < 1:
+                raise PixelsmithError(f"samples must be a whole number >= 1, not {samples}")
         self._fn = self.method.load()
         if hasattr(self._fn, "configure"):  # a trained model: give it its run options
             self._fn.configure(options)
+        if samples is not None:
+            self._fn.samples = int(samples)
 
     def for_input(self, y: torch.Tensor, known: Known) -> Restorer:
         """The restorer that handles ``y``: this one, or for a default, the best fitting one."""
@@ -89,6 +103,18 @@ class Restorer:
         if known.scale is not None and known.scale < 1:
             raise PixelsmithError(f"scale must be a positive integer, not {known.scale}")
 
+    def restore_with_std(self, y: torch.Tensor, known: Known | None = None
+                         ) -> tuple[torch.Tensor, torch.Tensor]:
+        """VAE methods: (x_hat, per-pixel standard deviation over the latent samples)."""
+        known = known or Known()
+        if self.method.kind != "vae":
+            raise PixelsmithError(f"an uncertainty map needs a VAE method; '{self.name}' is a "
+                                  f"{self.method.kind} method")
+        self.check(y, known)
+        with torch.inference_mode():
+            mean, std = self._fn.with_std(y, known)
+        return mean.clamp(0.0, 1.0), std
+
     def __call__(self, y: torch.Tensor, known: Known | None = None) -> torch.Tensor:
         known = known or Known()
         chosen = self.for_input(y, known)
@@ -98,7 +124,7 @@ class Restorer:
         sigma = known.sigma
         with torch.inference_mode():
             if isinstance(sigma, torch.Tensor) and sigma.numel() > 1 \
-                    and self.method.kind != "pretrained":
+                    and self.method.kind == "classical":
                 # classical methods take one float sigma: run them image by image
                 return torch.cat([
                     self._fn(y[i:i + 1], known.with_(sigma=float(sigma[i]),
