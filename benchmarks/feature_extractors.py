@@ -42,6 +42,7 @@ SECTION = "feature-extractors"
 def held_out_and_training(model: torch.nn.Module, limit: int | None):
     """(held-out images, labels, n training images) from the model's own recipe split."""
     recipe = recipe_from_dict(model.pixelsmith_config["training"]["recipe"])
+    recipe.data.cache = False  # decode only the images used
     family = build_family(recipe, torch.device("cpu"))
     family.prepare_models({"model": model})
     train = family.train_dataset()
