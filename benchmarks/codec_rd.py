@@ -214,6 +214,56 @@ def section(curves: dict[str, dict], bd: list[dict], meta: dict) -> str:
     return "\n".join(lines)
 
 
+def sweep_anchors(images: dict[str, torch.Tensor], avif: bool, skip: set[str] = frozenset()
+                  ) -> dict[str, dict]:
+    """JPEG, WebP and AVIF (when Pillow has it) curves over their quality sweeps."""
+    curves = {}
+    for name, (fmt_name, qualities) in SWEEPS.items():
+        if name in skip or (name == "AVIF" and not avif):
+            continue
+        curves[name] = {"kind": "classical",
+                        "points": [mean_point(pillow_point(images, fmt_name, q), f"q{q}")
+                                   for q in qualities]}
+        print(f"{name}: {len(qualities)} qualities done", flush=True)
+    return curves
+
+
+def reusable_anchors(out: Path, n_images: int) -> dict[str, dict]:
+    """Anchor curves of an earlier run with the same image count, Pillow and sweep."""
+    import PIL
+
+    curves = {}
+    for name, (_, qualities) in SWEEPS.items():
+        path = out / "results" / f"codec-kodak24-{name.lower()}.json"
+        if not path.exists():
+            continue
+        record = json.loads(path.read_text())
+        meta = record.get("meta", {})
+        if (meta.get("images") == n_images and meta.get("pillow") == PIL.__version__
+                and [p["setting"] for p in record["points"]] == [f"q{q}" for q in qualities]):
+            curves[name] = {"kind": "classical", "points": record["points"],
+                            "measured": meta.get("date")}
+            print(f"{name}: reused from {path} ({meta.get('date')})", flush=True)
+    return curves
+
+
+def sweep_anchors_only(args) -> int:
+    """Sweep only the classical codecs and write their JSON (for --reuse-anchors later)."""
+    import PIL
+
+    paths = list_images(args.data)[: args.limit]
+    images = {p.stem: read_image(p, gray=False) for p in paths}
+    out = Path(args.output_dir)
+    curves = sweep_anchors(images, bool(features.check("avif")))
+    meta = {"command": "python benchmarks/codec_rd.py " + " ".join(sys.argv[1:]),
+            "images": len(images), "machine": machine_summary(), "pillow": PIL.__version__,
+            "date": time.strftime("%Y-%m-%d %H:%M")}
+    for name, curve in curves.items():
+        atomic_write_text(out / "results" / f"codec-kodak24-{name.lower()}.json",
+                          json.dumps({"curve": name, **curve, "meta": meta}, indent=2) + "\n")
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="*", default=None,
@@ -222,7 +272,14 @@ def main() -> int:
     parser.add_argument("--limit", type=int, default=None, help="only the first N images")
     parser.add_argument("--output-dir", default=str(ROOT / "docs"),
                         help="where BENCHMARKS.md, results/ and codec_rd.png go (default docs/)")
+    parser.add_argument("--anchors-only", action="store_true",
+                        help="only sweep JPEG/WebP/AVIF and write their results/*.json")
+    parser.add_argument("--reuse-anchors", action="store_true",
+                        help="take JPEG/WebP/AVIF from results/*.json of an earlier run on the "
+                             "same images with the same Pillow, instead of sweeping them again")
     args = parser.parse_args()
+    if args.anchors_only:
+        return sweep_anchors_only(args)
     from pixelsmith.zoo import shipped_models
 
     models = args.models or [f"codec-q{q}" for q in (1, 2, 3, 4)
@@ -244,13 +301,9 @@ def main() -> int:
     avif = bool(features.check("avif"))
     if not avif:
         print("Pillow has no AVIF support here: AVIF skipped", flush=True)
-    for name, (fmt_name, qualities) in SWEEPS.items():
-        if name == "AVIF" and not avif:
-            continue
-        curves[name] = {"kind": "classical",
-                        "points": [mean_point(pillow_point(images, fmt_name, q), f"q{q}")
-                                   for q in qualities]}
-        print(f"{name}: {len(qualities)} qualities done", flush=True)
+    reused = reusable_anchors(out, len(images)) if args.reuse_anchors else {}
+    curves.update(reused)
+    curves.update(sweep_anchors(images, avif, skip=set(reused)))
     bd = bd_table(curves)
     for row in bd:
         print("BD-rate", row["curve"], {a: fmt(row.get(a)) for a in ANCHORS if a in row})
