@@ -103,7 +103,8 @@ def model_point(images: dict[str, torch.Tensor], folder: str) -> tuple[list[dict
     summary = config.get("training", {}).get("summary", {})
     meta = {"model": config.get("name"), "network": config["network"],
             "trained_steps": config.get("training", {}).get("step"),
-            "trained_on": summary.get("device", "?"), "train_machine": summary.get("machine")}
+            "trained_on": summary.get("device", "?"), "train_machine": summary.get("machine"),
+            "init": config.get("training", {}).get("recipe", {}).get("init")}
     return rows, meta
 
 
@@ -174,6 +175,15 @@ def fmt(value: float | None) -> str:
     return "-" if value is None else f"{value:+.1f}%"
 
 
+def anchor_provenance(curves: dict[str, dict]) -> str:
+    """Where the classical curves come from: this run, or an earlier --anchors-only run."""
+    dates = sorted({c["measured"] for c in curves.values() if c.get("measured")})
+    if not dates:
+        return "in the same run"
+    return ("measured by an `--anchors-only` run on the same machine and images "
+            f"({', '.join(dates)}) and reused with `--reuse-anchors`")
+
+
 def section(curves: dict[str, dict], bd: list[dict], meta: dict) -> str:
     skipped = "" if meta["avif"] else " (AVIF: not available in this Pillow, skipped)"
     lines = [
@@ -182,7 +192,7 @@ def section(curves: dict[str, dict], bd: list[dict], meta: dict) -> str:
         f"Command: `{meta['command']}`. {meta['images']} Kodak24 images at 768x512; bits per "
         "pixel from the real file size; RGB PSNR (mean of per-image values) and MS-SSIM of the "
         "8-bit decoded image; JPEG, WebP and AVIF by Pillow "
-        f"{meta['pillow']} in the same run{skipped}. "
+        f"{meta['pillow']} {anchor_provenance(curves)}{skipped}. "
         "Seconds are wall-clock per image. Curves: docs/codec_rd.png; per-image figures: "
         "docs/results/codec-kodak24-*.json.",
         "",
@@ -199,7 +209,10 @@ def section(curves: dict[str, dict], bd: list[dict], meta: dict) -> str:
             if curve["kind"] == "learned":
                 model = point["meta"]
                 trained = f"{model['trained_steps']} steps on {model['trained_on']}"
-            lines.append(f"| {name} | {point['setting']} | {point['bpp']:.3f} | "
+                if model.get("init"):
+                    trained += f", fine-tuned from {Path(model['init']).name}"
+            setting = "fixed rate" if point["setting"] == "q?" else point["setting"]
+            lines.append(f"| {name} | {setting} | {point['bpp']:.3f} | "
                          f"{point['psnr']:.2f} | {point['ms_ssim']:.4f} | "
                          f"{point['encode_s']:.3f} | {point['decode_s']:.3f} | {trained} |")
     anchors = [a for a in ANCHORS if a in curves]
@@ -242,7 +255,7 @@ def reusable_anchors(out: Path, n_images: int) -> dict[str, dict]:
         if (meta.get("images") == n_images and meta.get("pillow") == PIL.__version__
                 and [p["setting"] for p in record["points"]] == [f"q{q}" for q in qualities]):
             curves[name] = {"kind": "classical", "points": record["points"],
-                            "measured": meta.get("date")}
+                            "measured": record.get("measured", meta.get("date"))}
             print(f"{name}: reused from {path} ({meta.get('date')})", flush=True)
     return curves
 
@@ -264,6 +277,36 @@ def sweep_anchors_only(args) -> int:
     return 0
 
 
+def rewrite_from_results(out: Path) -> int:
+    """Rebuild the section and the plot from the JSON records of the last full run."""
+    from pixelsmith.zoo import read_config
+
+    records = [json.loads(p.read_text()) for p in sorted((out / "results").glob(
+        "codec-kodak24-*.json"))]
+    learned = [r for r in records if r["kind"] == "learned"]
+    if not learned:
+        print("no learned-codec results to rewrite from", file=sys.stderr)
+        return 2
+    meta = learned[0]["meta"]
+    curves = {r["curve"]: {k: v for k, v in r.items() if k not in ("curve", "meta", "bd_rate")}
+              for r in learned}
+    for record in learned:  # older records lack the init of each point's model
+        for point in record["points"]:
+            folder = Path(meta["command"].split("--models")[-1].split()[0]).parent
+            config_dir = folder / point["meta"]["model"]
+            if "init" not in point["meta"] and (config_dir / "config.json").exists():
+                recipe = read_config(config_dir).get("training", {}).get("recipe", {})
+                point["meta"]["init"] = recipe.get("init")
+    reused = reusable_anchors(out, meta["images"])
+    curves.update(reused)
+    bd = bd_table(curves)
+    plot(curves, out / "codec_rd.png", f"Kodak24 ({meta['images']} images, 768x512), "
+         f"{meta['date']}")
+    replace_section(out / "BENCHMARKS.md", SECTION, section(curves, bd, meta))
+    print(f"rewrote {out / 'BENCHMARKS.md'} (section {SECTION}) from {len(records)} records")
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="*", default=None,
@@ -277,7 +320,11 @@ def main() -> int:
     parser.add_argument("--reuse-anchors", action="store_true",
                         help="take JPEG/WebP/AVIF from results/*.json of an earlier run on the "
                              "same images with the same Pillow, instead of sweeping them again")
+    parser.add_argument("--from-results", action="store_true",
+                        help="rewrite the docs section and plot from results/*.json only")
     args = parser.parse_args()
+    if args.from_results:
+        return rewrite_from_results(Path(args.output_dir))
     if args.anchors_only:
         return sweep_anchors_only(args)
     from pixelsmith.zoo import shipped_models
