@@ -41,8 +41,10 @@ def card(name: str) -> str:
     recipe = training.get("recipe", {})
     weights = ZOO / name / "model.safetensors"
     best = summary.get("best_metric", {})
+    fraction = recipe.get("data", {}).get("val_fraction", 0)
     val_data = recipe.get("val", {}).get("data") or (
-        f"{recipe.get('data', {}).get('val_fraction', 0):.0%} of the training images, held out")
+        f"{fraction:.0%} of the training images, held out" if fraction
+        else "min(1000, n/10) training images held out by train.seed")
     metric = ", ".join(f"{k} {v:.2f}" if isinstance(v, float) else f"{k} {v}"
                        for k, v in best.items())
     return "\n".join([
