@@ -56,33 +56,46 @@ RESULTS = DOCS / "results"
 SECTION = "vae"
 PARTS = ("nll", "probe", "compression", "ae", "quality")
 PUBLISHED_NLL = {"VAE (pythae reproduction)": 89.78, "IWAE, k=50 (Burda et al. 2016)": 86.82}
+NLL_BATCH = 64  # digits per IWAE call; it decodes their k samples in chunks of 4096
 DELTAS = (0.05, 0.1, 0.2, 0.4, 0.8, 1.6)
-DATASET_OF = {"vae-mnist": "mnist", "vae-cifar10": "cifar10", "ae-cifar10": "cifar10",
-              "vae-faces": "faces"}
 EXTRACTOR_OF = {"mnist": "features-mnist", "cifar10": "features-cifar10",
                 "faces": "features-faces"}
 
 
 # -- data -------------------------------------------------------------------------------------
 
+def data_kind(model: torch.nn.Module) -> str:
+    """The data set a model was trained on (``data.kind`` of the recipe in its config)."""
+    kind = model.pixelsmith_config.get("training", {}).get("recipe", {}).get("data", {}).get("kind")
+    if kind not in EXTRACTOR_OF:
+        raise SystemExit(f"{model.pixelsmith_config.get('name')}: trained on data kind {kind!r}; "
+                         f"this benchmark knows {', '.join(EXTRACTOR_OF)}")
+    return kind
+
+
 def _stack(dataset, indices) -> tuple[torch.Tensor, torch.Tensor]:
     images, labels = zip(*(dataset[i] for i in indices), strict=True)
     return torch.stack(images), torch.tensor(labels)
 
 
-def split_data(kind: str, limit: int | None = None) -> dict[str, torch.Tensor]:
-    """Training and held-out images and labels of a data set, split as the recipes split it
-    (seeded by train.seed = 0; MNIST's own test digits are its held-out set)."""
+def split_data(kind: str, limit: int | None = None, with_train: bool = True
+               ) -> dict[str, torch.Tensor]:
+    """Held-out (and, with ``with_train``, training) images and labels of a data set, split as
+    the recipes split it (seeded by train.seed = 0; MNIST's test digits are its held-out set)."""
+    empty = torch.empty(0)
     if kind == "mnist":
-        train, test = MNIST(train=True), MNIST(train=False)
-        train_x, train_y = train.images.float().div(255)[:, None], train.labels
+        test = MNIST(train=False)
         test_x, test_y = test.images.float().div(255)[:, None], test.labels
+        train_x, train_y = empty, empty
+        if with_train:
+            train = MNIST(train=True)
+            train_x, train_y = train.images.float().div(255)[:, None], train.labels
     else:
         source = (CIFAR10Folder() if kind == "cifar10"
                   else FaceFolder(size=64, label="gender_age"))
         n = len(source)
         train_idx, val_idx = split_indices(n, seed=0, val_count=min(1000, n // 10))
-        train_x, train_y = _stack(source, train_idx)
+        train_x, train_y = _stack(source, train_idx) if with_train else (empty, empty)
         test_x, test_y = _stack(source, val_idx)
     if limit:
         train_x, train_y = train_x[:limit], train_y[:limit]
@@ -125,10 +138,8 @@ def part_nll(args) -> dict:
     generator = torch.Generator().manual_seed(0)
     nll, neg_elbo = [], []
     start = time.perf_counter()
-    batch = max(1, 4096 // args.k) if args.k <= 4096 else 1
-    for chunk in tqdm(images.split(batch * 8), desc=f"NLL k={args.k}", unit="batch"):
-        for part in chunk.split(batch):
-            nll.append(importance_weighted_nll(model, part, args.k, generator))
+    for chunk in tqdm(images.split(NLL_BATCH), desc=f"NLL k={args.k}", unit="batch"):
+        nll.append(importance_weighted_nll(model, chunk, args.k, generator))
         with torch.no_grad():
             terms = elbo_terms(model, chunk, 1.0, generator)
         neg_elbo.append((terms["recon"] + terms["kl"]) * len(chunk))
@@ -154,9 +165,9 @@ def linear_probe(train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray,
 def part_probe(args) -> dict:
     rows = []
     for name in (args.vae_mnist, args.vae_cifar10):
-        kind = DATASET_OF.get(Path(name).name, "mnist" if "mnist" in name else "cifar10")
-        data = split_data(kind, args.limit)
         model = load_model(name)
+        kind = data_kind(model)
+        data = split_data(kind, args.limit)
         start = time.perf_counter()
         z_train = latent_means(model, data["train_x"]).numpy()
         z_test = latent_means(model, data["test_x"]).numpy()
@@ -193,9 +204,9 @@ def code_latents(z: torch.Tensor, delta: float) -> tuple[torch.Tensor, list[int]
 def part_compression(args) -> dict:
     rows = []
     for name in (args.vae_mnist, args.vae_cifar10, args.vae_faces):
-        kind = DATASET_OF.get(Path(name).name, "mnist" if "mnist" in name else "cifar10")
         model = load_model(name)
-        images = split_data(kind, None)["test_x"][: args.limit or 1000]
+        kind = data_kind(model)
+        images = split_data(kind, None, with_train=False)["test_x"][: args.limit or 1000]
         z = latent_means(model, images)
         pixels = images[0].numel() / images.shape[1]
         for delta in DELTAS:
@@ -214,8 +225,7 @@ def part_compression(args) -> dict:
 
 @torch.no_grad()
 def part_ae(args) -> dict:
-    data = split_data("cifar10", None)
-    images = data["test_x"][: args.limit or None]
+    images = split_data("cifar10", None, with_train=False)["test_x"][: args.limit or None]
     rows = []
     for name in args.ae_models:
         model = load_model(name)
@@ -231,12 +241,12 @@ def part_quality(args) -> dict:
 
     rows = []
     for name in (args.vae_mnist, args.vae_cifar10, args.vae_faces):
-        kind = DATASET_OF.get(Path(name).name, "mnist" if "mnist" in name else "cifar10")
+        model = load_model(name)
+        kind = data_kind(model)
         data = split_data(kind, None)
         real = data["test_x"][: args.limit or None]
         n = len(real)
         extractor = load_extractor(EXTRACTOR_OF[kind])
-        model = load_model(name)
         generator = torch.Generator().manual_seed(1)
         reference = data["train_x"][torch.randperm(len(data["train_x"]), generator=generator)[:n]]
         samples = torch.cat([model.sample(min(500, n - i), seed=i) for i in range(0, n, 500)])
