@@ -256,7 +256,7 @@ def reusable_anchors(out: Path, n_images: int) -> dict[str, dict]:
                 and [p["setting"] for p in record["points"]] == [f"q{q}" for q in qualities]):
             curves[name] = {"kind": "classical", "points": record["points"],
                             "measured": record.get("measured", meta.get("date"))}
-            print(f"{name}: reused from {path} ({meta.get('date')})", flush=True)
+            print(f"{name}: reused from {path} ({curves[name]['measured']})", flush=True)
     return curves
 
 
@@ -279,8 +279,6 @@ def sweep_anchors_only(args) -> int:
 
 def rewrite_from_results(out: Path) -> int:
     """Rebuild the section and the plot from the JSON records of the last full run."""
-    from pixelsmith.zoo import read_config
-
     records = [json.loads(p.read_text()) for p in sorted((out / "results").glob(
         "codec-kodak24-*.json"))]
     learned = [r for r in records if r["kind"] == "learned"]
@@ -290,13 +288,6 @@ def rewrite_from_results(out: Path) -> int:
     meta = learned[0]["meta"]
     curves = {r["curve"]: {k: v for k, v in r.items() if k not in ("curve", "meta", "bd_rate")}
               for r in learned}
-    for record in learned:  # older records lack the init of each point's model
-        for point in record["points"]:
-            folder = Path(meta["command"].split("--models")[-1].split()[0]).parent
-            config_dir = folder / point["meta"]["model"]
-            if "init" not in point["meta"] and (config_dir / "config.json").exists():
-                recipe = read_config(config_dir).get("training", {}).get("recipe", {})
-                point["meta"]["init"] = recipe.get("init")
     reused = reusable_anchors(out, meta["images"])
     curves.update(reused)
     bd = bd_table(curves)
