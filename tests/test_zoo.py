@@ -9,23 +9,34 @@ from conftest import data_or_skip
 from pixelsmith.evaluate import EvalParams, image_generator, make_case, score
 from pixelsmith.io import read_image
 from pixelsmith.restorer import Restorer
-from pixelsmith.zoo import ZOO, load_model, read_config, sha256_file, shipped_models
-
-SHIPPED = ("denoise-gray", "denoise-color", "dejpeg-gray", "dejpeg-color")
-
+from pixelsmith.zoo import ZOO, load_model, read_config, save_model, sha256_file, shipped_models
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
-@pytest.mark.parametrize("name", SHIPPED)
+@pytest.mark.parametrize("name", sorted(shipped_models()))
 def test_shipped_model_is_listed_verified_and_small(name):
-    assert name in shipped_models()
     config = read_config(ZOO / name)
     weights = ZOO / name / "model.safetensors"
     assert sha256_file(weights) == config["sha256"]
     assert weights.stat().st_size < 8e6  # a few MB, shipped in the package
     model = load_model(name)
     assert not model.training and model.pixelsmith_config["task"] == config["task"]
+
+
+def test_saved_weights_get_normal_file_rights(tmp_path):
+    """safetensors replaces the temporary file it is given; the result must not stay 0600."""
+    import os
+
+    import torch
+
+    mask = os.umask(0o022)
+    try:
+        folder = save_model(tmp_path / "m", torch.nn.Linear(2, 2), {"task": "none"})
+    finally:
+        os.umask(mask)
+    for name in ("model.safetensors", "config.json"):
+        assert (folder / name).stat().st_mode & 0o777 == 0o644
 
 
 def _case_psnr(method: str, path, params: EvalParams, index: int = 0) -> tuple[float, float]:

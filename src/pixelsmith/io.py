@@ -277,9 +277,11 @@ def atomic_output(path: str | Path) -> Iterator[Path]:
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     os.close(fd)
     tmp = Path(tmp_name)
-    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600 files; outputs get normal rights
     try:
         yield tmp
+        # mkstemp makes 0600 files, and some writers (safetensors) replace the file we made:
+        # give the finished output normal rights just before it takes the target's name.
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, target)
     finally:
         if tmp.exists():
