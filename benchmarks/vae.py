@@ -239,7 +239,7 @@ def part_ae(args) -> dict:
 def part_quality(args) -> dict:
     from pixelsmith.feature_metrics import load_extractor, sample_quality
 
-    rows = []
+    rows, grid_paths = [], {}
     for name in (args.vae_mnist, args.vae_cifar10, args.vae_faces):
         model = load_model(name)
         kind = data_kind(model)
@@ -250,13 +250,27 @@ def part_quality(args) -> dict:
         generator = torch.Generator().manual_seed(1)
         reference = data["train_x"][torch.randperm(len(data["train_x"]), generator=generator)[:n]]
         samples = torch.cat([model.sample(min(500, n - i), seed=i) for i in range(0, n, 500)])
+        if not args.limit:
+            grid_paths[name] = write_sample_grid(name, samples[:64])
         for label, fake in (("training images (floor)", reference),
                             ("reconstructions", reconstructions(model, real)),
                             ("samples, T=1", samples)):
             scores = sample_quality(real, fake.clamp(0, 1), extractor)
             rows.append({"model": name, "data": kind, "against": label, "n": n, **scores})
             print(f"quality {name} {label}: {scores}", file=sys.stderr)
-    return {"rows": rows}
+    return {"rows": rows, "grids": grid_paths}
+
+
+def write_sample_grid(name: str, samples: torch.Tensor) -> str:
+    """Save the first samples (seed 0, T = 1) as docs/images/<model>-samples.png; its path
+    relative to docs/."""
+    from pixelsmith.io import save_image
+    from pixelsmith.synthesis import image_grid
+
+    path = DOCS / "images" / f"{Path(name).name}-samples.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_image(path, image_grid(samples.clamp(0, 1), nrow=8))
+    return str(path.relative_to(DOCS))
 
 
 # -- report -----------------------------------------------------------------------------------
@@ -327,6 +341,12 @@ def section() -> str:
             lines.append(f"| {r['model']} | {r['against']} | {r['n']} | {r['fid']:.2f} | "
                          f"{1000 * r['kid']:.2f} | {r['precision']:.3f} | {r['recall']:.3f} |")
         lines.append("")
+        grids = quality.get("grids", {})
+        if grids:
+            lines += ["Samples (seed 0, temperature 1, the decoder mean; "
+                      "`pixelsmith generate --method NAME -n 64 --seed 0`):", ""]
+            lines += [f"![{name} samples]({path})" for name, path in grids.items()]
+            lines.append("")
     metas = [p["meta"] for p in (nll, probe, comp, ae, quality) if p]
     if metas:
         lines.append("Measured on " + "; ".join(sorted({m["machine"] for m in metas}))
