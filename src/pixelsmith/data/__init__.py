@@ -17,6 +17,7 @@ from pixelsmith.data.augment import (
     dihedral,
     dihedral_inverse,
 )
+from pixelsmith.data.degraded import DegradedImages
 from pixelsmith.data.folders import ImageFolder
 from pixelsmith.data.paired import PairedFolders, match_files
 from pixelsmith.data.patches import (
@@ -50,6 +51,7 @@ __all__ = [
     "Augment",
     "AugmentParams",
     "DegradationSpec",
+    "DegradedImages",
     "FaceFolder",
     "FashionMNIST",
     "ImageFolder",

@@ -17,6 +17,7 @@ NETWORKS: dict[str, str] = {
     "conv-vae": "pixelsmith.nets.autoencoder:ConvVAE",
     "dcgan-g": "pixelsmith.nets.dcgan:DCGANGenerator",
     "dcgan-d": "pixelsmith.nets.dcgan:DCGANDiscriminator",
+    "patchgan": "pixelsmith.nets.patchgan:PatchGAN",
     "unet": "pixelsmith.nets.unet:ConditionedUNet",
     "codec-factorized": "pixelsmith.codec.models:FactorizedPrior",
     "codec-hyperprior": "pixelsmith.codec.models:MeanScaleHyperprior",

@@ -57,6 +57,7 @@ class DegradationConfig(Section):
     scale: int | None = None
     kernels: list[str] = Field(default_factory=list)  # gaussian / disk / motion
     masks: list[str] = Field(default_factory=list)  # box / strokes / pixels
+    mask_coverage: tuple[float, float] | None = None  # missing fraction, every mask kind
     quantize: bool = False  # round inputs to 8 bits, as stored images are
 
 
@@ -117,8 +118,8 @@ class Recipe(Section):
     """A whole experiment. ``init`` starts from a pretrained model; ``freeze`` lists prefixes."""
 
     name: str = "experiment"
-    family: Literal["restoration", "autoencoder", "vae", "gan", "codec", "classifier"] = (
-        "restoration")
+    family: Literal["restoration", "pix2pix", "autoencoder", "vae", "gan", "codec",
+                    "classifier"] = "restoration"
     model: ModelConfig
     data: DataConfig
     degradation: DegradationConfig = Field(default_factory=DegradationConfig)

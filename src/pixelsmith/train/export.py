@@ -39,7 +39,7 @@ def export_run(run: Path, output: Path, checkpoint: str = "best", use_ema: bool 
         "name": output.name,
         "summary": f"{recipe.name}: {recipe.model.name} trained by pixelsmith",
         "family": recipe.family,
-        "task": (recipe.degradation.task if recipe.family == "restoration"
+        "task": (recipe.degradation.task if getattr(family, "restores", False)
                  else getattr(family, "task", recipe.family)),
         "network": {"name": recipe.model.name, "args": recipe.model.args},
         "channels": family.channels(recipe),

@@ -14,6 +14,7 @@ from pixelsmith.errors import PixelsmithError
 
 FAMILIES: dict[str, str] = {
     "restoration": "pixelsmith.train.restoration:RestorationFamily",
+    "pix2pix": "pixelsmith.train.conditional_gan:Pix2PixFamily",
     "autoencoder": "pixelsmith.train.generative:AutoencoderFamily",
     "vae": "pixelsmith.train.generative:VAEFamily",
     "gan": "pixelsmith.train.generative:GANFamily",

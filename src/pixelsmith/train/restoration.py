@@ -4,6 +4,11 @@ Training pairs come from :class:`pixelsmith.data.RandomPatches`, degraded on the
 recipe's ``degradation`` section says; validation restores whole held-out images, degraded
 by the evaluation protocol with a fixed seed, and reports PSNR/SSIM like ``pixelsmith
 evaluate`` does.
+
+With ``data.image_size`` set, the model instead trains on whole images of that size
+(:class:`pixelsmith.data.DegradedImages`), read like the synthesis families read them
+(``data.kind``: ``faces``, ``folder``, ...; :func:`pixelsmith.train.generative.synthesis_datasets`),
+and validates on the same held-out split they use (UTKFace: 609 faces by ``train.seed``).
 """
 
 from __future__ import annotations
@@ -41,7 +46,15 @@ def train_roots(recipe: Recipe) -> list[Path]:
 
 
 def degradation_spec(recipe: Recipe):
-    """The recipe's degradation section as a :class:`pixelsmith.data.DegradationSpec`."""
+    """The recipe's degradation section as a :class:`pixelsmith.data.DegradationSpec`
+    (one-line error for bad values)."""
+    try:
+        return _spec(recipe)
+    except ValueError as exc:
+        raise PixelsmithError(f"{recipe.name}: degradation: {exc}") from None
+
+
+def _spec(recipe: Recipe):
     from pixelsmith.data import DegradationSpec
 
     cfg = recipe.degradation
@@ -57,7 +70,7 @@ def degradation_spec(recipe: Recipe):
                                       **options)
     if cfg.task == "inpaint":
         return DegradationSpec.inpaint(**({"masks": tuple(cfg.masks)} if cfg.masks else {}),
-                                       **options)
+                                       coverage=cfg.mask_coverage, **options)
     if cfg.task == "sr":
         return DegradationSpec.sr(scale=cfg.scale or 4, **options)
     if cfg.task == "dejpeg":
@@ -68,14 +81,17 @@ def degradation_spec(recipe: Recipe):
 class RestorationFamily:
     main = "model"
     optimized = ("model",)
+    restores = True  # export: the model's task is degradation.task
 
     def __init__(self, recipe: Recipe, device: torch.device) -> None:
         self.recipe, self.device = recipe, device
         self.loss = PIXEL_LOSSES.get(recipe.loss.name)
         if self.loss is None:
-            raise PixelsmithError(f"loss '{recipe.loss.name}' does not fit the restoration family")
+            raise PixelsmithError(f"loss '{recipe.loss.name}' does not fit the "
+                                  f"{recipe.family} family")
         self.higher_is_better = recipe.val.metric != "loss"
         self.val_files: list[Path] = []
+        self.val_set = None  # whole-image data: the held-out images (a dataset of dicts)
 
     # -- export metadata ----------------------------------------------------------------------
 
@@ -110,6 +126,8 @@ class RestorationFamily:
         from pixelsmith.io import list_images
 
         cfg = self.recipe.data
+        if cfg.image_size is not None:
+            return self.whole_image_dataset()
         files = list_images(train_roots(self.recipe))
         if self.recipe.val.data is None and cfg.val_fraction > 0:
             train_idx, val_idx = split_indices(len(files), val_fraction=cfg.val_fraction,
@@ -125,6 +143,22 @@ class RestorationFamily:
         return RandomPatches(files, degradation_spec(self.recipe), cfg.patch_size,
                              patches_per_epoch=cfg.patches_per_epoch, augment=augment,
                              seed=self.recipe.train.seed, color=cfg.color, cache=cfg.cache)
+
+    def whole_image_dataset(self):
+        """Whole ``data.image_size`` images (faces), split as the synthesis families split."""
+        from pixelsmith.data import Augment, DegradedImages
+        from pixelsmith.train.generative import synthesis_datasets
+
+        cfg = self.recipe.data
+        train, self.val_set = synthesis_datasets(self.recipe, self.channels(self.recipe),
+                                                 cfg.image_size)
+        try:
+            augment = Augment(flip=cfg.augment.flips, rot90=cfg.augment.rot90,
+                              scale_jitter=cfg.augment.scale_jitter)
+            return DegradedImages(train, degradation_spec(self.recipe), augment=augment,
+                                  seed=self.recipe.train.seed)
+        except ValueError as exc:
+            raise PixelsmithError(f"data.image_size: {exc}") from None
 
     # -- steps --------------------------------------------------------------------------------
 
@@ -149,15 +183,17 @@ class RestorationFamily:
         from pixelsmith.evaluate import image_generator, load_clean, make_case, score
         from pixelsmith.model_methods import restoration_forward
 
-        if not self.val_files:
-            raise PixelsmithError("no validation images: set val.data or data.val_fraction")
         params = self.val_params()
+        count = len(self.val_set) if self.val_set is not None else len(self.val_files)
+        if not count:
+            raise PixelsmithError("no validation images: set val.data or data.val_fraction")
         was_training = model.training
         model.eval()
         totals = {"psnr": 0.0, "ssim": 0.0, "loss": 0.0}
-        for index, path in enumerate(self.val_files):
-            clean = load_clean(path, params).to(self.device)
-            reference, degraded, known = make_case(clean.cpu(), params,
+        for index in range(count):
+            clean = (self.val_set[index]["image"][None] if self.val_set is not None
+                     else load_clean(self.val_files[index], params))
+            reference, degraded, known = make_case(clean, params,
                                                    image_generator(params.seed, index))
             restored = restoration_forward(model, degraded.to(self.device),
                                            _to_device(known, self.device)).float().cpu()
@@ -166,7 +202,7 @@ class RestorationFamily:
             totals["ssim"] += value_ssim
             totals["loss"] += float(self.loss(restored, reference))
         model.train(was_training)
-        return {k: v / len(self.val_files) for k, v in totals.items()}
+        return {k: v / count for k, v in totals.items()}
 
     def val_params(self):
         from pixelsmith.evaluate import EvalParams
