@@ -397,6 +397,8 @@ def test_mnist_holds_out_1000_images(tmp_path):
 
 @pytest.mark.parametrize("family, change, message", [
     ("gan", {"val": {"metric": "psnr"}}, "val.metric loss"),
+    ("gan", {"val": {"metric": "fid"}}, "needs val.extractor"),
+    ("vae", {"val": {"metric": "loss", "extractor": "features-mnist"}}, "val.extractor is for"),
     ("vae", {"loss": {"name": "mse"}}, "loss.name elbo"),
     ("gan", {"loss": {"name": "gan", "args": {"gama": 1}}}, "unknown gama"),
     ("gan", {"loss": {"name": "gan", "args": {"kind": "wasserstein"}}}, "loss.args.kind"),
@@ -406,3 +408,19 @@ def test_recipe_mistakes_are_one_line_errors(tmp_path, digits, family, change, m
     with pytest.raises(PixelsmithError, match=message) as info:
         Trainer(recipe_from_dict(data), progress=False)
     assert "\n" not in str(info.value)
+
+
+def test_gan_validation_scores_samples_in_feature_space_and_keeps_the_lowest_fid(tmp_path,
+                                                                                  digits):
+    data = tiny("gan", digits, tmp_path / "run", steps=4)
+    data["val"] = {"every": 2, "metric": "fid", "extractor": "features-mnist",
+                   "data": str(digits)}
+    Trainer(recipe_from_dict(data), progress=False).fit()
+    records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").open()]
+    vals = [r for r in records if r["kind"] == "val"]
+    assert [r["step"] for r in vals] == [2, 4]
+    for r in vals:
+        assert {"fid", "kid", "precision", "recall", "coverage"} <= r.keys()
+        assert r["fid"] > 0 and 0 <= r["precision"] <= 1 and 0 < r["coverage"] <= 1
+    best = torch.load(tmp_path / "run" / "best.pt", map_location="cpu", weights_only=False)
+    assert best["step"] == min(vals, key=lambda r: r["fid"])["step"]

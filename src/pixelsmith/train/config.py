@@ -86,12 +86,13 @@ class ScheduleConfig(Section):
 class ValConfig(Section):
     data: str | None = None  # a folder; None uses the held-out split of data.train
     every: int = Field(500, ge=1)  # steps between validations
-    metric: Literal["psnr", "ssim", "loss", "accuracy"] = "psnr"
+    metric: Literal["psnr", "ssim", "loss", "accuracy", "fid"] = "psnr"
     limit: int | None = None  # at most this many validation images
     sigma: float | None = None  # fixed validation degradation (0-255), else the mid-range
     quality: int | None = None
     kernel: str | None = None  # deblur: a blur spec as in `pixelsmith evaluate --kernel`
     mask_kind: str | None = None  # inpaint: as in `pixelsmith evaluate --mask-kind`
+    extractor: str | None = None  # GAN/VAE: feature classifier for FID/KID/precision/recall
     seed: int = 0
 
 

@@ -309,8 +309,16 @@ class SynthesisFamily:
         if recipe.val.metric not in self.metrics:
             raise PixelsmithError(f"the {family} family validates with val.metric "
                                   f"{' | '.join(self.metrics)}, not '{recipe.val.metric}'")
+        if recipe.val.extractor and "fid" not in self.metrics:
+            raise PixelsmithError(f"val.extractor is for GANs; the {family} family does not "
+                                  "use it (benchmarks/vae.py scores VAE samples)")
+        if recipe.val.metric == "fid" and not recipe.val.extractor:
+            raise PixelsmithError("val.metric fid needs val.extractor (a feature classifier, "
+                                  "e.g. features-mnist)")
         self.args = {**self.loss_defaults, **recipe.loss.args}
-        self.higher_is_better = recipe.val.metric != "loss"
+        self.higher_is_better = recipe.val.metric not in ("loss", "fid")
+        self._extractor: torch.nn.Module | None = None
+        self._real_features: torch.Tensor | None = None
         self.models: dict[str, torch.nn.Module] = {}
         self.val_set: SynthesisItems | None = None
         self._val_images: torch.Tensor | None = None
@@ -337,6 +345,28 @@ class SynthesisFamily:
         net = self.models[self.main]
         train, self.val_set = synthesis_datasets(self.recipe, net.channels, net.image_size)
         return train
+
+    def feature_scores(self, samples: torch.Tensor) -> dict[str, float]:
+        """``fid``, ``kid``, ``precision``, ``recall`` (and ``coverage`` for classifiers) of
+        ``samples`` against the validation images in the feature space of ``val.extractor``;
+        nothing when no extractor is set. What the FID-over-steps curves are made of."""
+        if not self.recipe.val.extractor:
+            return {}
+        from pixelsmith import feature_metrics as fm
+
+        if self._extractor is None:
+            self._extractor = fm.load_extractor(self.recipe.val.extractor, device=self.device)
+            self._real_features = fm.extract_features(self.validation_images(),
+                                                      self._extractor)[0]
+        fake, labels = fm.extract_features(samples.clamp(0, 1), self._extractor)
+        size = min(1000, len(fake), len(self._real_features))
+        scores = fm.feature_scores(self._real_features, fake, seed=self.recipe.val.seed,
+                                   kid_subset_size=size)
+        out = {key: scores[key] for key in ("fid", "kid", "precision", "recall")}
+        num_classes = getattr(self._extractor, "num_classes", None)
+        if num_classes:
+            out["coverage"] = fm.class_coverage(labels, num_classes)["coverage"]
+        return out
 
     def validation_images(self) -> torch.Tensor:
         """The validation images as one (N, C, S, S) tensor on the device (read once)."""
@@ -463,6 +493,7 @@ class GANFamily(SynthesisFamily):
     main = "generator"
     optimized = ("generator", "discriminator")
     loss_names = ("gan",)
+    metrics = ("loss", "fid")
     loss_defaults = {"kind": "hinge", "r1_gamma": 0.0, "r1_every": 16, "diffaugment": False,
                      "discriminator": {}}
 
@@ -538,7 +569,9 @@ class GANFamily(SynthesisFamily):
     @torch.no_grad()
     def validate(self, model: torch.nn.Module) -> dict:
         """``loss``/``pixel_stats``: pixel-statistics distance of 1,000 samples (seed
-        ``val.seed``) to the validation images; ``g_loss``/``d_fake`` on those samples."""
+        ``val.seed``) to the validation images; ``g_loss``/``d_fake`` on those samples; with
+        ``val.extractor``, their feature-space ``fid``, ``kid``, ``precision``, ``recall``
+        (and class ``coverage``) against the validation images."""
         images = self.validation_images()
         generator = torch.Generator(device=images.device)
         generator.manual_seed(self.recipe.val.seed)
@@ -551,4 +584,4 @@ class GANFamily(SynthesisFamily):
         distance = pixel_stats_distance(samples, images)
         return {"loss": distance, "pixel_stats": distance,
                 "g_loss": float(generator_loss(self.args["kind"], logits)),
-                "d_fake": float(logits.mean())}
+                "d_fake": float(logits.mean()), **self.feature_scores(samples)}
