@@ -180,7 +180,9 @@ def test_discriminator_and_generator_steps_change_only_their_own_weights(tmp_pat
     assert set(logs) == {"d_loss", "d_real", "d_fake"}
     assert all(torch.equal(g_before[k], v) for k, v in gen.state_dict().items())
     assert all(p.grad is None for p in gen.parameters())
-    assert changed(d_before, disc) == {k for k, _ in disc.named_parameters()}
+    # the hinge loss's gradient on the last bias is mean(-1) + mean(+1) = 0 (up to rounding)
+    # while every logit lies inside the margin, as at initialisation
+    assert changed(d_before, disc) >= {k for k, _ in disc.named_parameters()} - {"head.bias"}
 
     d_state = snapshot(disc)
     d_grads = {k: p.grad.clone() for k, p in disc.named_parameters()}
