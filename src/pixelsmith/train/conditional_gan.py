@@ -23,8 +23,8 @@ The exported model is a plain restoration model of ``degradation.task`` (generat
 ``loss.args`` (unknown keys are an error): ``pixel_weight`` (100, as pix2pix), ``kind``
 (hinge | nonsaturating), ``adversarial_weight`` (1), ``feature_matching`` (0),
 ``discriminator`` ({name: patchgan, <constructor args>}; a patchgan's ``in_channels``
-defaults to the pair's channels). Logged per step: ``d_loss``, ``d_real``, ``d_fake`` (mean logits),
-``g_loss`` (the generator's total), ``g_pixel``, ``g_adv`` and ``g_fm`` (when on).
+defaults to the pair's channels). Logged per step: ``d_loss``, ``d_real``, ``d_fake`` (mean
+logits), ``g_loss`` (the generator's total), ``g_pixel``, ``g_adv`` and ``g_fm`` (when on).
 """
 
 from __future__ import annotations
