@@ -1,6 +1,6 @@
 """The pix2pix family and its PatchGAN: shapes, spectral-norm bound, step isolation, whole-image
-(face) restoration data, train -> export -> `pixelsmith restore`, round trip, exact resume,
-recipe errors, and the shipped recipes."""
+(face) restoration data, feature-space validation, train -> export -> `pixelsmith restore`,
+round trip, exact resume, recipe errors, and the shipped recipes."""
 
 from __future__ import annotations
 
@@ -206,6 +206,34 @@ def test_training_logs_both_players_and_validates(tmp_path, faces):
     assert all(math.isfinite(val_log[k]) for k in ("psnr", "ssim", "loss"))
 
 
+@pytest.fixture
+def extractor(tmp_path) -> Path:
+    """A small untrained feature classifier for 3x32x32 images, saved as a model folder."""
+    from pixelsmith.zoo import save_model
+
+    torch.manual_seed(0)
+    args = {"channels": 3, "image_size": 32, "num_classes": 2, "width": 4}
+    net = build_network("feature-classifier", args).eval()
+    return save_model(tmp_path / "extractor", net, {
+        "name": "extractor", "task": "features", "channels": 3,
+        "network": {"name": "feature-classifier", "args": args}, "needs": []})
+
+
+def test_feature_space_validation_keeps_the_lowest_fid(tmp_path, faces, extractor):
+    data = tiny(faces, tmp_path / "run", steps=4)
+    data["val"].update(every=2, metric="fid", extractor=str(extractor))
+    data["data"]["val_fraction"] = 0.5  # 6 held-out images: enough for k-NN precision/recall
+    Trainer(recipe_from_dict(data), progress=False).fit()
+    records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").open()]
+    vals = [r for r in records if r["kind"] == "val"]
+    assert [r["step"] for r in vals] == [2, 4]
+    for r in vals:
+        assert {"psnr", "fid", "kid", "precision", "recall"} <= r.keys()
+        assert r["fid"] > -1e-3 and 0 <= r["precision"] <= 1  # 6 images: FID ~ rounding
+    best = torch.load(tmp_path / "run" / "best.pt", map_location="cpu", weights_only=True)
+    assert best["step"] == min(vals, key=lambda r: r["fid"])["step"]
+
+
 # -- export, restore, resume ----------------------------------------------------------------------
 
 def test_train_export_and_restore_through_the_cli(tmp_path, faces, capsys):
@@ -272,6 +300,7 @@ def test_resume_equals_uninterrupted(tmp_path, faces):
     ({"degradation": {"task": "sr", "scale": 2}}, "needs degradation.task"),
     ({"degradation": {"task": "inpaint", "mask_coverage": [0.5, 0.2]}}, "coverage"),
     ({"val": {"metric": "accuracy"}}, "val.metric"),
+    ({"val": {"metric": "fid"}}, "needs val.extractor"),
     ({"loss": {"name": "l1", "args": {"discriminator": {"name": "patchgan", "deep": 2}}}},
      "bad arguments"),
 ])
@@ -280,6 +309,13 @@ def test_recipe_mistakes_are_one_line_errors(tmp_path, faces, change, message):
     with pytest.raises(PixelsmithError, match=message) as info:
         Trainer(recipe_from_dict(data), progress=False).fit()
     assert "\n" not in str(info.value)
+
+
+def test_feature_validation_needs_whole_images(tmp_path, faces):
+    data = tiny(faces, tmp_path / "run", task="deblur")
+    data["val"].update(metric="fid", extractor="features-faces")
+    with pytest.raises(PixelsmithError, match="data.image_size"):
+        Trainer(recipe_from_dict(data), progress=False)
 
 
 def test_cli_bad_recipe_is_one_line(tmp_path, faces, capsys):

@@ -48,7 +48,6 @@ from pixelsmith.train.restoration import RestorationFamily
 DEFAULTS: dict[str, Any] = {"pixel_weight": 100.0, "kind": "hinge", "adversarial_weight": 1.0,
                             "feature_matching": 0.0, "discriminator": {}}
 _WEIGHTS = ("pixel_weight", "adversarial_weight", "feature_matching")
-_METRICS = ("psnr", "ssim", "loss")
 
 
 def feature_matching_loss(fake: list[torch.Tensor], real: list[torch.Tensor]) -> torch.Tensor:
@@ -91,9 +90,6 @@ class Pix2PixFamily(RestorationFamily):
             raise PixelsmithError(f"the pix2pix family needs degradation.task deblur, inpaint, "
                                   f"denoise or dejpeg (an input of the output's size), "
                                   f"not '{task}'")
-        if recipe.val.metric not in _METRICS:
-            raise PixelsmithError(f"the pix2pix family validates with val.metric "
-                                  f"{' | '.join(_METRICS)}, not '{recipe.val.metric}'")
         self.args = check_args(recipe)
         self.models: dict[str, torch.nn.Module] = {}
 

@@ -9,6 +9,10 @@ With ``data.image_size`` set, the model instead trains on whole images of that s
 (:class:`pixelsmith.data.DegradedImages`), read like the synthesis families read them
 (``data.kind``: ``faces``, ``folder``, ...; :func:`pixelsmith.train.generative.synthesis_datasets`),
 and validates on the same held-out split they use (UTKFace: 609 faces by ``train.seed``).
+With ``val.extractor`` (a feature classifier of that size, e.g. ``features-faces``) each
+validation also scores the restored held-out images against their originals in its feature
+space (``fid``, ``kid``, ``precision``, ``recall``); ``val.metric: fid`` keeps the checkpoint
+with the lowest FID.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from pixelsmith.train.finetune import init_and_freeze
 from pixelsmith.train.losses import PIXEL_LOSSES
 
 _NEEDS = {"sigma": ["sigma"], "quality": ["quality"], "mask": ["mask"]}
+METRICS = ("psnr", "ssim", "loss", "fid")
 
 
 def data_path(value: str) -> Path:
@@ -89,9 +94,21 @@ class RestorationFamily:
         if self.loss is None:
             raise PixelsmithError(f"loss '{recipe.loss.name}' does not fit the "
                                   f"{recipe.family} family")
-        self.higher_is_better = recipe.val.metric != "loss"
+        val = recipe.val
+        if val.metric not in METRICS:
+            raise PixelsmithError(f"the {recipe.family} family validates with val.metric "
+                                  f"{' | '.join(METRICS)}, not '{val.metric}'")
+        if val.metric == "fid" and not val.extractor:
+            raise PixelsmithError("val.metric fid needs val.extractor (a feature classifier, "
+                                  "e.g. features-faces)")
+        if val.extractor and recipe.data.image_size is None:
+            raise PixelsmithError("val.extractor needs whole images of the extractor's size "
+                                  "(data.image_size), not patches")
+        self.higher_is_better = val.metric not in ("loss", "fid")
         self.val_files: list[Path] = []
         self.val_set = None  # whole-image data: the held-out images (a dataset of dicts)
+        self._extractor: torch.nn.Module | None = None
+        self._real_features: torch.Tensor | None = None
 
     # -- export metadata ----------------------------------------------------------------------
 
@@ -179,8 +196,10 @@ class RestorationFamily:
 
     @torch.no_grad()
     def validate(self, model: torch.nn.Module) -> dict:
-        """Mean PSNR/SSIM (and loss) over the validation images, evaluation protocol."""
+        """Mean PSNR/SSIM (and loss) over the validation images, evaluation protocol; with
+        ``val.extractor``, also the feature-space scores of the restored images."""
         from pixelsmith.evaluate import image_generator, load_clean, make_case, score
+        from pixelsmith.io import quantize
         from pixelsmith.model_methods import restoration_forward
 
         params = self.val_params()
@@ -190,6 +209,7 @@ class RestorationFamily:
         was_training = model.training
         model.eval()
         totals = {"psnr": 0.0, "ssim": 0.0, "loss": 0.0}
+        outputs: list[tuple[torch.Tensor, torch.Tensor]] = []
         for index in range(count):
             clean = (self.val_set[index]["image"][None] if self.val_set is not None
                      else load_clean(self.val_files[index], params))
@@ -201,8 +221,28 @@ class RestorationFamily:
             totals["psnr"] += value_psnr
             totals["ssim"] += value_ssim
             totals["loss"] += float(self.loss(restored, reference))
+            if self.recipe.val.extractor:
+                outputs.append((quantize(restored), reference))
         model.train(was_training)
-        return {k: v / count for k, v in totals.items()}
+        metrics = {k: v / count for k, v in totals.items()}
+        if outputs:
+            restored_all, references = (torch.cat(part) for part in zip(*outputs, strict=True))
+            metrics.update(self.feature_scores(restored_all, references))
+        return metrics
+
+    def feature_scores(self, restored: torch.Tensor, references: torch.Tensor) -> dict:
+        """``fid``, ``kid``, ``precision``, ``recall`` of the restored validation images
+        against the clean ones (embedded once) in the space of ``val.extractor``."""
+        from pixelsmith import feature_metrics as fm
+
+        if self._extractor is None:
+            self._extractor = fm.load_extractor(self.recipe.val.extractor, device=self.device)
+            self._real_features = fm.extract_features(references, self._extractor)[0]
+        fake = fm.extract_features(restored, self._extractor)[0]
+        size = min(1000, len(fake), len(self._real_features))
+        scores = fm.feature_scores(self._real_features, fake, seed=self.recipe.val.seed,
+                                   kid_subset_size=size)
+        return {key: scores[key] for key in ("fid", "kid", "precision", "recall")}
 
     def val_params(self):
         from pixelsmith.evaluate import EvalParams
