@@ -92,7 +92,7 @@ class ValConfig(Section):
     quality: int | None = None
     kernel: str | None = None  # deblur: a blur spec as in `pixelsmith evaluate --kernel`
     mask_kind: str | None = None  # inpaint: as in `pixelsmith evaluate --mask-kind`
-    extractor: str | None = None  # GAN/VAE: feature classifier for FID/KID/precision/recall
+    extractor: str | None = None  # GAN, whole-image restoration: classifier for FID/KID/PR
     seed: int = 0
 
 
