@@ -1,6 +1,7 @@
 """Copy a trained run into the package zoo: export it and list it in zoo/index.json.
 
     python scripts/ship_model.py denoise-gray runs/denoise-gray [--default] [--checkpoint last]
+    python scripts/ship_model.py vae-faces runs/vae-faces --fp16    # float16 storage
 
 ``--default`` makes it the first model of its task in the index, i.e. the method `restore`
 uses when none is given (do this only for a model that beats the baselines in the benchmark).
@@ -12,6 +13,8 @@ import argparse
 import json
 import sys
 from pathlib import Path
+
+import torch
 
 from pixelsmith.io import atomic_write_text
 from pixelsmith.train.export import export_run
@@ -25,8 +28,11 @@ def main() -> int:
     parser.add_argument("--default", action="store_true")
     parser.add_argument("--checkpoint", choices=["best", "last"], default="best",
                         help="which checkpoint of the run (default: best validation)")
+    parser.add_argument("--fp16", action="store_true",
+                        help="store the weights in float16 (half the size; loaded as float32)")
     args = parser.parse_args()
-    folder = export_run(args.run, ZOO / args.name, checkpoint=args.checkpoint)
+    folder = export_run(args.run, ZOO / args.name, checkpoint=args.checkpoint,
+                        storage_dtype=torch.float16 if args.fp16 else None)
     config = read_config(folder)
     index_path = ZOO / "index.json"
     index = json.loads(index_path.read_text()) if index_path.exists() else {}

@@ -90,3 +90,23 @@ def test_default_dejpeg_reads_the_quality_of_a_jpeg_input(tmp_path, capsys):
     assert code == 0, err
     jpeg = float(psnr(JPEG(10)(clean), clean)[0])
     assert float(psnr(read_image(tmp_path / "r.png"), clean)[0]) > jpeg + 0.5
+
+
+def test_float16_storage_halves_the_file_and_loads_as_float32(tmp_path):
+    import torch
+
+    from pixelsmith.nets import build_network
+
+    args = {"channels": 1, "image_size": 28, "latent_dim": 8, "base": 8}
+    net = build_network("conv-ae", args)
+    config = {"task": "autoencoder", "channels": 1, "network": {"name": "conv-ae", "args": args}}
+    full = save_model(tmp_path / "fp32", net, config)
+    half = save_model(tmp_path / "fp16", net, config, storage_dtype=torch.float16)
+    size = lambda folder: (folder / "model.safetensors").stat().st_size  # noqa: E731
+    assert size(half) < 0.55 * size(full)
+    assert read_config(half)["storage_dtype"] == "float16"
+    loaded = load_model(half)
+    for key, value in net.state_dict().items():
+        got = loaded.state_dict()[key]
+        assert got.dtype == value.dtype
+        assert torch.equal(got, value.to(torch.float16).to(value.dtype))

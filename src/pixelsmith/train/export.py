@@ -5,9 +5,13 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pixelsmith.errors import PixelsmithError
 from pixelsmith.train.checkpoint import BEST, LAST, load_checkpoint
+
+if TYPE_CHECKING:
+    import torch
 
 
 def checkpoint_weights(state: dict, main: str, use_ema: bool) -> dict:
@@ -18,7 +22,8 @@ def checkpoint_weights(state: dict, main: str, use_ema: bool) -> dict:
     return state["models"][main]
 
 
-def export_run(run: Path, output: Path, checkpoint: str = "best", use_ema: bool = True) -> Path:
+def export_run(run: Path, output: Path, checkpoint: str = "best", use_ema: bool = True,
+               storage_dtype: torch.dtype | None = None) -> Path:
     """Write the model of ``run`` to ``output``; its config records how it was trained."""
     from pixelsmith.nets import build_network
     from pixelsmith.train.config import recipe_from_dict
@@ -51,4 +56,4 @@ def export_run(run: Path, output: Path, checkpoint: str = "best", use_ema: bool 
     }
     if config["task"] == "none":
         raise PixelsmithError(f"{run}: the recipe has no degradation task to restore")
-    return save_model(output, network, config)
+    return save_model(output, network, config, storage_dtype=storage_dtype)

@@ -96,8 +96,14 @@ def load_model(name_or_path: str | Path, device: str | torch.device = "cpu") -> 
     return network
 
 
-def save_model(model_dir: Path, network: torch.nn.Module, config: dict) -> Path:
-    """Write ``model.safetensors`` and ``config.json`` (with the weights' sha256) atomically."""
+def save_model(model_dir: Path, network: torch.nn.Module, config: dict,
+               storage_dtype: torch.dtype | None = None) -> Path:
+    """Write ``model.safetensors`` and ``config.json`` (with the weights' sha256) atomically.
+
+    ``storage_dtype`` (e.g. ``torch.float16``) stores the floating-point tensors in that type
+    to halve a package's size; :func:`load_model` casts them back into the network's float32
+    parameters, so only the stored values are rounded.
+    """
     from safetensors.torch import save_file
 
     from pixelsmith.io import atomic_output, atomic_write_text
@@ -105,6 +111,10 @@ def save_model(model_dir: Path, network: torch.nn.Module, config: dict) -> Path:
     model_dir = Path(model_dir)
     model_dir.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu().contiguous() for k, v in network.state_dict().items()}
+    if storage_dtype is not None:
+        state = {k: v.to(storage_dtype) if v.is_floating_point() else v
+                 for k, v in state.items()}
+        config = {**config, "storage_dtype": str(storage_dtype).removeprefix("torch.")}
     with atomic_output(model_dir / WEIGHTS) as tmp:
         save_file(state, str(tmp))
     full = {"format": FORMAT, "format_version": FORMAT_VERSION, **config,
