@@ -31,6 +31,11 @@ PROVENANCE = {
                "strokes benchmark, i.e. chosen on test data between checkpoints of one "
                "training. From scratch, `pixelsmith train "
                "configs/inpaint.yaml` trains with the current prefill in one stage.",
+    "vae-mnist": "one run in two parts: the session that started it ended at step ~5480 "
+                 "(2 h 10 min on a CPU shared by 3-5 jobs), and `pixelsmith train "
+                 "configs/vae-mnist.yaml --resume RUN` finished steps 5000-8000 from its last "
+                 "checkpoint (resume is bit-exact, tests/test_train.py); the wall time above "
+                 "is that last part only.",
 }
 
 
@@ -52,7 +57,8 @@ def card(name: str) -> str:
         "",
         f"- task: {config['task']}, {config.get('channels')} channel(s); network "
         f"`{config['network']['name']}` {json.dumps(config['network']['args'])}",
-        f"- weights: {weights.stat().st_size / 1e6:.2f} MB ({config.get('weights')}), "
+        f"- weights: {weights.stat().st_size / 1e6:.2f} MB ({config.get('weights')}"
+        f"{', stored as ' + config['storage_dtype'] if config.get('storage_dtype') else ''}), "
         f"sha256 `{config['sha256']}`",
         f"- recipe: `configs/{recipe.get('name', name)}.yaml`; "
         f"data `{recipe.get('data', {}).get('train')}`",
@@ -64,6 +70,8 @@ def card(name: str) -> str:
         f"- best validation: {metric} (validation set: {val_data})",
         f"- exported: {config.get('exported')}",
         *([f"- provenance: {PROVENANCE[name]}"] if name in PROVENANCE else []),
+        *([f"- training curves: ![{name} training curves](images/{name}-curves.png)"]
+          if (DOCS / "images" / f"{name}-curves.png").exists() else []),
         "",
     ])
 
