@@ -20,7 +20,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 SKIP = {"step", "kind", "time", "lr"}
-TRAIN_KEYS = ("d_loss", "g_loss", "r1", "recon", "kl", "loss", "beta")
+TRAIN_KEYS = ("d_loss", "g_loss", "d_real", "d_fake", "g_pixel", "g_adv", "g_fm", "r1",
+              "recon", "kl", "loss", "beta")
 VAL_KEYS = ("fid", "kid", "precision", "recall", "coverage", "elbo", "psnr", "ssim", "accuracy")
 
 
@@ -47,10 +48,16 @@ def panels(series: dict[str, dict[str, dict[int, float]]]) -> list[tuple[str, st
     """(title, kind, quantities) per panel: GAN players share one panel, the rest one each."""
     train, val = series["train"], series["val"]
     out: list[tuple[str, str, list[str]]] = []
-    if {"d_loss", "g_loss"} <= train.keys():
-        out.append(("discriminator and generator losses", "train", ["d_loss", "g_loss"]))
-    out += [(key, "train", [key]) for key in TRAIN_KEYS
-            if key in train and key not in ("d_loss", "g_loss")]
+    grouped = {"discriminator and generator losses": ["d_loss", "g_loss"],
+               "discriminator logits": ["d_real", "d_fake"],
+               "generator terms (pix2pix)": ["g_pixel", "g_adv", "g_fm"]}
+    used: set[str] = set()
+    for title, keys in grouped.items():
+        present = [key for key in keys if key in train]
+        if len(present) > 1:
+            out.append((title, "train", present))
+            used.update(present)
+    out += [(key, "train", [key]) for key in TRAIN_KEYS if key in train and key not in used]
     out += [(f"validation {key}", "val", [key]) for key in VAL_KEYS if key in val]
     return out
 
