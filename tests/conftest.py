@@ -32,3 +32,15 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+def assert_same_checkpoint(a: Path, b: Path, step: int, models: tuple[str, ...]) -> None:
+    """Two runs' last.pt hold the same step and identical weights of ``models`` and EMA."""
+    first = torch.load(a / "last.pt", weights_only=True)
+    second = torch.load(b / "last.pt", weights_only=True)
+    assert first["step"] == second["step"] == step
+    for key in models:
+        for name, value in first["models"][key].items():
+            assert torch.equal(value, second["models"][key][name]), (key, name)
+    for name, value in first["ema"].items():
+        assert torch.equal(value, second["ema"][name]), name

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import data_or_skip
+from conftest import assert_same_checkpoint, data_or_skip
 from PIL import Image as PILImage
 from torch import nn
 
@@ -276,14 +276,8 @@ def test_resume_equals_uninterrupted(tmp_path, faces):
     part = tiny(faces, tmp_path / "part", steps=7, ema_decay=0.9)
     Trainer(recipe_from_dict(part), progress=False, max_steps=3).fit()  # mid-epoch (2 per epoch)
     Trainer(recipe_from_dict(part), progress=False, resume=True).fit()
-    a = torch.load(tmp_path / "full" / "last.pt", weights_only=True)
-    b = torch.load(tmp_path / "part" / "last.pt", weights_only=True)
-    assert a["step"] == b["step"] == 7
-    for key in ("generator", "discriminator"):
-        for name, value in a["models"][key].items():
-            assert torch.equal(value, b["models"][key][name]), (key, name)
-    for name, value in a["ema"].items():
-        assert torch.equal(value, b["ema"][name]), name
+    assert_same_checkpoint(tmp_path / "full", tmp_path / "part", 7,
+                           ("generator", "discriminator"))
 
 
 # -- recipe errors and the shipped recipes --------------------------------------------------------

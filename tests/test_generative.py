@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import data_or_skip
+from conftest import assert_same_checkpoint, data_or_skip
 from PIL import Image as PILImage
 from torch import nn
 
@@ -363,14 +363,8 @@ def test_gan_resume_equals_uninterrupted(tmp_path, digits):
     part = tiny("gan", digits, tmp_path / "part", ema_decay=0.9)
     Trainer(recipe_from_dict(part), progress=False, max_steps=4).fit()  # mid-epoch (3 per epoch)
     Trainer(recipe_from_dict(part), progress=False, resume=True).fit()
-    a = torch.load(tmp_path / "full" / "last.pt", weights_only=True)
-    b = torch.load(tmp_path / "part" / "last.pt", weights_only=True)
-    assert a["step"] == b["step"] == 8
-    for key in ("generator", "discriminator"):
-        for name, value in a["models"][key].items():
-            assert torch.equal(value, b["models"][key][name]), (key, name)
-    for name, value in a["ema"].items():
-        assert torch.equal(value, b["ema"][name]), name
+    assert_same_checkpoint(tmp_path / "full", tmp_path / "part", 8,
+                           ("generator", "discriminator"))
 
 
 # -- data and recipe errors -----------------------------------------------------------------------

@@ -46,6 +46,7 @@ from torch.utils.data import Dataset
 
 from pixelsmith.errors import PixelsmithError
 from pixelsmith.train.config import Recipe
+from pixelsmith.train.feature_validation import FeatureValidator, check_fid_metric
 from pixelsmith.train.finetune import init_and_freeze
 
 VAL_BATCH = 250
@@ -312,13 +313,12 @@ class SynthesisFamily:
         if recipe.val.extractor and "fid" not in self.metrics:
             raise PixelsmithError(f"val.extractor is for GANs; the {family} family does not "
                                   "use it (benchmarks/vae.py scores VAE samples)")
-        if recipe.val.metric == "fid" and not recipe.val.extractor:
-            raise PixelsmithError("val.metric fid needs val.extractor (a feature classifier, "
-                                  "e.g. features-mnist)")
+        check_fid_metric(recipe.val, "features-mnist")
         self.args = {**self.loss_defaults, **recipe.loss.args}
         self.higher_is_better = recipe.val.metric not in ("loss", "fid")
-        self._extractor: torch.nn.Module | None = None
-        self._real_features: torch.Tensor | None = None
+        self.feature_validator = (
+            FeatureValidator(recipe.val.extractor, device, recipe.val.seed, coverage=True)
+            if recipe.val.extractor else None)
         self.models: dict[str, torch.nn.Module] = {}
         self.val_set: SynthesisItems | None = None
         self._val_images: torch.Tensor | None = None
@@ -345,28 +345,6 @@ class SynthesisFamily:
         net = self.models[self.main]
         train, self.val_set = synthesis_datasets(self.recipe, net.channels, net.image_size)
         return train
-
-    def feature_scores(self, samples: torch.Tensor) -> dict[str, float]:
-        """``fid``, ``kid``, ``precision``, ``recall`` (and ``coverage`` for classifiers) of
-        ``samples`` against the validation images in the feature space of ``val.extractor``;
-        nothing when no extractor is set. What the FID-over-steps curves are made of."""
-        if not self.recipe.val.extractor:
-            return {}
-        from pixelsmith import feature_metrics as fm
-
-        if self._extractor is None:
-            self._extractor = fm.load_extractor(self.recipe.val.extractor, device=self.device)
-            self._real_features = fm.extract_features(self.validation_images(),
-                                                      self._extractor)[0]
-        fake, labels = fm.extract_features(samples.clamp(0, 1), self._extractor)
-        size = min(1000, len(fake), len(self._real_features))
-        scores = fm.feature_scores(self._real_features, fake, seed=self.recipe.val.seed,
-                                   kid_subset_size=size)
-        out = {key: scores[key] for key in ("fid", "kid", "precision", "recall")}
-        num_classes = getattr(self._extractor, "num_classes", None)
-        if num_classes:
-            out["coverage"] = fm.class_coverage(labels, num_classes)["coverage"]
-        return out
 
     def validation_images(self) -> torch.Tensor:
         """The validation images as one (N, C, S, S) tensor on the device (read once)."""
@@ -582,6 +560,8 @@ class GANFamily(SynthesisFamily):
         with evaluating(self.models["discriminator"]) as disc:
             logits = torch.cat([disc(chunk).float() for chunk in samples.split(VAL_BATCH)])
         distance = pixel_stats_distance(samples, images)
+        features = (self.feature_validator(samples.clamp(0, 1), images)
+                    if self.feature_validator is not None else {})
         return {"loss": distance, "pixel_stats": distance,
                 "g_loss": float(generator_loss(self.args["kind"], logits)),
-                "d_fake": float(logits.mean()), **self.feature_scores(samples)}
+                "d_fake": float(logits.mean()), **features}

@@ -25,6 +25,7 @@ from pixelsmith.errors import PixelsmithError
 from pixelsmith.known import Known
 from pixelsmith.settings import data_root
 from pixelsmith.train.config import Recipe
+from pixelsmith.train.feature_validation import FeatureValidator, check_fid_metric
 from pixelsmith.train.finetune import init_and_freeze
 from pixelsmith.train.losses import PIXEL_LOSSES
 
@@ -98,17 +99,15 @@ class RestorationFamily:
         if val.metric not in METRICS:
             raise PixelsmithError(f"the {recipe.family} family validates with val.metric "
                                   f"{' | '.join(METRICS)}, not '{val.metric}'")
-        if val.metric == "fid" and not val.extractor:
-            raise PixelsmithError("val.metric fid needs val.extractor (a feature classifier, "
-                                  "e.g. features-faces)")
+        check_fid_metric(val, "features-faces")
         if val.extractor and recipe.data.image_size is None:
             raise PixelsmithError("val.extractor needs whole images of the extractor's size "
                                   "(data.image_size), not patches")
         self.higher_is_better = val.metric not in ("loss", "fid")
         self.val_files: list[Path] = []
         self.val_set = None  # whole-image data: the held-out images (a dataset of dicts)
-        self._extractor: torch.nn.Module | None = None
-        self._real_features: torch.Tensor | None = None
+        self.feature_validator = (FeatureValidator(val.extractor, device, val.seed)
+                                  if val.extractor else None)
 
     # -- export metadata ----------------------------------------------------------------------
 
@@ -227,22 +226,8 @@ class RestorationFamily:
         metrics = {k: v / count for k, v in totals.items()}
         if outputs:
             restored_all, references = (torch.cat(part) for part in zip(*outputs, strict=True))
-            metrics.update(self.feature_scores(restored_all, references))
+            metrics.update(self.feature_validator(restored_all, references))
         return metrics
-
-    def feature_scores(self, restored: torch.Tensor, references: torch.Tensor) -> dict:
-        """``fid``, ``kid``, ``precision``, ``recall`` of the restored validation images
-        against the clean ones (embedded once) in the space of ``val.extractor``."""
-        from pixelsmith import feature_metrics as fm
-
-        if self._extractor is None:
-            self._extractor = fm.load_extractor(self.recipe.val.extractor, device=self.device)
-            self._real_features = fm.extract_features(references, self._extractor)[0]
-        fake = fm.extract_features(restored, self._extractor)[0]
-        size = min(1000, len(fake), len(self._real_features))
-        scores = fm.feature_scores(self._real_features, fake, seed=self.recipe.val.seed,
-                                   kid_subset_size=size)
-        return {key: scores[key] for key in ("fid", "kid", "precision", "recall")}
 
     def val_params(self):
         from pixelsmith.evaluate import EvalParams
