@@ -85,7 +85,8 @@ class Trainer:
         self.scaler = torch.amp.GradScaler(self.device.type,
                                            enabled=recipe.train.precision == "fp16")
         main = self.models[self.family.main]
-        self.ema = make_ema(main, recipe.train.ema_decay) if recipe.train.ema_decay else None
+        self.ema = (make_ema(main, recipe.train.ema_decay, warmup=recipe.train.ema_warmup)
+                    if recipe.train.ema_decay else None)
         self.wrapped = self._wrap_ddp()
 
         self.step, self.epoch, self.batch_in_epoch = 0, 0, 0
