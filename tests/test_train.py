@@ -90,6 +90,13 @@ def test_bad_recipe_fields_are_one_line_errors(tmp_path, images, override, messa
     assert "\n" not in str(info.value)
 
 
+def test_restoration_loss_arguments_are_refused_not_ignored(tmp_path, images):
+    recipe = recipe_from_dict(tiny_recipe(images, tmp_path / "run"))
+    recipe.loss.args = {"pixel_weight": 100}
+    with pytest.raises(PixelsmithError, match="take no arguments, got pixel_weight"):
+        Trainer(recipe, progress=False, max_steps=1)
+
+
 def test_cli_bad_recipe_exit_code(tmp_path, images):
     path = write_recipe(tmp_path / "r.yaml", tiny_recipe(images, tmp_path / "run"))
     result = subprocess.run([sys.executable, "-m", "pixelsmith", "train", str(path),

@@ -95,6 +95,9 @@ class RestorationFamily:
         if self.loss is None:
             raise PixelsmithError(f"loss '{recipe.loss.name}' does not fit the "
                                   f"{recipe.family} family")
+        if recipe.family == "restoration" and recipe.loss.args:
+            raise PixelsmithError(f"loss.args: the restoration family's pixel losses take no "
+                                  f"arguments, got {', '.join(sorted(recipe.loss.args))}")
         val = recipe.val
         if val.metric not in METRICS:
             raise PixelsmithError(f"the {recipe.family} family validates with val.metric "
