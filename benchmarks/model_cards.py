@@ -31,6 +31,11 @@ PROVENANCE = {
                "strokes benchmark, i.e. chosen on test data between checkpoints of one "
                "training. From scratch, `pixelsmith train "
                "configs/inpaint.yaml` trains with the current prefill in one stage.",
+    "inpaint-faces-l2": "one run in two parts: a session ended it at step ~830 and "
+                        "`pixelsmith train configs/inpaint-faces-l2.yaml --resume RUN` went on "
+                        "from its step-750 checkpoint to 4000 in the next (resume is bit-exact, "
+                        "tests/test_train.py); the wall time above adds up both parts, 2-3 "
+                        "single-thread jobs sharing the 2 cores.",
     "vae-mnist": "one run in two parts: the session that started it ended at step ~5480 "
                  "(2 h 10 min on a CPU shared by 3-5 jobs), and `pixelsmith train "
                  "configs/vae-mnist.yaml --resume RUN` finished steps 5000-8000 from its last "
