@@ -31,6 +31,13 @@ PROVENANCE = {
                "strokes benchmark, i.e. chosen on test data between checkpoints of one "
                "training. From scratch, `pixelsmith train "
                "configs/inpaint.yaml` trains with the current prefill in one stage.",
+    "gan-cifar10": "shipped from the last checkpoint (step 5000, `scripts/ship_model.py "
+                   "--checkpoint last`), not from best.pt: the validation FID in features-cifar10 "
+                   "space wandered between 20 and 31 without a trend (lowest, 20.16, at step "
+                   "2000) while recall rose from 0.002 to 0.072 and the samples went from grey "
+                   "textures to coloured blobs, so the lowest-FID checkpoint was the more "
+                   "collapsed one. On CIFAR-10 the validation images are the benchmark's "
+                   "held-out images (docs/BENCHMARKS.md, section gan).",
     "inpaint-faces-l2": "one run in two parts: a session ended it at step ~830 and "
                         "`pixelsmith train configs/inpaint-faces-l2.yaml --resume RUN` went on "
                         "from its step-750 checkpoint to 4000 in the next (resume is bit-exact, "
