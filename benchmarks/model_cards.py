@@ -42,6 +42,10 @@ PROVENANCE = {
                    "textures to coloured blobs, so the lowest-FID checkpoint was the more "
                    "collapsed one. On CIFAR-10 the validation images are the benchmark's "
                    "held-out images (docs/BENCHMARKS.md, section gan).",
+    "gan-faces": "one run in two parts: its recipe first said 5000 steps; seeing the "
+                 "validation FID level off near 9 (target 7.9), the recipe went back to 8000 and "
+                 "`pixelsmith train configs/gan-faces.yaml --resume RUN` went on from step 5000 "
+                 "(constant learning rate, so the same as one 8000-step run).",
     "inpaint-faces-l2": "one run in two parts: a session ended it at step ~830 and "
                         "`pixelsmith train configs/inpaint-faces-l2.yaml --resume RUN` went on "
                         "from its step-750 checkpoint to 4000 in the next (resume is bit-exact, "
