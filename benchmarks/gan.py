@@ -234,15 +234,8 @@ def _classes(labels: torch.Tensor, num_classes: int | None) -> dict:
 
 # -- part: synthesis ----------------------------------------------------------------------------
 
-@torch.no_grad()
-def draw_samples(model: torch.nn.Module, n: int) -> torch.Tensor:
-    """``n`` samples in batches of 500 seeded 0, 500, 1000, ... (benchmarks/vae.py)."""
-    return torch.cat([model.sample(min(500, n - i), seed=i) for i in range(0, n, 500)]
-                     ).clamp(0, 1)
-
-
 def part_synthesis(args: argparse.Namespace, models: dict, images: Path | None) -> dict:
-    from vae import EXTRACTOR_OF, split_data
+    from vae import EXTRACTOR_OF, draw_samples, split_data
 
     from pixelsmith.feature_metrics import extract_features, load_extractor
     from pixelsmith.zoo import load_model
@@ -278,9 +271,9 @@ def part_synthesis(args: argparse.Namespace, models: dict, images: Path | None) 
                  f"coverage {row.get('coverage')}")
             path = None if images is None else images / f"{Path(source).name}-samples.png"
             if path is not None and role == "gan":
-                from gan_figures import write_sample_grid
+                from gan_figures import save_sample_grid
 
-                write_sample_grid(path, model.sample(64, seed=0))
+                save_sample_grid(path, model.sample(64, seed=0))
                 grids[source] = path.name
             elif path is not None and path.is_file():  # the VAE's grid from benchmarks/vae.py
                 grids[source] = path.name

@@ -1,4 +1,5 @@
-"""Figures of benchmarks/gan.py: sample grids and the side-by-side restoration crops."""
+"""Figures of benchmarks/gan.py (sample grids, also for benchmarks/vae.py, and the
+side-by-side restoration crops)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import torch
 CropRow = tuple[str, list[tuple[str, torch.Tensor]]]
 
 
-def write_sample_grid(path: Path, samples: torch.Tensor, nrow: int = 8) -> Path:
+def save_sample_grid(path: Path, samples: torch.Tensor, nrow: int = 8) -> Path:
     """Save ``samples`` (N, C, H, W) in [0, 1] as one PNG grid at ``path``."""
     from pixelsmith.io import save_image
     from pixelsmith.synthesis import image_grid

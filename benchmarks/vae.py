@@ -273,7 +273,7 @@ def part_quality(args) -> dict:
         extractor = load_extractor(EXTRACTOR_OF[kind])
         generator = torch.Generator().manual_seed(1)
         reference = data["train_x"][torch.randperm(len(data["train_x"]), generator=generator)[:n]]
-        samples = torch.cat([model.sample(min(500, n - i), seed=i) for i in range(0, n, 500)])
+        samples = draw_samples(model, n)
         if not args.limit:
             grid_paths[name] = write_sample_grid(name, samples[:64])
         for label, fake in (("training images (floor)", reference),
@@ -285,15 +285,19 @@ def part_quality(args) -> dict:
     return {"rows": rows, "grids": grid_paths}
 
 
+@torch.no_grad()
+def draw_samples(model: torch.nn.Module, n: int) -> torch.Tensor:
+    """``n`` samples (T = 1) in [0, 1], in batches of 500 seeded 0, 500, 1000, ..."""
+    return torch.cat([model.sample(min(500, n - i), seed=i) for i in range(0, n, 500)]
+                     ).clamp(0, 1)
+
+
 def write_sample_grid(name: str, samples: torch.Tensor) -> str:
     """Save the first samples (seed 0, T = 1) as docs/images/<model>-samples.png; its path
     relative to docs/."""
-    from pixelsmith.io import save_image
-    from pixelsmith.synthesis import image_grid
+    from gan_figures import save_sample_grid
 
-    path = DOCS / "images" / f"{Path(name).name}-samples.png"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    save_image(path, image_grid(samples.clamp(0, 1), nrow=8))
+    path = save_sample_grid(DOCS / "images" / f"{Path(name).name}-samples.png", samples)
     return str(path.relative_to(DOCS))
 
 

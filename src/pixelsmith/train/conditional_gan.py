@@ -82,6 +82,7 @@ class Pix2PixFamily(RestorationFamily):
 
     main = "generator"
     optimized = ("generator", "discriminator")
+    takes_loss_args = True  # check_args
 
     def __init__(self, recipe: Recipe, device: torch.device) -> None:
         super().__init__(recipe, device)

@@ -16,16 +16,14 @@ def warmup_decay(decay: float, updates: int) -> float:
 
 
 def _warmup_ema_fn(decay: float):
+    """AveragedModel's ``multi_avg_fn``: it is called once per (device, dtype) group."""
     @torch.no_grad()
     def update(ema_params: list, current_params: list, updates: torch.Tensor) -> None:
-        weight = 1.0 - warmup_decay(decay, int(updates))
-        floats = [(e, c) for e, c in zip(ema_params, current_params, strict=True)
-                  if torch.is_floating_point(e)]
-        if floats:
-            torch._foreach_lerp_([e for e, _ in floats], [c for _, c in floats], weight)
-        for e, c in zip(ema_params, current_params, strict=True):
-            if not torch.is_floating_point(e):
-                e.copy_(c)  # integer buffers (e.g. BatchNorm's step count) follow the model
+        if torch.is_floating_point(ema_params[0]):
+            torch._foreach_lerp_(ema_params, current_params,
+                                 1.0 - warmup_decay(decay, int(updates)))
+        else:  # integer buffers (e.g. BatchNorm's step count) follow the model
+            torch._foreach_copy_(ema_params, current_params)
 
     return update
 

@@ -88,6 +88,7 @@ class RestorationFamily:
     main = "model"
     optimized = ("model",)
     restores = True  # export: the model's task is degradation.task
+    takes_loss_args = False  # a subclass that reads loss.args validates them itself
 
     def __init__(self, recipe: Recipe, device: torch.device) -> None:
         self.recipe, self.device = recipe, device
@@ -95,9 +96,9 @@ class RestorationFamily:
         if self.loss is None:
             raise PixelsmithError(f"loss '{recipe.loss.name}' does not fit the "
                                   f"{recipe.family} family")
-        if recipe.family == "restoration" and recipe.loss.args:
-            raise PixelsmithError(f"loss.args: the restoration family's pixel losses take no "
-                                  f"arguments, got {', '.join(sorted(recipe.loss.args))}")
+        if recipe.loss.args and not self.takes_loss_args:
+            raise PixelsmithError(f"loss.args: the {recipe.family} family's pixel losses take "
+                                  f"no arguments, got {', '.join(sorted(recipe.loss.args))}")
         val = recipe.val
         if val.metric not in METRICS:
             raise PixelsmithError(f"the {recipe.family} family validates with val.metric "
