@@ -32,18 +32,17 @@ PROVENANCE = {
                "training. From scratch, `pixelsmith train "
                "configs/inpaint.yaml` trains with the current prefill in one stage.",
     "deblur-gan": "fine-tuned from the shipped deblur-blind and shipped from the last "
-                  "checkpoint (step 1500, validation PSNR 20.53 dB) rather than best.pt (step "
-                  "250, 20.66 dB): PSNR rewards the least adversarial checkpoint, which is what "
-                  "the GAN is meant to move away from (the recipe says so).",
-    "gan-cifar10": "shipped from the last checkpoint (step 5000, `scripts/ship_model.py "
-                   "--checkpoint last`), not from best.pt: the validation FID in features-cifar10 "
-                   "space wandered between 20 and 31 without a trend (lowest, 20.16, at step "
-                   "2000) while recall rose from 0.002 to 0.072 and the samples went from grey "
-                   "textures to coloured blobs, so the lowest-FID checkpoint was the more "
-                   "collapsed one. On CIFAR-10 the validation images are the benchmark's "
-                   "held-out images (docs/BENCHMARKS.md, section gan).",
+                  "checkpoint rather than best.pt: validation PSNR rewards the least "
+                  "adversarial checkpoint, which is what the GAN is meant to move away from "
+                  "(the recipe says so; the validation PSNR over steps is in the curves).",
+    "gan-cifar10": "shipped from the last checkpoint (`scripts/ship_model.py --checkpoint "
+                   "last`), not from best.pt: the validation FID in features-cifar10 space "
+                   "wandered without a trend while recall kept rising (see the curves) and the "
+                   "samples went from grey textures to coloured blobs, so the lowest-FID "
+                   "checkpoint was the more collapsed one. On CIFAR-10 the validation images "
+                   "are the benchmark's held-out images (docs/BENCHMARKS.md, section gan).",
     "gan-faces": "one run in two parts: its recipe first said 5000 steps; seeing the "
-                 "validation FID level off near 9 (target 7.9), the recipe went back to 8000 and "
+                 "validation FID level off above the target, the recipe went back to 8000 and "
                  "`pixelsmith train configs/gan-faces.yaml --resume RUN` went on from step 5000 "
                  "(constant learning rate, so the same as one 8000-step run).",
     "inpaint-faces-l2": "one run in two parts: a session ended it at step ~830 and "
