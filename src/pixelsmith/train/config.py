@@ -75,9 +75,10 @@ class OptimConfig(Section):
 
 
 class ScheduleConfig(Section):
-    name: Literal["constant", "cosine", "step", "plateau"] = "cosine"
+    name: Literal["constant", "cosine", "linear", "step", "plateau"] = "cosine"
     warmup_steps: int = Field(0, ge=0)
-    min_lr: float = Field(0.0, ge=0)  # cosine floor
+    min_lr: float = Field(0.0, ge=0)  # cosine and linear floor
+    decay_start: int = Field(0, ge=0)  # linear: constant until this step, then down to min_lr
     step_size: int = Field(1000, ge=1)  # step: every N steps ...
     gamma: float = Field(0.5, gt=0)  # ... multiply by gamma; plateau: factor
     patience: int = Field(3, ge=1)  # plateau: validations without improvement

@@ -1,4 +1,4 @@
-"""Optimisers and learning-rate schedules from a recipe (warm-up, cosine, step, plateau)."""
+"""Optimisers and learning-rate schedules from a recipe (warm-up, cosine, linear, step, plateau)."""
 
 from __future__ import annotations
 
@@ -31,6 +31,15 @@ def lr_factor(step: int, total: int, config: ScheduleConfig, base_lr: float) -> 
         progress = min((step - config.warmup_steps) / span, 1.0)
         floor = config.min_lr / base_lr
         return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress))
+    if config.name == "linear":
+        # Constant, then a straight line to min_lr at the last step (SNGAN, BigGAN): a GAN's
+        # samples settle as the steps shrink, and the run can be resumed into its decay.
+        start = max(config.decay_start, config.warmup_steps)
+        if step < start:
+            return 1.0
+        progress = min((step - start) / max(total - start, 1), 1.0)
+        floor = config.min_lr / base_lr
+        return floor + (1 - floor) * (1 - progress)
     if config.name == "step":
         return config.gamma ** ((step - config.warmup_steps) // config.step_size)
     return 1.0
