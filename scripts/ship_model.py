@@ -36,8 +36,10 @@ def main() -> int:
     config = read_config(folder)
     index_path = ZOO / "index.json"
     index = json.loads(index_path.read_text()) if index_path.exists() else {}
-    index.pop(args.name, None)
-    entry = {"task": config["task"], "channels": config["channels"], "default": args.default}
+    previous = index.get(args.name, {})
+    # Re-shipping keeps the model's place in the index and its default flag.
+    entry = {"task": config["task"], "channels": config["channels"],
+             "default": args.default or bool(previous.get("default"))}
     scale = config["network"].get("args", {}).get("scale")
     if scale is not None:  # super-resolution: one default per scale
         entry["scale"] = int(scale)
@@ -46,6 +48,7 @@ def main() -> int:
             if (other["task"], other["channels"], other.get("scale")) == \
                     (config["task"], config["channels"], entry.get("scale")):
                 other["default"] = False
+        index.pop(args.name, None)
         index = {args.name: entry, **index}
     else:
         index[args.name] = entry
