@@ -580,9 +580,10 @@ def section(report: dict) -> str:
         lines += ["", "CIFAR-10 and faces GANs validated by FID against these same held-out "
                   "images (no other held-out images exist here), so a best.pt chosen by it "
                   "carries a small selection bias; gan-mnist validated on 1,000 held-out "
-                  "training digits. Read FID beside recall and the grids: on CIFAR-10 the "
-                  "lowest-FID checkpoint of gan-cifar10 was also its most collapsed one, which "
-                  "is why the shipped model is its last checkpoint (docs/MODELS.md).", "",
+                  "training digits. Read FID beside recall and the grids: in features-cifar10 "
+                  "space, gan-cifar10's grey-texture checkpoints at a constant learning rate "
+                  "scored a lower FID than later, more varied ones; the shipped model is the "
+                  "last checkpoint, where its learning-rate decay ends (docs/MODELS.md).", "",
                   _meta_line(synth["meta"], machines, commands), ""]
         if synth.get("grids"):
             lines += ["Samples: the GANs' `model.sample(64, seed=0)` (`pixelsmith generate "

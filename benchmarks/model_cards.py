@@ -17,6 +17,14 @@ from pixelsmith.zoo import ZOO, read_config, shipped_models
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 #: How a model came to be where its config alone does not say it (several stages).
+def stage2(name: str, stage1: str) -> str:
+    """Provenance of a model fine-tuned in a second stage from its own first-stage export."""
+    return (f"two stages: stage 1 is `configs/{name}-stage1.yaml` from scratch ({stage1} on "
+            "the same CPU; shipped as this model before); the lines above are stage 2, "
+            f"`configs/{name}.yaml`, which starts from stage 1's export (`init:`), on 64x64 "
+            "patches at a quarter of the learning rate.")
+
+
 PROVENANCE = {
     "inpaint": "three stages on the CPU. Stage 1: `configs/inpaint.yaml` with the first "
                "prefill (pull-push without harmonic smoothing), 2658 of 4000 steps in 70.5 min, "
@@ -35,12 +43,15 @@ PROVENANCE = {
                   "checkpoint rather than best.pt: validation PSNR rewards the least "
                   "adversarial checkpoint, which is what the GAN is meant to move away from "
                   "(the recipe says so; the validation PSNR over steps is in the curves).",
-    "gan-cifar10": "shipped from the last checkpoint (`scripts/ship_model.py --checkpoint "
-                   "last`), not from best.pt: the validation FID in features-cifar10 space "
-                   "wandered without a trend while recall kept rising (see the curves) and the "
-                   "samples went from grey textures to coloured blobs, so the lowest-FID "
-                   "checkpoint was the more collapsed one. On CIFAR-10 the validation images "
-                   "are the benchmark's held-out images (docs/BENCHMARKS.md, section gan).",
+    "dejpeg-gray": stage2("dejpeg-gray", "2000 steps of 16 48x48 patches"),
+    "gan-cifar10": "one run in two parts: 5000 steps at a constant learning rate (the model "
+                   "shipped before), then `pixelsmith train configs/gan-cifar10.yaml --resume "
+                   "RUN` from that step-5000 checkpoint with the recipe's linear decay to 0 over "
+                   "steps 5000-9000 (the lr is constant before step 5000, so this is the same as "
+                   "one run of the recipe). Shipped from the last checkpoint (`scripts/"
+                   "ship_model.py --checkpoint last`), where the decay ends, not from best.pt. "
+                   "On CIFAR-10 the validation images are the benchmark's held-out images "
+                   "(docs/BENCHMARKS.md, section gan).",
     "gan-faces": "one run in two parts: its recipe first said 5000 steps; seeing the "
                  "validation FID level off above the target, the recipe went back to 8000 and "
                  "`pixelsmith train configs/gan-faces.yaml --resume RUN` went on from step 5000 "
