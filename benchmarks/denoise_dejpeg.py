@@ -185,8 +185,9 @@ def targets() -> list[str]:
         value = report["results"][0][what]
         unit = "dB" if what == "psnr" else "MP/s"
         verdict = "**met**" if value >= threshold else "**not met**"
-        lines.append(f"- {key}, {report['results'][0]['method']}: {value:.2f} {unit}, "
-                     f"target >= {threshold}: {verdict}")
+        context = f" ({report['meta']['machine'].split('(')[-1].split(')')[0]}{load(report)})"
+        lines.append(f"- {key}, {report['results'][0]['method']}: {value:.2f} {unit}"
+                     f"{context if unit == 'MP/s' else ''}, target >= {threshold}: {verdict}")
     wins, total = 0, 0
     for row in rows():
         path = RESULTS / f"{row.key}.json"
