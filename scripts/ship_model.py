@@ -21,6 +21,24 @@ from pixelsmith.train.export import export_run
 from pixelsmith.zoo import ZOO, read_config
 
 
+def with_entry(index: dict, name: str, entry: dict, make_default: bool) -> dict:
+    """``index`` with ``name`` listed as ``entry``.
+
+    ``make_default`` puts it first and clears the default flag of the other models of the same
+    task, channels and scale; otherwise a model already listed keeps its place and its flag
+    (re-shipping retrained weights must not demote a default), and a new one goes last.
+    """
+    previous = index.get(name, {})
+    entry = {**entry, "default": make_default or bool(previous.get("default"))}
+    if not make_default:
+        return {**index, name: entry}
+    key = (entry["task"], entry["channels"], entry.get("scale"))
+    others = {other: {**info, "default": False}
+              if (info["task"], info["channels"], info.get("scale")) == key else info
+              for other, info in index.items() if other != name}
+    return {name: entry, **others}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("name")
@@ -36,22 +54,11 @@ def main() -> int:
     config = read_config(folder)
     index_path = ZOO / "index.json"
     index = json.loads(index_path.read_text()) if index_path.exists() else {}
-    previous = index.get(args.name, {})
-    # Re-shipping keeps the model's place in the index and its default flag.
-    entry = {"task": config["task"], "channels": config["channels"],
-             "default": args.default or bool(previous.get("default"))}
+    entry = {"task": config["task"], "channels": config["channels"]}
     scale = config["network"].get("args", {}).get("scale")
     if scale is not None:  # super-resolution: one default per scale
         entry["scale"] = int(scale)
-    if args.default:
-        for other in index.values():
-            if (other["task"], other["channels"], other.get("scale")) == \
-                    (config["task"], config["channels"], entry.get("scale")):
-                other["default"] = False
-        index.pop(args.name, None)
-        index = {args.name: entry, **index}
-    else:
-        index[args.name] = entry
+    index = with_entry(index, args.name, entry, make_default=args.default)
     atomic_write_text(index_path, json.dumps(index, indent=2) + "\n")
     size = (folder / "model.safetensors").stat().st_size / 1e6
     print(f"shipped {args.name}: {size:.2f} MB, sha256 {config['sha256'][:16]}...")
