@@ -159,9 +159,9 @@ TARGETS = [("gray-BSD68-25", "psnr", 29.0), ("color-CBSD68-25", "psnr", 31.0),
 LIMITS = (
     "What limits the denoisers: training budget. The models are 1.06M-parameter conditioned "
     "U-Nets trained on the 2-core CPU, one thread each: 2000 steps of 16 48x48 patches from "
-    "scratch (`configs/<name>-stage1.yaml`; denoise-color and dejpeg-color have only this "
-    "stage, `configs/<name>.yaml`), then for denoise-gray and dejpeg-gray a second stage of 16 "
-    "64x64 patches at a quarter of the learning rate (`configs/<name>.yaml`; steps and wall "
+    "scratch (`configs/<name>-stage1.yaml`; dejpeg-color has only this stage, "
+    "`configs/dejpeg-color.yaml`), then for the other three a second stage of 16 64x64 "
+    "patches at a quarter of the learning rate (`configs/<name>.yaml`; steps and wall "
     "time in docs/MODELS.md). That is well under a million patches, orders of "
     "magnitude less than the published CNNs saw. `restore --task denoise` defaults to BM3D "
     "until a denoiser beats it (zoo/index.json). The recipes scale by configuration alone "

@@ -44,6 +44,7 @@ PROVENANCE = {
                   "adversarial checkpoint, which is what the GAN is meant to move away from "
                   "(the recipe says so; the validation PSNR over steps is in the curves).",
     "dejpeg-gray": stage2("dejpeg-gray", "2000 steps of 16 48x48 patches"),
+    "denoise-color": stage2("denoise-color", "2000 steps of 16 48x48 patches"),
     "denoise-gray": stage2("denoise-gray", "2000 steps of 16 48x48 patches"),
     "gan-cifar10": "one run in two parts: 5000 steps at a constant learning rate (the model "
                    "shipped before), then `pixelsmith train configs/gan-cifar10.yaml --resume "
