@@ -136,7 +136,7 @@ def section() -> str:
         published = PUBLISHED.get((row.dataset, row.level), {})
         cited = ", ".join(f"{k} {v:.2f}" for k, v in published.items()) or "-"
         count = report["meta"]["baseline_images"]
-        same = sum(r["psnr"] for r in model["per_image"][:count]) / count
+        same = model_psnr_on_baseline_images(report)
         lines.append(
             f"| {row.key} | {model['psnr']:.2f} / {model['ssim']:.4f} | "
             f"{model['megapixels_per_second']:.3f} | {base['method']} "
@@ -157,15 +157,19 @@ TARGETS = [("gray-BSD68-25", "psnr", 29.0), ("color-CBSD68-25", "psnr", 31.0),
            ("jpeg-LIVE1-10", "psnr", 29.0), ("gray-BSD68-25", "megapixels_per_second", 0.5)]
 
 LIMITS = (
-    "What limits the denoisers: training budget. The models are 1.06M-parameter conditioned "
-    "U-Nets trained on the 2-core CPU, one thread each: 2000 steps of 16 48x48 patches from "
-    "scratch (`configs/<name>-stage1.yaml`; dejpeg-color has only this stage, "
-    "`configs/dejpeg-color.yaml`), then for the other three a second stage of 16 64x64 "
-    "patches at a quarter of the learning rate (`configs/<name>.yaml`; steps and wall "
-    "time in docs/MODELS.md). That is well under a million patches, orders of "
-    "magnitude less than the published CNNs saw. `restore --task denoise` defaults to BM3D "
-    "until a denoiser beats it (zoo/index.json). The recipes scale by configuration alone "
-    "for a GPU.")
+    "What limits the denoisers: training budget. They are small conditioned U-Nets trained on "
+    "the 2-core CPU, one thread each: a first stage from scratch (`configs/<name>-stage1.yaml`; "
+    "dejpeg-color has only this stage, `configs/dejpeg-color.yaml`), then for the other three "
+    "a second stage on larger patches at a lower learning rate (`configs/<name>.yaml`); sizes, "
+    "steps and wall time are in docs/MODELS.md. That is orders of magnitude less training than "
+    "the published CNNs had. `restore --task denoise` defaults to BM3D until a denoiser beats "
+    "it (zoo/index.json). The recipes scale by configuration alone for a GPU.")
+
+
+def model_psnr_on_baseline_images(report: dict) -> float:
+    """The model's mean PSNR over the images the baseline also ran on (the first N)."""
+    count = report["meta"]["baseline_images"]
+    return sum(r["psnr"] for r in report["results"][0]["per_image"][:count]) / count
 
 
 def load(report: dict) -> str:
@@ -194,10 +198,8 @@ def targets() -> list[str]:
         if row.baseline != "bm3d" or not path.exists():
             continue
         report = json.loads(path.read_text())
-        model, base = report["results"][0], report["results"][1]
-        count = report["meta"]["baseline_images"]
         total += 1
-        wins += sum(r["psnr"] for r in model["per_image"][:count]) / count > base["psnr"]
+        wins += model_psnr_on_baseline_images(report) > report["results"][1]["psnr"]
     lines.append(f"- beat BM3D on the images where BM3D ran: {wins} of {total} denoising rows")
     lines.append("- Speed comes from the same run as the row; a row whose date column shows "
                  "a load average above 2 shared the two cores with other jobs and reads slower.")

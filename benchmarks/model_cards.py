@@ -16,15 +16,14 @@ from pixelsmith.io import atomic_write_text
 from pixelsmith.zoo import ZOO, read_config, shipped_models
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
-#: How a model came to be where its config alone does not say it (several stages).
-def stage2(name: str, stage1: str) -> str:
+def stage2(name: str) -> str:
     """Provenance of a model fine-tuned in a second stage from its own first-stage export."""
-    return (f"two stages: stage 1 is `configs/{name}-stage1.yaml` from scratch ({stage1} on "
-            "the same CPU; shipped as this model before); the lines above are stage 2, "
-            f"`configs/{name}.yaml`, which starts from stage 1's export (`init:`), on 64x64 "
-            "patches at a quarter of the learning rate.")
+    return (f"two stages: stage 1 is `configs/{name}-stage1.yaml` from scratch (shipped as this "
+            f"model before); the lines above are stage 2, `configs/{name}.yaml`, which starts "
+            "from stage 1's export (`init:`) on larger patches at a lower learning rate.")
 
 
+#: How a model came to be where its config alone does not say it (several stages).
 PROVENANCE = {
     "inpaint": "three stages on the CPU. Stage 1: `configs/inpaint.yaml` with the first "
                "prefill (pull-push without harmonic smoothing), 2658 of 4000 steps in 70.5 min, "
@@ -43,9 +42,9 @@ PROVENANCE = {
                   "checkpoint rather than best.pt: validation PSNR rewards the least "
                   "adversarial checkpoint, which is what the GAN is meant to move away from "
                   "(the recipe says so; the validation PSNR over steps is in the curves).",
-    "dejpeg-gray": stage2("dejpeg-gray", "2000 steps of 16 48x48 patches"),
-    "denoise-color": stage2("denoise-color", "2000 steps of 16 48x48 patches"),
-    "denoise-gray": stage2("denoise-gray", "2000 steps of 16 48x48 patches"),
+    "dejpeg-gray": stage2("dejpeg-gray"),
+    "denoise-color": stage2("denoise-color"),
+    "denoise-gray": stage2("denoise-gray"),
     "gan-cifar10": "one run in two parts: 5000 steps at a constant learning rate (the model "
                    "shipped before), then `pixelsmith train configs/gan-cifar10.yaml --resume "
                    "RUN` from that step-5000 checkpoint with the recipe's linear decay to 0 over "
