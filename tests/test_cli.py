@@ -179,9 +179,13 @@ def test_evaluate_writes_schema(tmp_path, capsys, samples):
     assert report["params"]["sigma"] == 25.0
     for result in report["results"]:
         assert set(result) >= {"method", "psnr", "ssim", "seconds_per_image",
-                               "megapixels_per_second", "per_image"}
+                               "megapixels_per_second", "median_megapixels_per_second",
+                               "per_image"}
         assert [row["name"] for row in result["per_image"]] == ["shapes.png", "texture.png"]
-        assert set(result["per_image"][0]) == {"name", "psnr", "ssim", "seconds"}
+        assert set(result["per_image"][0]) == {"name", "psnr", "ssim", "seconds",
+                                               "megapixels_per_second"}
+        rates = sorted(64 * 64 / 1e6 / row["seconds"] for row in result["per_image"])
+        assert result["median_megapixels_per_second"] == pytest.approx(sum(rates) / 2)
     assert "| tv |" in out and (tmp_path / "r.md").read_text().count("|") > 10
 
 

@@ -190,11 +190,13 @@ def evaluate(
             bar.set_postfix_str(f"{restorer.name} {path.name}")
             restored, seconds, (value_psnr, value_ssim) = run_and_score(
                 restorer, degraded, known, reference, params)
-            row = {"name": path.name, "psnr": value_psnr, "ssim": value_ssim, "seconds": seconds}
+            pixels = restored.shape[-1] * restored.shape[-2]
+            row = {"name": path.name, "psnr": value_psnr, "ssim": value_ssim, "seconds": seconds,
+                   "megapixels_per_second": pixels / 1e6 / max(seconds, 1e-12)}
             if task == "inpaint":
                 row["psnr_missing"] = missing_psnr(restored, reference, known.mask)
             per_method[restorer.name].append(row)
-            pixels_done[restorer.name] += restored.shape[-1] * restored.shape[-2]
+            pixels_done[restorer.name] += pixels
             bar.update(1)
     bar.close()
 
@@ -209,6 +211,9 @@ def evaluate(
                if task == "inpaint" else {}),
             "seconds_per_image": total_seconds / len(rows),
             "megapixels_per_second": pixels_done[name] / 1e6 / max(total_seconds, 1e-12),
+            # robust to the first call's warm-up and to other jobs stealing the cores for a moment
+            "median_megapixels_per_second": float(np.median(
+                [r["megapixels_per_second"] for r in rows])),
             "per_image": rows,
         })
     return {
