@@ -16,11 +16,24 @@ from pixelsmith.io import atomic_write_text
 from pixelsmith.zoo import ZOO, read_config, shipped_models
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
-def stage2(name: str) -> str:
-    """Provenance of a model fine-tuned in a second stage from its own first-stage export."""
-    return (f"two stages: stage 1 is `configs/{name}-stage1.yaml` from scratch (shipped as this "
-            f"model before); the lines above are stage 2, `configs/{name}.yaml`, which starts "
-            "from stage 1's export (`init:`) on larger patches at a lower learning rate.")
+
+
+#: What each fine-tuning stage of the staged restoration recipes changes, in order.
+STAGE_CHANGES = ("on larger patches at a lower learning rate",
+                 "on larger patches still, for more steps at a lower learning rate",
+                 "with an L2 loss instead of L1 (PSNR is an L2 measure), at a low learning rate")
+NUMBERS = ("one", "two", "three", "four")
+
+
+def staged(name: str, count: int) -> str:
+    """Provenance of a model trained in ``count`` stages, each from the previous one's export."""
+    steps = [f"stage 1 is `configs/{name}-stage1.yaml` from scratch"]
+    steps += [f"stage {k} `configs/{name}-stage{k}.yaml` from stage {k - 1}'s export "
+              f"{STAGE_CHANGES[k - 2]}" for k in range(2, count)]
+    shipped = "shipped as this model before" if count == 2 else "each shipped as this model before"
+    return (f"{NUMBERS[count - 1]} stages: {'; '.join(steps)} ({shipped}); the lines above are "
+            f"stage {count}, `configs/{name}.yaml`, from stage {count - 1}'s export (`init:`) "
+            f"{STAGE_CHANGES[count - 2]}.")
 
 
 #: How a model came to be where its config alone does not say it (several stages).
@@ -42,9 +55,9 @@ PROVENANCE = {
                   "checkpoint rather than best.pt: validation PSNR rewards the least "
                   "adversarial checkpoint, which is what the GAN is meant to move away from "
                   "(the recipe says so; the validation PSNR over steps is in the curves).",
-    "dejpeg-gray": stage2("dejpeg-gray"),
-    "denoise-color": stage2("denoise-color"),
-    "denoise-gray": stage2("denoise-gray"),
+    "dejpeg-gray": staged("dejpeg-gray", 2),
+    "denoise-color": staged("denoise-color", 3),
+    "denoise-gray": staged("denoise-gray", 4),
     "gan-cifar10": "one run in two parts: 5000 steps at a constant learning rate (the model "
                    "shipped before), then `pixelsmith train configs/gan-cifar10.yaml --resume "
                    "RUN` from that step-5000 checkpoint with the recipe's linear decay to 0 over "
