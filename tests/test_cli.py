@@ -107,7 +107,7 @@ def test_sr_keeps_alpha_and_scales(tmp_path, capsys):
 @pytest.mark.parametrize("argv_tail, message", [
     (["--task", "deblur", "--method", "wiener"], "--kernel"),  # plain --task deblur: blind model
     (["--task", "deblur", "--method", "deblur"], "--kernel"),
-    (["--task", "denoise", "--method", "bm3d"], "--sigma"),
+    (["--task", "denoise", "--method", "bm3d", "--sigma", "300"], "0-255"),
     (["--task", "denoise", "--method", "nope", "--sigma", "5"], "unknown method"),
 ])
 def test_missing_or_wrong_options_are_one_line_errors(tmp_path, capsys, samples, argv_tail,
@@ -117,6 +117,22 @@ def test_missing_or_wrong_options_are_one_line_errors(tmp_path, capsys, samples,
                        *argv_tail)
     assert_one_line_error(code, err)
     assert message in err and not target.exists()
+
+
+def test_plain_denoise_uses_the_shipped_model_and_estimates_sigma(tmp_path, capsys, samples):
+    """`restore --task denoise` with nothing else: the default model, sigma estimated."""
+    clean = np.asarray(PILImage.open(samples / "landscape.png").convert("RGB"), dtype=np.float64)
+    noisy = clean + np.random.default_rng(0).normal(0, 25, clean.shape)
+    PILImage.fromarray(np.clip(noisy, 0, 255).round().astype(np.uint8)).save(tmp_path / "n.png")
+    code, _, err = run(capsys, "restore", str(tmp_path / "n.png"), "-o", str(tmp_path / "o.png"),
+                       "--task", "denoise")
+    assert code == 0, err
+    estimated = float(err.split("estimated sigma")[1].split()[0])
+    assert 20 <= estimated <= 30
+    out = np.asarray(PILImage.open(tmp_path / "o.png"), dtype=np.float64)
+    psnr_in = 10 * np.log10(255**2 / np.mean((np.clip(noisy, 0, 255) - clean) ** 2))
+    psnr_out = 10 * np.log10(255**2 / np.mean((out - clean) ** 2))
+    assert psnr_out > psnr_in + 6
 
 
 def test_bad_image_is_a_one_line_error_and_writes_nothing(tmp_path, capsys):

@@ -109,7 +109,8 @@ def _finish(failed: int, jobs, output: str) -> None:
 @click.option("--task", type=click.Choice(TASK_CHOICES), required=True)
 @click.option("--method", help="Method name (see `pixelsmith methods`); default: the best one.")
 @click.option("--sigma", metavar="SIGMA|auto",
-              help="Noise level in 0-255 units, or 'auto' to estimate it from each image.")
+              help="Noise level in 0-255 units, or 'auto' to estimate it from each image "
+                   "(the default for --task denoise).")
 @click.option("--kernel", type=click.Path(), help="Blur kernel file (PNG, NPY, MAT) for deblur.")
 @click.option("--mask", type=click.Path(), help="Mask image for inpaint: white = missing.")
 @click.option("--scale", type=click.IntRange(min=2), help="Super-resolution factor.")
@@ -137,8 +138,8 @@ def restore(inputs, output, task, method, sigma, kernel, mask, scale, quality, d
 
     \b
     Examples:
+      pixelsmith restore noisy.png -o out.png --task denoise     # shipped model, sigma estimated
       pixelsmith restore noisy.png -o out.png --task denoise --sigma 25 --method bm3d
-      pixelsmith restore noisy.png -o out.png --task denoise --sigma auto
       pixelsmith restore blurred.png -o out.png --task deblur --kernel k.npy --sigma 2.55
       pixelsmith restore holes.png -o out.png --task inpaint --mask mask.png
       pixelsmith restore small.png -o big.png --task sr --scale 4
@@ -151,6 +152,8 @@ def restore(inputs, output, task, method, sigma, kernel, mask, scale, quality, d
     from pixelsmith.restore_files import restore_file, std_target
     from pixelsmith.restorer import Restorer, parse_quality, parse_sigma
 
+    if task == "denoise" and sigma is None:
+        sigma = "auto"  # a user with a noisy photo rarely knows its sigma
     options = {"sigma": parse_sigma(sigma), "kernel": kernel, "mask": mask, "scale": scale,
                "quality": parse_quality(quality)}
     jobs = plan_outputs(list(inputs), output)

@@ -246,12 +246,15 @@ def restore(
     """Restore ``image`` for ``task`` with ``method`` (default: the best available one).
 
     ``sigma`` is in 0-255 units as in the literature (``sigma=25``), or "auto" to estimate it
-    per image. ``quality`` is the JPEG quality, or "auto" to read it from a JPEG file (``image``
-    must then be a path). ``kernel`` and ``mask`` may be arrays or file paths (mask: white =
-    missing). ``device`` / ``tile`` / ``overlap`` / ``precision`` tune trained models (see
-    :class:`Restorer`). Returns the same kind of object as given, on the input's device: a
-    tensor for a tensor or path, a float32 HxW[xC] array in [0, 1] for a NumPy array.
+    per image (the default for denoising). ``quality`` is the JPEG quality, or "auto" to read it
+    from a JPEG file (``image`` must then be a path). ``kernel`` and ``mask`` may be arrays or
+    file paths (mask: white = missing). ``device`` / ``tile`` / ``overlap`` / ``precision`` tune
+    trained models (see :class:`Restorer`). Returns the same kind of object as given, on the
+    input's device: a tensor for a tensor or path, a float32 HxW[xC] array in [0, 1] for a NumPy
+    array.
     """
+    if task == "denoise" and sigma is None:
+        sigma = "auto"
     parse_sigma(sigma)
     parse_quality(quality)
     restorer = Restorer(task, method, device=device, tile=tile, overlap=overlap,
