@@ -199,6 +199,7 @@ def test_default_model_is_chosen_by_the_input_channels(monkeypatch, models, tmp_
     import pixelsmith.methods
     from pixelsmith.restorer import Restorer
 
+    monkeypatch.setattr(pixelsmith.methods, "default_models", lambda task: {})
     assert Restorer("denoise").name == "bm3d"
     defaults = {str(models["gray"]): {"task": "denoise", "channels": 1},
                 str(models["rgb"]): {"task": "denoise", "channels": 3}}
