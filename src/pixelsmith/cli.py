@@ -152,9 +152,7 @@ def restore(inputs, output, task, method, sigma, kernel, mask, scale, quality, d
     from pixelsmith.restore_files import restore_file, std_target
     from pixelsmith.restorer import Restorer, parse_quality, parse_sigma
 
-    if task == "denoise" and sigma is None:
-        sigma = "auto"  # a user with a noisy photo rarely knows its sigma
-    options = {"sigma": parse_sigma(sigma), "kernel": kernel, "mask": mask, "scale": scale,
+    options = {"sigma": parse_sigma(sigma, task), "kernel": kernel, "mask": mask, "scale": scale,
                "quality": parse_quality(quality)}
     jobs = plan_outputs(list(inputs), output)
     restorer = Restorer(task, method, device=device, tile=tile, overlap=overlap,

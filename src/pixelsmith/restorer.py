@@ -142,8 +142,13 @@ def _image_mask(mask: torch.Tensor | None, index: int) -> torch.Tensor | None:
     return mask[index:index + 1]
 
 
-def parse_sigma(value: float | int | str | None) -> float | str | None:
-    """``--sigma`` / ``sigma=``: a number in 0-255, or "auto" (estimate it per image)."""
+def parse_sigma(value: float | int | str | None, task: str | None = None) -> float | str | None:
+    """``--sigma`` / ``sigma=``: a number in 0-255, or "auto" (estimate it per image).
+
+    For ``task="denoise"`` no value means "auto": a user with a noisy photo rarely knows its
+    sigma."""
+    if value is None and task == "denoise":
+        return "auto"
     if value is None or (isinstance(value, str) and value.strip().lower() == "auto"):
         return None if value is None else "auto"
     try:
@@ -253,9 +258,7 @@ def restore(
     input's device: a tensor for a tensor or path, a float32 HxW[xC] array in [0, 1] for a NumPy
     array.
     """
-    if task == "denoise" and sigma is None:
-        sigma = "auto"
-    parse_sigma(sigma)
+    sigma = parse_sigma(sigma, task)
     parse_quality(quality)
     restorer = Restorer(task, method, device=device, tile=tile, overlap=overlap,
                         precision=precision)
