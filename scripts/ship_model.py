@@ -44,8 +44,9 @@ def main() -> int:
     parser.add_argument("name")
     parser.add_argument("run", type=Path)
     parser.add_argument("--default", action="store_true")
-    parser.add_argument("--checkpoint", choices=["best", "last"], default="best",
-                        help="which checkpoint of the run (default: best validation)")
+    parser.add_argument("--checkpoint", default="best",
+                        help="best (validation; the default), last, or the step of a snapshot "
+                             "kept by train.keep_every")
     parser.add_argument("--fp16", action="store_true",
                         help="store the weights in float16 (half the size; loaded as float32)")
     args = parser.parse_args()

@@ -282,3 +282,25 @@ def test_global_rng_stream_survives_resume(tmp_path, images):
     Trainer(recipe_from_dict(part), progress=False, max_steps=10, extra_callbacks=[part_a]).fit()
     Trainer(recipe_from_dict(part), progress=False, resume=True, extra_callbacks=[part_b]).fit()
     assert {**part_a.values, **part_b.values} == full.values
+
+
+def test_kept_snapshots_export_by_step(tmp_path, images, capsys):
+    from pixelsmith.cli import main
+    from pixelsmith.zoo import load_model
+
+    run = tmp_path / "run"
+    Trainer(recipe_from_dict(tiny_recipe(images, run, steps=12, keep_every=4)),
+            progress=False).fit()
+    assert sorted(p.name for p in run.glob("step-*.pt")) == [
+        "step-0000004.pt", "step-0000008.pt", "step-0000012.pt"]
+    assert_same_weights(weights(run, "step-0000012.pt"), weights(run))
+    assert not torch.equal(weights(run, "step-0000004.pt")["body.0.weight"],
+                           weights(run)["body.0.weight"])
+    main(["export-model", str(run), "-o", str(tmp_path / "model"), "--checkpoint", "8"])
+    config = load_model(tmp_path / "model").pixelsmith_config
+    assert config["training"]["step"] == 8 and config["training"]["checkpoint"] == "step-0000008.pt"
+    with pytest.raises(SystemExit) as stop:
+        main(["export-model", str(run), "-o", str(tmp_path / "other"), "--checkpoint", "6"])
+    assert stop.value.code == 2
+    assert "no snapshot of step 6 (kept: 4, 8, 12)" in capsys.readouterr().err
+    assert not (tmp_path / "other").exists()

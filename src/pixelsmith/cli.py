@@ -284,8 +284,9 @@ def train(recipe, overrides, output, resume_dir, max_steps, device, nproc, quiet
 @click.argument("run_dir", type=click.Path())
 @click.option("-o", "--output", required=True, type=click.Path(),
               help="Model folder to write (config.json + model.safetensors).")
-@click.option("--checkpoint", type=click.Choice(["best", "last"]), default="best",
-              show_default=True, help="Which checkpoint of the run.")
+@click.option("--checkpoint", default="best", show_default=True,
+              help="Which checkpoint of the run: best, last, or the step of a snapshot "
+                   "kept by train.keep_every (e.g. 5000).")
 @click.option("--raw", is_flag=True, help="Export the raw weights even when EMA weights exist.")
 def export_model(run_dir, output, checkpoint, raw) -> None:
     """Turn a training run into a model folder that `restore --method PATH` and load_model use."""

@@ -18,6 +18,11 @@ from pixelsmith.io import atomic_output
 LAST, BEST = "last.pt", "best.pt"
 
 
+def snapshot_name(step: int) -> str:
+    """File name of the snapshot ``train.keep_every`` keeps at ``step`` (sorts by step)."""
+    return f"step-{step:07d}.pt"
+
+
 def rng_state() -> dict:
     """Every random number generator a run draws from, as tensors and plain values."""
     kind, keys, pos, has_gauss, cached = np.random.get_state()

@@ -115,6 +115,7 @@ class TrainConfig(Section):
     deterministic: bool = False
     log_every: int = Field(50, ge=1)
     checkpoint_every: int = Field(500, ge=1)
+    keep_every: int | None = Field(None, ge=1)  # also keep step-NNNNNNN.pt every that many steps
 
 
 class Recipe(Section):

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pixelsmith.errors import PixelsmithError
-from pixelsmith.train.checkpoint import BEST, LAST, load_checkpoint
+from pixelsmith.train.checkpoint import BEST, LAST, load_checkpoint, snapshot_name
 
 if TYPE_CHECKING:
     import torch
@@ -22,6 +22,22 @@ def checkpoint_weights(state: dict, main: str, use_ema: bool) -> dict:
     return state["models"][main]
 
 
+def checkpoint_path(run: Path, checkpoint: str) -> Path:
+    """The file of ``checkpoint`` in ``run``: ``best`` (``last`` when the run never
+    validated), ``last``, or a step whose snapshot ``train.keep_every`` kept."""
+    if checkpoint in ("best", "last"):
+        path = run / (BEST if checkpoint == "best" else LAST)
+        return run / LAST if checkpoint == "best" and not path.exists() else path
+    if not str(checkpoint).isdigit():
+        raise PixelsmithError(f"--checkpoint {checkpoint!r}: expected best, last or a step number")
+    path = run / snapshot_name(int(checkpoint))
+    if not path.exists():
+        kept = [str(int(p.stem.removeprefix("step-"))) for p in sorted(run.glob("step-*.pt"))]
+        raise PixelsmithError(f"{run}: no snapshot of step {int(checkpoint)} (kept: "
+                              f"{', '.join(kept) if kept else 'none; see train.keep_every'})")
+    return path
+
+
 def export_run(run: Path, output: Path, checkpoint: str = "best", use_ema: bool = True,
                storage_dtype: torch.dtype | None = None) -> Path:
     """Write the model of ``run`` to ``output``; its config records how it was trained."""
@@ -30,9 +46,7 @@ def export_run(run: Path, output: Path, checkpoint: str = "best", use_ema: bool 
     from pixelsmith.train.families import family_class
     from pixelsmith.zoo import save_model
 
-    path = run / (BEST if checkpoint == "best" else LAST)
-    if checkpoint == "best" and not path.exists():
-        path = run / LAST
+    path = checkpoint_path(run, checkpoint)
     state = load_checkpoint(path)
     recipe = recipe_from_dict(state["recipe"], str(path))
     family = family_class(recipe.family)

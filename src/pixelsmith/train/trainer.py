@@ -30,6 +30,7 @@ from pixelsmith.train.checkpoint import (
     rng_state,
     save_checkpoint,
     set_rng_state,
+    snapshot_name,
 )
 from pixelsmith.train.config import Recipe, dump_recipe
 from pixelsmith.train.ema import make_ema
@@ -269,6 +270,7 @@ class Trainer:
 
     def _loop(self) -> None:
         val_every, ckpt_every = self.recipe.val.every, self.recipe.train.checkpoint_every
+        keep_every = self.recipe.train.keep_every
         while self.step < self.total_steps and self.stop_reason is None:
             if hasattr(self.dataset, "set_epoch"):
                 self.dataset.set_epoch(self.epoch)
@@ -288,6 +290,8 @@ class Trainer:
                     self._share_stop_decision()
                 if self.step % ckpt_every == 0:
                     self.save()
+                if keep_every and self.step % keep_every == 0:
+                    self.save(snapshot_name(self.step))
                 if self.step >= self.total_steps or self.stop_reason is not None:
                     break
             else:
