@@ -205,6 +205,23 @@ def test_evaluate_writes_schema(tmp_path, capsys, samples):
     assert "| tv |" in out and (tmp_path / "r.md").read_text().count("|") > 10
 
 
+@pytest.mark.parametrize("color, warned", [("auto", True), ("gray", False)])
+def test_evaluate_warns_when_a_folder_mixes_gray_and_colour(tmp_path, capsys, samples, color,
+                                                            warned):
+    data = tmp_path / "data"
+    data.mkdir()
+    crop = PILImage.open(samples / "texture.png").convert("RGB").crop((0, 0, 32, 32))
+    crop.save(data / "a.png")
+    crop.convert("L").save(data / "b.png")
+    code, _, err = run(capsys, "evaluate", "--task", "denoise", "--data", str(data),
+                       "--methods", "wavelet", "--sigma", "25", "--color", color,
+                       "--json", str(tmp_path / "r.json"))
+    assert code == 0, err
+    assert ("mixes 1 gray and 1 colour images" in err) == warned
+    channels = json.loads((tmp_path / "r.json").read_text())["meta"]["channels"]
+    assert channels == ({"gray": 1, "rgb": 1} if color == "auto" else {"gray": 2, "rgb": 0})
+
+
 def test_evaluate_bad_folder(capsys, tmp_path):
     code, _, err = run(capsys, "evaluate", "--task", "sr", "--data", str(tmp_path / "missing"))
     assert_one_line_error(code, err)

@@ -216,7 +216,7 @@ def evaluate(task, data, method_list, sigma, scale, quality, kernel, mask_kind, 
     """
     import json
 
-    from pixelsmith.evaluate import EvalParams, evaluate, to_markdown
+    from pixelsmith.evaluate import EvalParams, evaluate, mixed_channels_warning, to_markdown
     from pixelsmith.io import atomic_write_text
     from pixelsmith.methods import general_methods
 
@@ -231,6 +231,9 @@ def evaluate(task, data, method_list, sigma, scale, quality, kernel, mask_kind, 
     report = evaluate(data, task, names, params, limit=limit)
     table = to_markdown(report, per_image=per_image)
     click.echo(table)
+    warning = mixed_channels_warning(report)
+    if warning:
+        click.echo(warning, err=True)
     if json_path:
         atomic_write_text(json_path, json.dumps(report, indent=2) + "\n")
     if markdown_path:

@@ -180,11 +180,13 @@ def evaluate(
     restorers = [Restorer(task, name) for name in methods]
     per_method: dict[str, list[dict]] = {r.name: [] for r in restorers}
     pixels_done = {r.name: 0 for r in restorers}
+    channels = {"gray": 0, "rgb": 0}
 
     bar = tqdm(total=len(files) * len(restorers), desc=f"evaluate {task}", unit="run",
                disable=not progress, dynamic_ncols=True)
     for index, path in enumerate(files):
         clean = load_clean(path, params)
+        channels["gray" if clean.shape[1] == 1 else "rgb"] += 1
         reference, degraded, known = make_case(clean, params, image_generator(params.seed, index))
         for restorer in restorers:
             bar.set_postfix_str(f"{restorer.name} {path.name}")
@@ -224,11 +226,24 @@ def evaluate(
         "meta": {
             "schema_version": SCHEMA_VERSION,
             "images": len(files),
+            "channels": channels,
             "machine": machine_summary(),
             "torch": torch.__version__,
             "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
         },
     }
+
+
+def mixed_channels_warning(report: dict) -> str | None:
+    """A one-line warning when the evaluated images mixed gray and colour ones (as read,
+    ``--color auto``): their scores average two different problems, e.g. a folder holding a
+    data set's gray copies beside its colour originals."""
+    counts = report["meta"].get("channels", {})
+    if report["params"].get("color") != "auto" or not (counts.get("gray") and counts.get("rgb")):
+        return None
+    return (f"warning: {report['dataset']} mixes {counts['gray']} gray and {counts['rgb']} "
+            "colour images, scored as read and averaged together; use --color gray or "
+            "--color rgb, or a folder of one kind")
 
 
 def to_markdown(report: dict, per_image: bool = False) -> str:
