@@ -66,10 +66,11 @@ PROVENANCE = {
                    "ship_model.py --checkpoint last`), where the decay ends, not from best.pt. "
                    "On CIFAR-10 the validation images are the benchmark's held-out images "
                    "(docs/BENCHMARKS.md, section gan).",
-    "gan-faces": "one run in two parts: its recipe first said 5000 steps; seeing the "
-                 "validation FID level off above the target, the recipe went back to 8000 and "
-                 "`pixelsmith train configs/gan-faces.yaml --resume RUN` went on from step 5000 "
-                 "(constant learning rate, so the same as one 8000-step run).",
+    "gan-faces": "one uninterrupted run of the recipe, best.pt by validation FID (step 5000). "
+                 "It repeats an earlier run of the same recipe exactly (the same validation "
+                 "FID at every step, single-threaded CPU). It replaced a model trained 8000 "
+                 "steps at a constant learning rate (its card is in this file's git history). "
+                 "On UTKFace the validation images are the benchmark's held-out faces.",
     "inpaint-faces-l2": "one run in two parts: a session ended it at step ~830 and "
                         "`pixelsmith train configs/inpaint-faces-l2.yaml --resume RUN` went on "
                         "from its step-750 checkpoint to 4000 in the next (resume is bit-exact, "
