@@ -24,7 +24,7 @@ Parts and protocols:
   against the held-out images in the shipped extractor's feature space (features-mnist /
   features-cifar10 / features-faces; docs/FEATURE_METRICS.md), class coverage and the
   normalised entropy of the extractor's predicted classes of the samples (mode collapse shows
-  as low recall, coverage < 1 or low entropy). FID is also measured on ``--draws`` (5) sample
+  as low recall, coverage < 1 or low entropy). FID is also measured on ``--draws`` (20) sample
   draws in all, draw k seeded k * 1,000,000 + 0, 500, ... (draw 0 is the one above): their
   mean and standard deviation say how much of a difference is the luck of one draw. Floor
   row, once per data set: as many seeded (seed 1) training images against the held-out ones.
@@ -594,7 +594,8 @@ def section(report: dict) -> str:
                   "(the floor row's are those of real images). FID / KID / precision / recall "
                   "are those of the first draw of samples; \"FID, draws\" is the mean +- "
                   f"standard deviation over {synth['meta'].get('draws', 1)} independent draws "
-                  "(the first included). Target: the GAN's mean FID over the draws <= "
+                  "(the first included); the target column gives the GAN's mean +- its "
+                  "standard error. Target: the GAN's mean FID over the draws <= "
                   f"{TARGET_RATIO} x the VAE's.", "",
                   "| data | model | n | FID | KID | precision | recall | FID, draws | "
                   "class coverage | class entropy | target |",
@@ -603,7 +604,9 @@ def section(report: dict) -> str:
             target = ""
             if r.get("target"):
                 t = r["target"]
-                target = (f"{'met' if t['met'] else 'not met'} ({r['fid_mean']:.2f} vs "
+                error = (f" +- {r['fid_std'] / math.sqrt(len(r['fid_draws'])):.2f}"
+                         if r.get("fid_std") is not None else "")
+                target = (f"{'met' if t['met'] else 'not met'} ({r['fid_mean']:.2f}{error} vs "
                           f"{t['bound']:.2f} = {TARGET_RATIO} x {t['vae_fid']:.2f})")
             elif r["role"] == "gan":
                 target = "no VAE"
@@ -733,7 +736,7 @@ def main() -> int:
     parser.add_argument("--runs", nargs="*", type=Path, default=[],
                         help="run folders whose training curves to plot")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--draws", type=int, default=5,
+    parser.add_argument("--draws", type=int, default=20,
                         help="sample draws whose FIDs are averaged (synthesis)")
     parser.add_argument("--device", default="cpu",
                         help="where the restoration methods run (cpu, cuda); timings are "
