@@ -241,7 +241,7 @@ def _classes(labels: torch.Tensor, num_classes: int | None) -> dict:
 def part_synthesis(args: argparse.Namespace, models: dict, images: Path | None) -> dict:
     from vae import EXTRACTOR_OF, draw_samples, split_data
 
-    from pixelsmith.feature_metrics import extract_features, load_extractor
+    from pixelsmith.feature_metrics import extract_features, feature_statistics, load_extractor
     from pixelsmith.zoo import load_model
 
     rows, grids = [], {}
@@ -253,6 +253,7 @@ def part_synthesis(args: argparse.Namespace, models: dict, images: Path | None) 
         extractor = load_extractor(EXTRACTOR_OF[kind])
         classes = getattr(extractor, "num_classes", None)
         real_feats, real_labels = extract_features(real, extractor)
+        real_stats = feature_statistics(real_feats) if n >= 5 else None  # else no FID at all
         generator = torch.Generator().manual_seed(1)
         floor = data["train_x"][torch.randperm(len(data["train_x"]), generator=generator)[:n]]
         feats, labels = extract_features(floor, extractor)
@@ -270,7 +271,7 @@ def part_synthesis(args: argparse.Namespace, models: dict, images: Path | None) 
             feats, labels = extract_features(samples, extractor)
             row = {"data": kind, "model": source, "role": role, "seconds": seconds,
                    **scores_against(real_feats, feats, classes, labels)}
-            row.update(fid_over_draws(model, n, args.draws, real_feats, extractor, row["fid"]))
+            row.update(fid_over_draws(model, n, args.draws, real_stats, extractor, row["fid"]))
             rows.append(row)
             note(f"synthesis {kind} {source}: FID {row['fid']}, recall {row['recall']}, "
                  f"coverage {row.get('coverage')}")
@@ -293,21 +294,26 @@ def part_synthesis(args: argparse.Namespace, models: dict, images: Path | None) 
     return {"rows": rows, "grids": grids}
 
 
-def fid_over_draws(model: torch.nn.Module, n: int, draws: int, real_feats: torch.Tensor,
+def fid_over_draws(model: torch.nn.Module, n: int, draws: int, real_stats: tuple | None,
                    extractor: torch.nn.Module, first: float | None) -> dict:
     """FID of ``draws`` independent draws of ``n`` samples (the first already scored as
-    ``first``): a single draw's FID moves by a few tenths with the sample seeds alone."""
-    from pixelsmith import feature_metrics as fm
-    from pixelsmith.feature_metrics import extract_features
+    ``first``) against the held-out images' feature ``real_stats`` (mean, covariance): a single
+    draw's FID moves by a few tenths with the sample seeds alone."""
+    from vae import draw_samples
+
+    from pixelsmith.feature_metrics import (
+        extract_features,
+        feature_statistics,
+        frechet_from_statistics,
+    )
 
     if first is None:
         return {"fid_draws": [], "fid_mean": None, "fid_std": None}
     fids = [first]
     for k in range(1, draws):
-        samples = torch.cat([model.sample(min(500, n - i), seed=k * DRAW_STRIDE + i)
-                             for i in range(0, n, 500)]).clamp(0, 1)
-        feats, _ = extract_features(samples, extractor)
-        fids.append(fm.feature_scores(real_feats, feats, kid_subset_size=min(1000, n))["fid"])
+        feats, _ = extract_features(draw_samples(model, n, first_seed=k * DRAW_STRIDE),
+                                    extractor)
+        fids.append(frechet_from_statistics(*real_stats, *feature_statistics(feats)))
     spread = float(np.std(fids, ddof=1)) if len(fids) > 1 else None
     return {"fid_draws": fids, "fid_mean": float(np.mean(fids)), "fid_std": spread}
 

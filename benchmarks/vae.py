@@ -286,10 +286,10 @@ def part_quality(args) -> dict:
 
 
 @torch.no_grad()
-def draw_samples(model: torch.nn.Module, n: int) -> torch.Tensor:
-    """``n`` samples (T = 1) in [0, 1], in batches of 500 seeded 0, 500, 1000, ..."""
-    return torch.cat([model.sample(min(500, n - i), seed=i) for i in range(0, n, 500)]
-                     ).clamp(0, 1)
+def draw_samples(model: torch.nn.Module, n: int, first_seed: int = 0) -> torch.Tensor:
+    """``n`` samples (T = 1) in [0, 1], in batches of 500 seeded first_seed + 0, 500, ..."""
+    return torch.cat([model.sample(min(500, n - i), seed=first_seed + i)
+                      for i in range(0, n, 500)]).clamp(0, 1)
 
 
 def write_sample_grid(name: str, samples: torch.Tensor) -> str:
