@@ -107,6 +107,18 @@ class Codec(nn.Module):
     def finalized(self) -> bool:
         return True
 
+    @torch.no_grad()
+    def round_weights(self, dtype: torch.dtype) -> None:
+        """Round every parameter to the values ``dtype`` can hold, then finalize again.
+
+        For storage in a smaller type (``save_model(storage_dtype=...)``): loading casts the
+        stored values back exactly, so the tables built here from the rounded weights stay
+        current after loading and the model's files decode anywhere (docs/CODEC.md).
+        """
+        for param in self.parameters():
+            param.copy_(param.to(dtype).to(param.dtype))
+        self.update()
+
     def _device(self) -> torch.device:
         return next(self.parameters()).device
 

@@ -52,6 +52,8 @@ def export_run(run: Path, output: Path, checkpoint: str = "best", use_ema: bool 
     family = family_class(recipe.family)
     network = build_network(recipe.model.name, recipe.model.args)
     network.load_state_dict(checkpoint_weights(state, family.main, use_ema))
+    if storage_dtype is not None and hasattr(network, "round_weights"):
+        network.round_weights(storage_dtype)  # a codec rebuilds its tables from what is stored
     summary_file = run / "summary.json"
     summary = json.loads(summary_file.read_text()) if summary_file.exists() else {}
     config = {

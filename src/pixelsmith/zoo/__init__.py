@@ -100,9 +100,10 @@ def save_model(model_dir: Path, network: torch.nn.Module, config: dict,
                storage_dtype: torch.dtype | None = None) -> Path:
     """Write ``model.safetensors`` and ``config.json`` (with the weights' sha256) atomically.
 
-    ``storage_dtype`` (e.g. ``torch.float16``) stores the floating-point tensors in that type
-    to halve a package's size; :func:`load_model` casts them back into the network's float32
-    parameters, so only the stored values are rounded.
+    ``storage_dtype`` (e.g. ``torch.float16``) stores the floating-point parameters and
+    buffers in that type to halve a package's size; :func:`load_model` casts them back into the
+    network's float32 tensors, so only the stored values are rounded. Other state (a codec's
+    entropy tables, medians and scale table) keeps its own type.
     """
     from safetensors.torch import save_file
 
@@ -112,7 +113,9 @@ def save_model(model_dir: Path, network: torch.nn.Module, config: dict,
     model_dir.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu().contiguous() for k, v in network.state_dict().items()}
     if storage_dtype is not None:
-        state = {k: v.to(storage_dtype) if v.is_floating_point() else v
+        weights = {name for name, _ in network.named_parameters()}
+        weights |= {name for name, _ in network.named_buffers()}
+        state = {k: v.to(storage_dtype) if v.is_floating_point() and k in weights else v
                  for k, v in state.items()}
         config = {**config, "storage_dtype": str(storage_dtype).removeprefix("torch.")}
     with atomic_output(model_dir / WEIGHTS) as tmp:
