@@ -55,6 +55,15 @@ PROVENANCE = {
                   "checkpoint rather than best.pt: validation PSNR rewards the least "
                   "adversarial checkpoint, which is what the GAN is meant to move away from "
                   "(the recipe says so; the validation PSNR over steps is in the curves).",
+    **{f"codec-q{q}": "fine-tuned from codec-q3's export (`init: models/codec-q3`, the "
+                      "ladder's base, trained from scratch) at this quality's lambda, as learned-"
+                      "compression papers do for neighbouring rate points; shipped with float16 "
+                      "weights (`scripts/ship_model.py --fp16`), the entropy tables rebuilt from "
+                      "the rounded weights before saving (docs/CODEC.md)."
+       for q in (1, 2, 4)},
+    "codec-q3": "the ladder's base, trained from scratch; shipped with float16 weights "
+                "(`scripts/ship_model.py --fp16`), the entropy tables rebuilt from the rounded "
+                "weights before saving (docs/CODEC.md).",
     "dejpeg-gray": staged("dejpeg-gray", 2),
     "denoise-color": staged("denoise-color", 3),
     "denoise-gray": staged("denoise-gray", 4),
