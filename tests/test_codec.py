@@ -312,7 +312,9 @@ def test_cli_round_trip_and_a_bad_input(tmp_path, capsys):
     assert not list(tmp_path.glob(".bad.png*"))  # no temporary file left behind
 
 
-def test_cli_without_an_installed_model_says_so(tmp_path, capsys):
+def test_cli_without_an_installed_model_says_so(tmp_path, capsys, monkeypatch):
+    """As on an installation without the codec models (a slim build, or before they shipped)."""
+    monkeypatch.setattr("pixelsmith.zoo.shipped_models", lambda: {})
     PILImage.new("RGB", (8, 8)).save(tmp_path / "a.png")
     with pytest.raises(SystemExit) as stop:
         main(["compress", str(tmp_path / "a.png"), "-o", str(tmp_path / "a.pxs"), "--quality",
