@@ -124,7 +124,7 @@ def bd_table(curves: dict[str, dict]) -> list[dict]:
     check the protocol: WebP against JPEG should come out near CompressAI's -37%."""
     out = []
     for name, curve in curves.items():
-        if name == ANCHORS[0]:
+        if name == ANCHORS[0] or len(curve["points"]) < 2:  # a fixed-rate point has no BD-rate
             continue
         row = {"curve": name}
         for anchor in ANCHORS:
@@ -139,6 +139,32 @@ def bd_table(curves: dict[str, dict]) -> list[dict]:
                 row.setdefault("notes", []).append(f"{name} vs {anchor}: {exc}")
         out.append(row)
     return out
+
+
+def psnr_at_rate(curve: dict, bpp: float) -> float | None:
+    """PSNR of ``curve`` at ``bpp``, linear in log-rate between its points (None outside)."""
+    points = sorted(curve["points"], key=lambda p: p["bpp"])
+    rates = np.log([p["bpp"] for p in points])
+    if len(points) < 2 or not rates[0] <= np.log(bpp) <= rates[-1]:
+        return None
+    return float(np.interp(np.log(bpp), rates, [p["psnr"] for p in points]))
+
+
+def fixed_rate_lines(curves: dict[str, dict]) -> list[str]:
+    """For each one-point (fixed-rate) curve, the PSNR the other curves reach at its rate."""
+    lines = []
+    for name, curve in curves.items():
+        if len(curve["points"]) != 1:
+            continue
+        point = curve["points"][0]
+        others = [(other, psnr_at_rate(c, point["bpp"])) for other, c in curves.items()
+                  if other != name]
+        at_rate = ", ".join(f"{other} {value:.2f} dB" for other, value in others
+                            if value is not None)
+        lines += ["", f"{name} codes at one fixed rate, so it has no BD-rate: "
+                      f"{point['bpp']:.3f} bpp at {point['psnr']:.2f} dB. At that rate "
+                      f"(interpolated in log-rate): {at_rate or 'no curve covers it'}."]
+    return lines
 
 
 def plot(curves: dict[str, dict], path: Path, title: str) -> None:
@@ -221,6 +247,7 @@ def section(curves: dict[str, dict], bd: list[dict], meta: dict) -> str:
               "|---|" + "---|" * len(anchors)]
     for row in bd:
         lines.append(f"| {row['curve']} | " + " | ".join(fmt(row.get(a)) for a in anchors) + " |")
+    lines += fixed_rate_lines(curves)
     notes = [note for row in bd for note in row.get("notes", [])]
     if notes:
         lines += ["", "Not computed: " + "; ".join(notes) + "."]
