@@ -88,8 +88,8 @@ def resolve_codec(model: str | Path | Codec | None = None, quality: int | None =
         name = shipped_name(quality)
         if not _installed(name):
             raise PixelsmithError(
-                f"no codec model is installed for quality {quality} ('{name}' is not shipped "
-                "yet); train one (docs/CODEC.md) and pass --model FOLDER")
+                f"no codec model is installed for quality {quality} ('{name}' is missing from "
+                "this installation); train one (docs/CODEC.md) and pass --model FOLDER")
         codec = load_codec(name)
     if quality is not None and model is not None and codec.quality not in (0, quality):
         raise PixelsmithError(f"the model is quality {codec.quality}, not {quality} "
