@@ -37,6 +37,8 @@ def staged(name: str, count: int) -> str:
 
 
 #: How a model came to be where its config alone does not say it (several stages).
+CODEC_FP16 = ("shipped with float16 weights (`scripts/ship_model.py --fp16`), the entropy tables "
+              "rebuilt from the rounded weights before saving (docs/CODEC.md).")
 PROVENANCE = {
     "inpaint": "three stages on the CPU. Stage 1: `configs/inpaint.yaml` with the first "
                "prefill (pull-push without harmonic smoothing), 2658 of 4000 steps in 70.5 min, "
@@ -57,13 +59,9 @@ PROVENANCE = {
                   "(the recipe says so; the validation PSNR over steps is in the curves).",
     **{f"codec-q{q}": "fine-tuned from codec-q3's export (`init: models/codec-q3`, the "
                       "ladder's base, trained from scratch) at this quality's lambda, as learned-"
-                      "compression papers do for neighbouring rate points; shipped with float16 "
-                      "weights (`scripts/ship_model.py --fp16`), the entropy tables rebuilt from "
-                      "the rounded weights before saving (docs/CODEC.md)."
+                      "compression papers do for neighbouring rate points; " + CODEC_FP16
        for q in (1, 2, 4)},
-    "codec-q3": "the ladder's base, trained from scratch; shipped with float16 weights "
-                "(`scripts/ship_model.py --fp16`), the entropy tables rebuilt from the rounded "
-                "weights before saving (docs/CODEC.md).",
+    "codec-q3": "the ladder's base, trained from scratch; " + CODEC_FP16,
     "dejpeg-gray": staged("dejpeg-gray", 2),
     "denoise-color": staged("denoise-color", 3),
     "denoise-gray": staged("denoise-gray", 4),
