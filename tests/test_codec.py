@@ -30,6 +30,7 @@ from pixelsmith.codec.models import (
     MeanScaleHyperprior,
     pad_image,
     rate_bits,
+    straight_through_round,
 )
 from pixelsmith.codec.rd import bd_rate
 from pixelsmith.errors import PixelsmithError
@@ -152,6 +153,34 @@ def test_round_trip_at_an_odd_size_equals_the_rounding_forward(cls, channels):
     assert (header.width, header.height, header.channels) == (47, 33, channels)
     assert (header.kind, header.quality) == (model.kind, 2)
     assert header.padded_size == (33 + (-33) % model.pad_multiple, 47 + (-47) % model.pad_multiple)
+
+
+def test_straight_through_rounding_rounds_forward_and_passes_gradients_back():
+    y = torch.tensor([0.2, 0.7, -1.6, 2.5], requires_grad=True)
+    centre = torch.tensor([0.0, 0.4, 0.3, -0.25])
+    out = straight_through_round(y, centre)
+    assert torch.allclose(out - centre, torch.round(y - centre))
+    out.sum().backward()
+    assert torch.equal(y.grad, torch.ones(4))
+
+
+@pytest.mark.parametrize("mixed", (False, True))
+def test_mixed_quantization_feeds_the_synthesis_rounded_latents_in_training(mixed):
+    """With it, g_s sees round(y - mean) + mean in training, as when decoding; the rate (and
+    without it also g_s) sees y plus uniform noise. Evaluation is the same either way."""
+    model = tiny(mixed_quantization=mixed).train()
+    seen = {}
+    model.g_s.register_forward_pre_hook(lambda _, args: seen.update(y_hat=args[0]))
+    model.gaussian.register_forward_hook(lambda m, args, out: seen.update(means=args[2]))
+    x = image(3, 64, 64)
+    out = model(x, generator=torch.Generator().manual_seed(0))
+    offsets = (seen["y_hat"] - seen["means"]).detach()
+    assert torch.allclose(offsets, torch.round(offsets), atol=1e-5) == mixed
+    rd_terms(out, x, model.lmbda)["loss"].backward()
+    assert model.g_a[0].weight.grad.abs().sum() > 0
+    plain = tiny(mixed_quantization=not mixed)
+    with torch.no_grad():
+        assert torch.equal(model.eval()(x)["x_hat"], plain(x)["x_hat"])
 
 
 def test_a_gray_image_through_an_rgb_model_comes_back_gray():

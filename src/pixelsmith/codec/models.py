@@ -162,15 +162,22 @@ class FactorizedPrior(Codec):
 class MeanScaleHyperprior(Codec):
     """A hyperprior: z = h_a(y) is coded with a factorized prior, and h_s(z_hat) predicts a
     Gaussian (mean and scale; scale only with ``mean=False``, Balle et al. 2018) for each
-    element of y."""
+    element of y.
+
+    ``mixed_quantization`` changes training only: the rate still sees y plus uniform noise,
+    but g_s sees y rounded around its predicted mean, as at test time, with a straight-through
+    gradient (Minnen & Singh 2020). The decoder then trains on the latents it will decode.
+    """
 
     pad_multiple = 64
     streams = 2
 
     def __init__(self, channels: int = 3, N: int = 128, M: int = 192, quality: int = 0,
-                 lmbda: float = 0.0, mean: bool = True) -> None:
+                 lmbda: float = 0.0, mean: bool = True, mixed_quantization: bool = False
+                 ) -> None:
         super().__init__(channels, N, M, quality, lmbda)
         self.mean = bool(mean)
+        self.mixed_quantization = bool(mixed_quantization)
         self.g_a = analysis(channels, N, M)
         self.g_s = synthesis(channels, N, M)
         self.h_a = nn.Sequential(conv(M, N, 3, 1), nn.LeakyReLU(), conv(N, N), nn.LeakyReLU(),
@@ -200,6 +207,8 @@ class MeanScaleHyperprior(Codec):
         z_hat, z_likelihood = self.entropy_z(z, generator)
         scales, means = self.entropy_parameters(z_hat)
         y_hat, y_likelihood = self.gaussian(y, scales, means, generator)
+        if self.training and self.mixed_quantization:
+            y_hat = straight_through_round(y, means)
         return {"x_hat": self.g_s(y_hat), "likelihoods": {"y": y_likelihood, "z": z_likelihood}}
 
     def update(self) -> None:
@@ -234,6 +243,13 @@ class MeanScaleHyperprior(Codec):
         y_symbols = coder.decode(streams[1], rows, self.gaussian.tables())
         y_symbols = torch.from_numpy(y_symbols).view(scales.shape).to(self._device())
         return self.g_s(dequantize(y_symbols, 0.0 if means is None else means))
+
+
+def straight_through_round(y: torch.Tensor, centre: torch.Tensor | None) -> torch.Tensor:
+    """round(y - centre) + centre in the forward pass, the identity in the backward pass."""
+    offset = y if centre is None else y - centre
+    rounded = offset + (torch.round(offset) - offset).detach()
+    return rounded if centre is None else rounded + centre
 
 
 class ConvAECodec(Codec):
