@@ -39,6 +39,14 @@ def staged(name: str, count: int) -> str:
 #: How a model came to be where its config alone does not say it (several stages).
 CODEC_FP16 = ("shipped with float16 weights (`scripts/ship_model.py --fp16`), the entropy tables "
               "rebuilt from the rounded weights before saving (docs/CODEC.md).")
+
+
+def codec_stage2(name: str) -> str:
+    """How stage 2 of a codec continues stage 1 (the lines of its card are stage 2's)."""
+    return (f"The lines above are stage 2, `configs/{name}.yaml`, from stage 1's export "
+            "(`init:`) on 256-pixel crops with mixed quantization (docs/CODEC.md, Training); ")
+
+
 PROVENANCE = {
     "inpaint": "three stages on the CPU. Stage 1: `configs/inpaint.yaml` with the first "
                "prefill (pull-push without harmonic smoothing), 2658 of 4000 steps in 70.5 min, "
@@ -57,11 +65,15 @@ PROVENANCE = {
                   "checkpoint rather than best.pt: validation PSNR rewards the least "
                   "adversarial checkpoint, which is what the GAN is meant to move away from "
                   "(the recipe says so; the validation PSNR over steps is in the curves).",
-    **{f"codec-q{q}": "fine-tuned from codec-q3's export (`init: models/codec-q3`, the "
-                      "ladder's base, trained from scratch) at this quality's lambda, as learned-"
-                      "compression papers do for neighbouring rate points; " + CODEC_FP16
+    **{f"codec-q{q}": ("two stages. Stage 1 is `configs/codec-q{q}-stage1.yaml`: fine-tuned "
+                       "for 2,500 steps at this quality's lambda from the export of "
+                       "`configs/codec-q3-stage1.yaml` (the ladder's base, 18,000 steps from "
+                       "scratch), as learned-compression papers do for neighbouring rate "
+                       "points. " + codec_stage2(f"codec-q{q}") + CODEC_FP16)
        for q in (1, 2, 4)},
-    "codec-q3": "the ladder's base, trained from scratch; " + CODEC_FP16,
+    "codec-q3": ("two stages. Stage 1 is `configs/codec-q3-stage1.yaml`, the ladder's base, "
+                 "18,000 steps from scratch, exported from best.pt (step 17,000). "
+                 + codec_stage2("codec-q3") + CODEC_FP16),
     "dejpeg-gray": staged("dejpeg-gray", 2),
     "denoise-color": staged("denoise-color", 3),
     "denoise-gray": staged("denoise-gray", 4),
