@@ -21,7 +21,7 @@ import torch
 from doc_sections import replace_section
 
 from pixelsmith.codec.api import compress, decompress, load_codec
-from pixelsmith.io import list_images, read_image
+from pixelsmith.io import list_images, read_image, to_array
 from pixelsmith.settings import dataset_path
 from pixelsmith.sysinfo import machine_summary
 
@@ -30,7 +30,8 @@ SECTION = "codec-threads"
 
 
 def levels(x: torch.Tensor) -> np.ndarray:
-    return torch.round(x.clamp(0, 1) * 255).to(torch.int16).numpy()
+    """The 8-bit image as signed integers, so two of them can be subtracted."""
+    return to_array(x).astype(np.int16)
 
 
 def with_threads(count: int, work, *args, **kwargs):

@@ -247,9 +247,8 @@ class MeanScaleHyperprior(Codec):
 
 def straight_through_round(y: torch.Tensor, centre: torch.Tensor | None) -> torch.Tensor:
     """round(y - centre) + centre in the forward pass, the identity in the backward pass."""
-    offset = y if centre is None else y - centre
-    rounded = offset + (torch.round(offset) - offset).detach()
-    return rounded if centre is None else rounded + centre
+    centre = torch.zeros((), device=y.device) if centre is None else centre
+    return y + (torch.round(y - centre) + centre - y).detach()
 
 
 class ConvAECodec(Codec):
