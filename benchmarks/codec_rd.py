@@ -5,14 +5,17 @@ docs/BENCHMARKS.md, docs/results/codec-kodak24-<curve>.json and the plot docs/co
     python benchmarks/codec_rd.py                                   # the shipped codec-q1..q4
     python benchmarks/codec_rd.py --models models/codec-q1 models/codec-q2 models/codec-q3
     python benchmarks/codec_rd.py --models /tmp/m --limit 2 --output-dir /tmp/rd   # smoke run
+    python benchmarks/codec_rd.py --refine 0 100   # plain and refined encoding (two curves)
 
 Protocol: every image is coded to bytes; bits per pixel = 8 * bytes / (width * height) of the
 real file (container and headers included, for every codec); the decoded image is rounded to
 8 bits and compared in RGB with the original: PSNR (mean of per-image PSNR, as CompressAI
 reports) and MS-SSIM (5 scales, 11-tap window). Encode and decode seconds are wall-clock per
-image, decode including the model's synthesis transform. BD-rate (Bjontegaard, piecewise
-cubic in log-rate, :func:`pixelsmith.codec.rd.bd_rate`) compares each learned curve with
-JPEG and WebP (and AVIF when Pillow has it) over the PSNR range both cover.
+image, decode including the model's synthesis transform. ``--refine STEPS`` encodes with
+encoder-side latent refinement (:mod:`pixelsmith.codec.refine`): same models and decoder, one
+more curve per step count, encode seconds including the refinement. BD-rate (Bjontegaard,
+piecewise cubic in log-rate, :func:`pixelsmith.codec.rd.bd_rate`) compares each learned curve
+with JPEG and WebP (and AVIF when Pillow has it) over the PSNR range both cover.
 
 Run time is dominated by MS-SSIM (float64, about 1-2 s per decoded image on 2 cores) and AVIF
 encoding: roughly half an hour for 4 models and the three Pillow sweeps on all 24 images.
@@ -88,13 +91,14 @@ def pillow_point(images: dict[str, torch.Tensor], fmt: str, quality: int) -> lis
     return rows
 
 
-def model_point(images: dict[str, torch.Tensor], folder: str) -> tuple[list[dict], dict]:
+def model_point(images: dict[str, torch.Tensor], folder: str, refine_steps: int = 0
+                ) -> tuple[list[dict], dict]:
     codec = load_codec(folder)
     config = codec.pixelsmith_config
     rows = []
     for name, x in images.items():
         start = time.perf_counter()
-        data = compress(x, model=codec)
+        data = compress(x, model=codec, refine_steps=refine_steps)
         encoded = time.perf_counter()
         decoded = decompress(data, model=codec)
         done = time.perf_counter()
@@ -104,7 +108,8 @@ def model_point(images: dict[str, torch.Tensor], folder: str) -> tuple[list[dict
     meta = {"model": config.get("name"), "network": config["network"],
             "trained_steps": config.get("training", {}).get("step"),
             "trained_on": summary.get("device", "?"), "train_machine": summary.get("machine"),
-            "init": config.get("training", {}).get("recipe", {}).get("init")}
+            "init": config.get("training", {}).get("recipe", {}).get("init"),
+            "refine_steps": refine_steps}
     return rows, meta
 
 
@@ -116,7 +121,10 @@ def mean_point(rows: list[dict], setting: str) -> dict:
 
 def curve_name(meta: dict) -> str:
     args = meta["network"].get("args", {})
-    return f"{meta['network']['name']} N{args.get('N')} M{args.get('M')}"
+    name = f"{meta['network']['name']} N{args.get('N')} M{args.get('M')}"
+    if meta.get("refine_steps"):
+        name += f" refine {meta['refine_steps']}"
+    return name
 
 
 def bd_table(curves: dict[str, dict]) -> list[dict]:
@@ -338,6 +346,9 @@ def main() -> int:
     parser.add_argument("--reuse-anchors", action="store_true",
                         help="take JPEG/WebP/AVIF from results/*.json of an earlier run on the "
                              "same images with the same Pillow, instead of sweeping them again")
+    parser.add_argument("--refine", type=int, nargs="+", default=[0], metavar="STEPS",
+                        help="encoder-side refinement steps; one curve per value (0: plain "
+                             "encoding; e.g. --refine 0 100 gives both)")
     parser.add_argument("--from-results", action="store_true",
                         help="rewrite the docs section and plot from results/*.json only")
     args = parser.parse_args()
@@ -356,13 +367,18 @@ def main() -> int:
     images = {p.stem: read_image(p, gray=False) for p in paths}
     out = Path(args.output_dir)
     curves: dict[str, dict] = defaultdict(lambda: {"kind": "learned", "points": []})
-    for folder in models:
-        rows, model_meta = model_point(images, folder)
-        point = mean_point(rows, f"q{model_meta['network']['args'].get('quality', '?')}")
-        point["meta"] = model_meta
-        curves[curve_name(model_meta)]["points"].append(point)
-        print(f"{folder}: {point['bpp']:.3f} bpp, {point['psnr']:.2f} dB, "
-              f"decode {point['decode_s']:.2f} s", flush=True)
+    for steps in args.refine:
+        for folder in models:
+            codec = load_codec(folder)
+            if steps and not hasattr(codec, "relaxed"):
+                continue  # a fixed-rate codec has nothing to refine
+            rows, model_meta = model_point(images, folder, steps)
+            point = mean_point(rows, f"q{model_meta['network']['args'].get('quality', '?')}")
+            point["meta"] = model_meta
+            curves[curve_name(model_meta)]["points"].append(point)
+            print(f"{folder} refine {steps}: {point['bpp']:.3f} bpp, {point['psnr']:.2f} dB, "
+                  f"encode {point['encode_s']:.2f} s, decode {point['decode_s']:.2f} s",
+                  flush=True)
     avif = bool(features.check("avif"))
     if not avif:
         print("Pillow has no AVIF support here: AVIF skipped", flush=True)

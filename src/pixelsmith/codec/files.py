@@ -58,11 +58,13 @@ def plan_decompress(inputs: list[str], output: str, suffix: str = ".png") -> lis
     return jobs
 
 
-def compress_file(codec: Codec, source: Path, target: Path, max_pixels: int) -> tuple[int, int]:
+def compress_file(codec: Codec, source: Path, target: Path, max_pixels: int,
+                  refine_steps: int = 0, progress: bool = False) -> tuple[int, int]:
     """Compress one image file to ``target``; returns (bytes written, pixels)."""
     image = load_image(source, max_pixels=max_pixels)
     try:
-        data = compress(image.pixels, model=codec, max_pixels=max_pixels)
+        data = compress(image.pixels, model=codec, max_pixels=max_pixels,
+                        refine_steps=refine_steps, progress=progress)
     except PixelsmithError as exc:
         raise PixelsmithError(f"{source}: {exc}") from None
     atomic_write_bytes(target, data)

@@ -9,6 +9,11 @@ Every codec has the three modes of the design notes:
 - ``compress_padded(x)`` -> list of byte streams; ``decompress_padded(streams, h, w)`` -> x_hat;
 - ``update()`` finalizes the entropy tables after training (``finalized()`` says if current).
 
+The codecs with an entropy model also split ``compress_padded`` into ``analyse(x)`` (the
+continuous latents) and ``compress_latents``, and offer ``relaxed(latents, quantize)`` (bits and
+x_hat, differentiable), which :mod:`pixelsmith.codec.refine` uses to tune the latents of one
+image before coding them.
+
 They work on images whose sides are multiples of ``pad_multiple`` (the product of the
 strides down to the last latent); :mod:`pixelsmith.codec.api` pads and crops. Constructor
 arguments are the model's whole description (they go to ``config.json``): ``channels`` (1
@@ -24,6 +29,7 @@ on it; float64 makes a disagreement between two machines' BLAS negligible (docs/
 from __future__ import annotations
 
 import zlib
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -43,6 +49,9 @@ from pixelsmith.errors import PixelsmithError
 
 #: the kind byte of the file format per codec class name
 KINDS = {"FactorizedPrior": 1, "MeanScaleHyperprior": 2, "ConvAECodec": 3}
+
+#: ``quantize(values, centre)``: a differentiable stand-in for rounding around ``centre``
+Quantizer = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
 def conv(cin: int, cout: int, kernel: int = 5, stride: int = 2) -> nn.Conv2d:
@@ -101,6 +110,17 @@ class Codec(nn.Module):
                      channels: int | None = None) -> tuple[int, int, int, int]:
         return (1, self.M if channels is None else channels, height // stride, width // stride)
 
+    def compress_padded(self, x: torch.Tensor) -> list[bytes]:
+        """The byte streams of padded images x."""
+        with torch.no_grad():
+            return self.compress_latents(self.analyse(x))
+
+    def analyse(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        raise NotImplementedError
+
+    def compress_latents(self, latents: dict[str, torch.Tensor]) -> list[bytes]:
+        raise NotImplementedError
+
     def update(self) -> None:
         """Build the entropy tables from the current weights (nothing to do by default)."""
 
@@ -143,9 +163,21 @@ class FactorizedPrior(Codec):
     def finalized(self) -> bool:
         return self.entropy_y.finalized()
 
+    def analyse(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The continuous latents of x, before quantisation."""
+        return {"y": self.g_a(x)}
+
+    def relaxed(self, latents: dict[str, torch.Tensor], quantize: Quantizer
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(bits, x_hat) with ``quantize(values, centre)`` in place of rounding: a
+        differentiable stand-in for coding, for encoder-side refinement."""
+        centre = self.entropy_y.medians().view(1, -1, 1, 1)
+        y_hat = quantize(latents["y"], centre)
+        return -torch.log2(self.entropy_y.likelihood(y_hat)).sum(), self.g_s(y_hat)
+
     @torch.no_grad()
-    def compress_padded(self, x: torch.Tensor) -> list[bytes]:
-        y = self.g_a(x)
+    def compress_latents(self, latents: dict[str, torch.Tensor]) -> list[bytes]:
+        y = latents["y"]
         centre = self.entropy_y.medians().view(1, -1, 1, 1)
         symbols = _numpy_symbols(symbols_of(y, centre))
         return [coder.encode(symbols, channel_ids(y.shape), self.entropy_y.tables())]
@@ -221,10 +253,27 @@ class MeanScaleHyperprior(Codec):
     def _z_centre(self) -> torch.Tensor:
         return self.entropy_z.medians().view(1, -1, 1, 1)
 
-    @torch.no_grad()
-    def compress_padded(self, x: torch.Tensor) -> list[bytes]:
+    def analyse(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The continuous latents y and z of x, before quantisation."""
         y = self.g_a(x)
-        z = self.h_a(y if self.mean else torch.abs(y))
+        return {"y": y, "z": self.h_a(y if self.mean else torch.abs(y))}
+
+    def relaxed(self, latents: dict[str, torch.Tensor], quantize: Quantizer
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(bits, x_hat) with ``quantize(values, centre)`` in place of rounding: a
+        differentiable stand-in for coding, for encoder-side refinement (float32 throughout)."""
+        z_hat = quantize(latents["z"], self._z_centre())
+        params = self.h_s(z_hat)
+        means, scales = params.chunk(2, dim=1) if self.mean else (None, params)
+        centre = torch.zeros((), device=z_hat.device) if means is None else means
+        y_hat = quantize(latents["y"], centre)
+        bits = (-torch.log2(self.entropy_z.likelihood(z_hat)).sum()
+                - torch.log2(self.gaussian.likelihood(y_hat - centre, scales)).sum())
+        return bits, self.g_s(y_hat)
+
+    @torch.no_grad()
+    def compress_latents(self, latents: dict[str, torch.Tensor]) -> list[bytes]:
+        y, z = latents["y"], latents["z"]
         z_symbols = symbols_of(z, self._z_centre())
         scales, means = self.entropy_parameters(dequantize(z_symbols, self._z_centre()))
         y_symbols = symbols_of(y, 0.0 if means is None else means)
