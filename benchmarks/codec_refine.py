@@ -102,7 +102,8 @@ def main() -> int:
     parser.add_argument("--sweep-model", default="codec-q3",
                         help="the model the steps and lr are swept on")
     parser.add_argument("--steps", type=int, nargs="+", default=[25, 50, 100, 200])
-    parser.add_argument("--lrs", type=float, nargs="+", default=[0.01, 0.02, 0.04, 0.08])
+    parser.add_argument("--lrs", type=float, nargs="+",
+                        default=[0.01, 0.02, 0.04, 0.08, 0.16])
     parser.add_argument("--models", nargs="*",
                         default=["codec-q1", "codec-q2", "codec-q4"],
                         help="other models, measured at the default setting only")

@@ -120,6 +120,17 @@ def test_codecs_without_an_entropy_model_refuse_to_refine():
         compress(landscape_crop(), model=small_model(), refine_steps=-1)
 
 
+def test_refinement_that_would_not_fit_in_memory_is_refused_up_front(monkeypatch):
+    from pixelsmith.codec import refine
+
+    x = landscape_crop()
+    assert refine.available_memory(x.device) is None or refine.available_memory(x.device) > 0
+    monkeypatch.setattr(refine, "available_memory", lambda device: 1000)
+    with pytest.raises(PixelsmithError, match="needs about .* GB of memory"):
+        compress(x, model=small_model(), refine_steps=5)
+    assert compress(x, model=small_model(), refine_steps=0)  # plain coding is not affected
+
+
 def test_cli_refine_option(tmp_path, capsys):
     from pixelsmith.zoo import save_model
 
