@@ -16,7 +16,7 @@ def _average_of(values: list[float], warmup: bool, decay: float = 0.999) -> floa
         with torch.no_grad():
             net.weight.fill_(value)
         ema.update_parameters(net)
-    return float(ema.module.weight)
+    return float(ema.module.weight.detach())
 
 
 def test_warmup_decay_ramps_to_the_configured_decay():
