@@ -25,7 +25,7 @@ import torch
 from doc_sections import replace_section
 
 from pixelsmith.codec.api import load_codec
-from pixelsmith.codec.models import pad_image
+from pixelsmith.codec.models import RD_SCALE, pad_image
 from pixelsmith.codec.refine import RefineSettings, refine_compress
 from pixelsmith.io import list_images, read_image
 from pixelsmith.settings import dataset_path
@@ -51,7 +51,7 @@ def code(codec, x: torch.Tensor, settings: RefineSettings | None) -> dict:
     mse = float(torch.mean((x_hat - x) ** 2))
     bpp = 8 * sum(map(len, streams)) / (valid[0] * valid[1])
     return {"bpp": bpp, "psnr": -10 * np.log10(max(mse, 1e-12)),
-            "loss": bpp + codec.lmbda * 255**2 * mse, "seconds": seconds}
+            "loss": bpp + codec.lmbda * RD_SCALE * mse, "seconds": seconds}
 
 
 def measure(name: str, images: list[torch.Tensor], steps: int, lr: float) -> dict:

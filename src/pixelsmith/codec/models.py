@@ -50,6 +50,9 @@ from pixelsmith.errors import PixelsmithError
 #: the kind byte of the file format per codec class name
 KINDS = {"FactorizedPrior": 1, "MeanScaleHyperprior": 2, "ConvAECodec": 3}
 
+#: lmbda multiplies the MSE of [0, 1] pixels times this (8-bit levels, as in CompressAI)
+RD_SCALE = 255.0**2
+
 #: ``quantize(values, centre)``: a differentiable stand-in for rounding around ``centre``
 Quantizer = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -173,7 +176,7 @@ class FactorizedPrior(Codec):
         differentiable stand-in for coding, for encoder-side refinement."""
         centre = self.entropy_y.medians().view(1, -1, 1, 1)
         y_hat = quantize(latents["y"], centre)
-        return -torch.log2(self.entropy_y.likelihood(y_hat)).sum(), self.g_s(y_hat)
+        return rate_bits({"y": self.entropy_y.likelihood(y_hat)}), self.g_s(y_hat)
 
     @torch.no_grad()
     def compress_latents(self, latents: dict[str, torch.Tensor]) -> list[bytes]:
@@ -267,8 +270,8 @@ class MeanScaleHyperprior(Codec):
         means, scales = params.chunk(2, dim=1) if self.mean else (None, params)
         centre = torch.zeros((), device=z_hat.device) if means is None else means
         y_hat = quantize(latents["y"], centre)
-        bits = (-torch.log2(self.entropy_z.likelihood(z_hat)).sum()
-                - torch.log2(self.gaussian.likelihood(y_hat - centre, scales)).sum())
+        bits = rate_bits({"z": self.entropy_z.likelihood(z_hat),
+                          "y": self.gaussian.likelihood(y_hat - centre, scales)})
         return bits, self.g_s(y_hat)
 
     @torch.no_grad()

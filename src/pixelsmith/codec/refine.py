@@ -18,15 +18,13 @@ image, model, settings and machine give the same bytes.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch
 
-from pixelsmith.codec.models import Codec
+from pixelsmith.codec.models import RD_SCALE, Codec
 from pixelsmith.errors import PixelsmithError
 
-RD_SCALE = 255.0**2  # lmbda multiplies the MSE of 8-bit levels, as in training
 #: peak memory of refinement per image pixel and hidden channel (N), rounded up from measured
 #: peaks with N = 64: 0.73 GB for a 768x512 image, 1.46 GB for 1536x1024 (whole process)
 BYTES_PER_PIXEL_CHANNEL = 14
@@ -126,6 +124,7 @@ def refine_compress(codec: Codec, x: torch.Tensor, valid: tuple[int, int],
         return base_streams
     latents = {name: value.clone().requires_grad_(True) for name, value in start.items()}
     optimizer = torch.optim.Adam(latents.values(), lr=settings.lr)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, settings.steps)
     generator = torch.Generator(device=x.device).manual_seed(settings.seed)
     height, width = valid
     frozen = [p for p in codec.parameters() if p.requires_grad]
@@ -141,9 +140,7 @@ def refine_compress(codec: Codec, x: torch.Tensor, valid: tuple[int, int],
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-            for group in optimizer.param_groups:  # cosine decay to 0 over the steps
-                group["lr"] = settings.lr * 0.5 * (1 + math.cos(math.pi * (step + 1)
-                                                                / settings.steps))
+            schedule.step()
     finally:
         for param in frozen:
             param.requires_grad_(True)

@@ -30,8 +30,6 @@ from pixelsmith.errors import PixelsmithError
 from pixelsmith.train.config import Recipe
 from pixelsmith.train.finetune import init_and_freeze
 
-SCALE = 255.0**2
-
 
 class RandomCrops(Dataset):
     """Clean random square crops from several folders, each folder equally likely.
@@ -74,14 +72,14 @@ class RandomCrops(Dataset):
 
 def rd_terms(out: dict, x: torch.Tensor, lmbda: float) -> dict[str, torch.Tensor]:
     """bpp, mse and the loss of one forward pass ``out`` on images ``x``."""
-    from pixelsmith.codec.models import rate_bits
+    from pixelsmith.codec.models import RD_SCALE, rate_bits
 
     pixels = x.shape[0] * x.shape[-2] * x.shape[-1]
     mse = F.mse_loss(out["x_hat"].float(), x)
     if not out["likelihoods"]:
-        return {"loss": SCALE * mse, "bpp": torch.zeros((), device=x.device), "mse": mse}
+        return {"loss": RD_SCALE * mse, "bpp": torch.zeros((), device=x.device), "mse": mse}
     bpp = rate_bits(out["likelihoods"]).float() / pixels
-    return {"loss": bpp + lmbda * SCALE * mse, "bpp": bpp, "mse": mse}
+    return {"loss": bpp + lmbda * RD_SCALE * mse, "bpp": bpp, "mse": mse}
 
 
 class CodecFamily:
