@@ -285,6 +285,25 @@ def test_gan_steps_change_only_their_own_network(tmp_path, digits):
     assert not unchanged(g_params, gen)
 
 
+@pytest.mark.parametrize("xflip", [False, True])
+def test_gan_xflip_shows_the_discriminator_real_images_or_their_mirrors(tmp_path, digits, xflip,
+                                                                         monkeypatch):
+    recipe = tiny("gan", digits, tmp_path / "run")
+    recipe["loss"]["args"]["xflip"] = xflip
+    trainer = Trainer(recipe_from_dict(recipe), progress=False)
+    family = trainer.family
+    seen = []
+    monkeypatch.setattr(family, "discriminator_step",
+                        lambda real, fake, trainer, generator=None: seen.append(real) or {})
+    monkeypatch.setattr(family, "generator_step", lambda fake, trainer, generator=None: {})
+    real = torch.stack([trainer.dataset[i]["image"] for i in range(len(trainer.dataset))])
+    family.train_step({"image": real}, trainer)
+    mirrored = [torch.equal(a, b.flip(-1)) for a, b in zip(seen[0], real, strict=True)]
+    kept = [torch.equal(a, b) for a, b in zip(seen[0], real, strict=True)]
+    assert all(m or k for m, k in zip(mirrored, kept, strict=True))
+    assert any(mirrored) == xflip and all(kept) != xflip  # 15 fair coins: 2^-14 to fail
+
+
 # -- the families through the Trainer -------------------------------------------------------------
 
 @pytest.mark.parametrize("family", ["autoencoder", "vae", "gan"])

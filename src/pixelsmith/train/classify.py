@@ -40,14 +40,9 @@ from pixelsmith.train.generative import (
     SynthesisItems,
     augment_translation,
     evaluating,
+    random_flip,
     step_generator,
 )
-
-
-def random_flip(x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-    """Mirror each image of (N, C, H, W) left-right with probability 1/2."""
-    flip = torch.rand(len(x), generator=generator, device=x.device) < 0.5
-    return torch.where(flip.view(-1, 1, 1, 1), x.flip(-1), x)
 
 
 class ClassifierFamily(SynthesisFamily):

@@ -8,7 +8,8 @@ images are ``val.data`` (a folder), else a held-out split of ``data.train``:
 ``data.val_fraction`` when set, otherwise ``min(1000, n // 10)`` images (CIFAR-10: the
 9,000/1,000 split), drawn by ``train.seed``; ``val.limit`` caps them. ``data.augment`` is
 restoration's patch augmentation and is not applied here (rotated faces or mirrored digits
-are not samples of the data); GANs get DiffAugment instead.
+are not samples of the data); GANs get DiffAugment instead, and, where mirror images are
+samples of the data (faces), ``loss.args.xflip``.
 
 ``loss.args`` per family (unknown keys are an error):
 
@@ -19,7 +20,9 @@ are not samples of the data); GANs get DiffAugment instead.
   protocol behind published MNIST likelihoods), and the validation images once, by
   ``val.seed``). The likelihood is the model's (``model.args.likelihood``).
 - gan (``loss.name: gan``): ``kind`` (hinge | nonsaturating), ``r1_gamma`` (0: off),
-  ``r1_every`` (16: lazy R1, scaled by the interval), ``diffaugment`` (false), and
+  ``r1_every`` (16: lazy R1, scaled by the interval), ``diffaugment`` (false), ``xflip``
+  (false: mirror each real image left-right with probability 1/2 before the discriminator
+  sees it, which doubles a small set of faces; StyleGAN's ``--mirror``), and
   ``discriminator``: the discriminator's network, ``{name: dcgan-d, <constructor args>}``
   (channels and image_size default to the generator's). ``recipe.model`` is the generator,
   so export rebuilds and ships it like any other main network.
@@ -220,6 +223,13 @@ def augment_cutout(x: torch.Tensor, ratio: float = 0.5,
     xs = torch.arange(w, device=x.device).view(1, 1, w)
     inside = (ys >= cy) & (ys < cy + ch) & (xs >= cx) & (xs < cx + cw)
     return x * (~inside).unsqueeze(1).to(x.dtype)
+
+
+def random_flip(x: torch.Tensor, generator: Generator = None) -> torch.Tensor:
+    """Mirror each image of (N, C, H, W) left-right with probability 1/2 (an augmentation
+    only where the mirror image is itself a sample of the data, as a face is)."""
+    flip = torch.rand(len(x), generator=generator, device=x.device) < 0.5
+    return torch.where(flip.view(-1, 1, 1, 1), x.flip(-1), x)
 
 
 def diff_augment(x: torch.Tensor, generator: Generator = None) -> torch.Tensor:
@@ -473,7 +483,7 @@ class GANFamily(SynthesisFamily):
     loss_names = ("gan",)
     metrics = ("loss", "fid")
     loss_defaults = {"kind": "hinge", "r1_gamma": 0.0, "r1_every": 16, "diffaugment": False,
-                     "discriminator": {}}
+                     "xflip": False, "discriminator": {}}
 
     def __init__(self, recipe: Recipe, device: torch.device) -> None:
         super().__init__(recipe, device)
@@ -506,6 +516,8 @@ class GANFamily(SynthesisFamily):
                         device=real.device)
         with trainer.autocast():
             fake = trainer.wrapped["generator"](z)
+        if self.args["xflip"]:
+            real = random_flip(real, generator)
         logs = self.discriminator_step(real, fake.detach(), trainer, generator)
         logs.update(self.generator_step(fake, trainer, generator))
         return logs
