@@ -47,6 +47,11 @@ def codec_stage2(name: str) -> str:
             "(`init:`) on 256-pixel crops with mixed quantization (docs/CODEC.md, Training); ")
 
 
+RECOMPUTED = (" Exported before export recomputed a GAN's BatchNorm statistics; they were "
+              "recomputed on 2026-12-06 with `scripts/recompute_batchnorm.py`, which writes what "
+              "export now writes. The best validation figure above was measured with the "
+              "averaged statistics.")
+
 PROVENANCE = {
     "inpaint": "three stages on the CPU. Stage 1: `configs/inpaint.yaml` with the first "
                "prefill (pull-push without harmonic smoothing), 2658 of 4000 steps in 70.5 min, "
@@ -84,12 +89,14 @@ PROVENANCE = {
                    "one run of the recipe). Shipped from the last checkpoint (`scripts/"
                    "ship_model.py --checkpoint last`), where the decay ends, not from best.pt. "
                    "On CIFAR-10 the validation images are the benchmark's held-out images "
-                   "(docs/BENCHMARKS.md, section gan).",
+                   "(docs/BENCHMARKS.md, section gan)." + RECOMPUTED,
+    "gan-mnist": "one run of the recipe." + RECOMPUTED,
     "gan-faces": "one uninterrupted run of the recipe, best.pt by validation FID (step 5000). "
                  "It repeats an earlier run of the same recipe exactly (the same validation "
                  "FID at every step, single-threaded CPU). It replaced a model trained 8000 "
                  "steps at a constant learning rate (its card is in this file's git history). "
-                 "On UTKFace the validation images are the benchmark's held-out faces.",
+                 "On UTKFace the validation images are the benchmark's held-out faces."
+                 + RECOMPUTED,
     "inpaint-faces-l2": "one run in two parts: a session ended it at step ~830 and "
                         "`pixelsmith train configs/inpaint-faces-l2.yaml --resume RUN` went on "
                         "from its step-750 checkpoint to 4000 in the next (resume is bit-exact, "
@@ -133,6 +140,9 @@ def card(name: str) -> str:
         f"- hardware: {summary.get('machine', 'see summary')}",
         f"- best validation: {metric} (validation set: {val_data})",
         f"- exported: {config.get('exported')}",
+        *([f"- BatchNorm statistics: {config['batchnorm']['statistics']}, from "
+           f"{config['batchnorm']['latents']:,} latents (docs/TRAINING.md, GANs)"]
+          if "batchnorm" in config else []),
         *([f"- provenance: {PROVENANCE[name]}"] if name in PROVENANCE else []),
         *([f"- training curves: ![{name} training curves](images/{name}-curves.png)"]
           if (DOCS / "images" / f"{name}-curves.png").exists() else []),

@@ -52,6 +52,8 @@ def export_run(run: Path, output: Path, checkpoint: str = "best", use_ema: bool 
     family = family_class(recipe.family)
     network = build_network(recipe.model.name, recipe.model.args)
     network.load_state_dict(checkpoint_weights(state, family.main, use_ema))
+    finish = getattr(family, "finish_export", None)
+    finished = finish(network) if finish is not None else {}  # e.g. a GAN's BatchNorm statistics
     if storage_dtype is not None and hasattr(network, "round_weights"):
         network.round_weights(storage_dtype)  # a codec rebuilds its tables from what is stored
     summary_file = run / "summary.json"
@@ -66,6 +68,7 @@ def export_run(run: Path, output: Path, checkpoint: str = "best", use_ema: bool 
         "channels": family.channels(recipe),
         "needs": family.needs(recipe),
         "weights": "ema" if use_ema and state.get("ema") else "raw",
+        **finished,
         "training": {"recipe": recipe.model_dump(mode="json"), "checkpoint": path.name,
                      "step": state["step"], "summary": summary},
         "exported": time.strftime("%Y-%m-%d %H:%M:%S"),

@@ -41,6 +41,7 @@ are reproducible and resume exactly; validation draws from generators seeded by
 from __future__ import annotations
 
 import contextlib
+import copy
 from typing import Any
 
 import torch
@@ -556,13 +557,42 @@ class GANFamily(SynthesisFamily):
             trainer.optimize(loss, "generator")
         return {"g_loss": float(loss.detach())}
 
+    @staticmethod
+    def for_sampling(generator: torch.nn.Module) -> torch.nn.Module:
+        """A copy of ``generator`` whose BatchNorm statistics are its own weights' (the EMA
+        averages the live network's statistics instead; see :mod:`.standing_stats`), or
+        ``generator`` itself when it has no BatchNorm."""
+        from pixelsmith.train.standing_stats import has_batchnorm, recompute_batchnorm
+
+        if not has_batchnorm(generator):
+            return generator
+        return recompute_batchnorm(copy.deepcopy(generator))
+
+    @staticmethod
+    def finish_export(network: torch.nn.Module) -> dict:
+        """Recompute the exported generator's BatchNorm statistics (in place) and say so in
+        its config."""
+        from pixelsmith.train.standing_stats import (
+            has_batchnorm,
+            recompute_batchnorm,
+            standing_note,
+        )
+
+        if not has_batchnorm(network):
+            return {}
+        recompute_batchnorm(network)
+        return standing_note()
+
     @torch.no_grad()
     def validate(self, model: torch.nn.Module) -> dict:
-        """``loss``/``pixel_stats``: pixel-statistics distance of 1,000 samples (seed
+        """Scores of the generator with its BatchNorm statistics recomputed (:meth:`for_sampling`).
+
+        ``loss``/``pixel_stats``: pixel-statistics distance of 1,000 samples (seed
         ``val.seed``) to the validation images; ``g_loss``/``d_fake`` on those samples; with
         ``val.extractor``, their feature-space ``fid``, ``kid``, ``precision``, ``recall``
         (and class ``coverage``) against the validation images."""
         images = self.validation_images()
+        model = self.for_sampling(model)
         generator = torch.Generator(device=images.device)
         generator.manual_seed(self.recipe.val.seed)
         z = torch.randn(GAN_VAL_SAMPLES, model.latent_dim, generator=generator,
