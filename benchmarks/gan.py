@@ -63,7 +63,8 @@ Parts and protocols:
   first 4 evaluated faces and a central 96x96 crop of the first 3 CBSD68 images; drawn when
   inpaint or deblur runs (the other part's few images are then restored for it alone).
 - curves: ``--runs`` run folders are plotted by benchmarks/training_curves.py (losses, and
-  the validation FID over steps) to docs/images/<run>-curves.png.
+  the validation FID over steps) to docs/images/<run>-curves.png; plots of runs not named are
+  kept.
 
 ``--limit N`` (smoke runs) uses the first N images of every set and writes nothing under
 docs/ unless ``--results`` / ``--docs`` point elsewhere; the docs section is written by full
@@ -581,6 +582,14 @@ def _meta_line(meta: dict, machines: dict, commands: dict) -> str:
     return f"Measured on {machine} by {command}, {meta['date'][:10]}{limit}."
 
 
+def merge_curves(kept: list[dict], plotted: list[dict]) -> list[dict]:
+    """The curves listed before, each replaced by a fresh plot of the same PNG, with new PNGs
+    last: ``--runs`` redraws the runs it names and keeps the others' plots."""
+    fresh = {entry["png"]: entry for entry in plotted}
+    merged = [fresh.pop(entry["png"], entry) for entry in kept]
+    return merged + list(fresh.values())
+
+
 def _close_calls(rows: list[dict]) -> list[str]:
     """A sentence for each GAN whose mean lies within two standard errors of its bound: the
     verdict then rests on the draws, and the first draw shares half its latents with the
@@ -839,9 +848,10 @@ def main() -> int:
     if images is not None and args.runs:
         from training_curves import plot_run
 
-        fresh["curves"] = {"runs": [
-            {"run": str(run), "png": plot_run(run, images / f"{run.name}-curves.png").name}
-            for run in args.runs]}
+        plotted = [{"run": str(run), "png": plot_run(run, images / f"{run.name}-curves.png").name}
+                   for run in args.runs]
+        fresh["curves"] = {"runs": merge_curves(report.get("curves", {}).get("runs", []),
+                                                plotted)}
     for part, result in fresh.items():
         result["meta"] = meta
         report[part] = result
