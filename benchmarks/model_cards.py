@@ -96,11 +96,11 @@ PROVENANCE = {
                  "Its weights at step 5000 are bit-identical to those of the model shipped "
                  "before it (best.pt of the same recipe when validation used the EMA's averaged "
                  "BatchNorm statistics); with the statistics recomputed, validation prefers "
-                 "step 4500 (FID 7.38 against 7.53). On UTKFace the validation images are the "
+                 "step 4500 (the curves below). On UTKFace the validation images are the "
                  "benchmark's held-out faces. Runs of this size vary: the same recipe on 2 "
                  "threads (a different floating-point order, hence another trajectory) reached "
-                 "a best validation FID of 9.61 (step 4500), so expect a retrained model "
-                 "anywhere in that range.",
+                 "a markedly higher best validation FID (configs/gan-faces.yaml), so a "
+                 "retrained model may score worse than this one.",
     "inpaint-faces-l2": "one run in two parts: a session ended it at step ~830 and "
                         "`pixelsmith train configs/inpaint-faces-l2.yaml --resume RUN` went on "
                         "from its step-750 checkpoint to 4000 in the next (resume is bit-exact, "

@@ -25,8 +25,8 @@ import torch
 from pixelsmith.codec.models import RD_SCALE, Codec
 from pixelsmith.errors import PixelsmithError
 
-#: peak memory of refinement per image pixel and hidden channel (N), rounded up from measured
-#: peaks with N = 64: 0.73 GB for a 768x512 image, 1.46 GB for 1536x1024 (whole process)
+#: memory refinement adds per image pixel and hidden channel (N), set above what
+#: benchmarks/codec_refine_memory.py measures on large images (docs/BENCHMARKS.md)
 BYTES_PER_PIXEL_CHANNEL = 14
 
 
