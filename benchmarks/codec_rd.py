@@ -40,7 +40,7 @@ from PIL import features
 from pixelsmith.codec.api import compress, decompress, load_codec
 from pixelsmith.codec.rd import bd_rate
 from pixelsmith.io import atomic_write_text, list_images, quantize, read_image
-from pixelsmith.metrics import ms_ssim, psnr
+from pixelsmith.metrics.pixel import ms_ssim, psnr
 from pixelsmith.settings import dataset_path
 from pixelsmith.sysinfo import machine_summary
 

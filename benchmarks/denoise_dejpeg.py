@@ -22,7 +22,7 @@ from pathlib import Path
 
 from doc_sections import replace_section
 
-from pixelsmith.evaluate import EvalParams, evaluate
+from pixelsmith.evaluate.protocol import EvalParams, evaluate
 from pixelsmith.io import atomic_write_text, list_images, read_image, save_image
 from pixelsmith.settings import dataset_path
 

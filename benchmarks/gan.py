@@ -41,7 +41,7 @@ Parts and protocols:
   (inpaint-faces-l2), the general shipped ``inpaint``, biharmonic, the faces VAE
   (``--vae-faces``, masked-ELBO posterior fit, mean of 16 samples; ``--no-vae-inpaint`` leaves
   it out) and the masked input. Scores: PSNR / SSIM of the 8-bit output over the whole face
-  and PSNR over the hole (``pixelsmith.evaluate`` conventions), mean over faces; FID / KID /
+  and PSNR over the hole (``pixelsmith.evaluate.protocol`` conventions), mean over faces; FID / KID /
   precision / recall of the restored faces against the originals (features-faces); seconds
   per face. Target: inpaint-faces-gan with a lower FID than inpaint-faces-l2 and a PSNR
   within 1.5 dB of it.
@@ -55,7 +55,7 @@ Parts and protocols:
   ``--deblur-blind`` (blind: no kernel, no sigma), and given the true kernel and noise level
   (sigma combined with the 8-bit rounding, sqrt(sigma^2 + 1/(12 * 255^2))) the
   ``--deblur-baselines`` (Wiener, Richardson-Lucy, PnP-HQS ``deblur``), and the blurred
-  input. Scores: PSNR / SSIM of the 8-bit output (``pixelsmith.evaluate.score``), seconds per
+  input. Scores: PSNR / SSIM of the 8-bit output (``pixelsmith.evaluate.protocol.score``), seconds per
   image, and FID / KID / precision / recall of the non-overlapping 32x32 tiles of the outputs
   against the same tiles of the clean images in the features-cifar10 space: a proxy (the
   extractor was trained on CIFAR-10 objects, not on photo tiles).
@@ -133,7 +133,7 @@ def note(message: str) -> None:
 
 def _check_model(source: str, option: str, want: str) -> None:
     """Stop (exit 2) when ``source`` is not the kind of model ``option`` takes."""
-    from pixelsmith.vae_restore import is_vae_config
+    from pixelsmith.restoration.vae import is_vae_config
     from pixelsmith.zoo import read_config, resolve_model_dir
 
     config = read_config(resolve_model_dir(source))
@@ -213,7 +213,7 @@ def scores_against(real: torch.Tensor, fake: torch.Tensor, num_classes: int | No
                    labels: torch.Tensor | None = None) -> dict:
     """FID, KID, precision, recall of feature sets (None when too few for k = 3 neighbours),
     with class coverage / entropy / histogram of ``labels``."""
-    from pixelsmith import feature_metrics as fm
+    from pixelsmith.metrics import features as fm
 
     out: dict = {"n": len(fake)}
     if min(len(real), len(fake)) >= 5:
@@ -228,7 +228,7 @@ def scores_against(real: torch.Tensor, fake: torch.Tensor, num_classes: int | No
 
 def _classes(labels: torch.Tensor, num_classes: int | None) -> dict:
     """Coverage, normalised entropy and histogram of the extractor's predicted classes."""
-    from pixelsmith.feature_metrics import class_coverage
+    from pixelsmith.metrics.features import class_coverage
 
     if not num_classes:
         return {}
@@ -242,7 +242,7 @@ def _classes(labels: torch.Tensor, num_classes: int | None) -> dict:
 def part_synthesis(args: argparse.Namespace, models: dict, images: Path | None) -> dict:
     from vae import EXTRACTOR_OF, draw_samples, split_data
 
-    from pixelsmith.feature_metrics import extract_features, feature_statistics, load_extractor
+    from pixelsmith.metrics.features import extract_features, feature_statistics, load_extractor
     from pixelsmith.zoo import load_model
 
     rows, grids = [], {}
@@ -302,7 +302,7 @@ def fid_over_draws(model: torch.nn.Module, n: int, draws: int, real_stats: tuple
     draw's FID moves by a few tenths with the sample seeds alone."""
     from vae import draw_samples
 
-    from pixelsmith.feature_metrics import (
+    from pixelsmith.metrics.features import (
         extract_features,
         feature_statistics,
         frechet_from_statistics,
@@ -325,8 +325,8 @@ def held_out_faces(recipe_path: Path, limit: int | None, seed: int) -> dict:
     """The faces the recipe holds out and never validates on, each with its mask."""
     from pixelsmith.data import DegradedImages
     from pixelsmith.train.config import load_recipe
-    from pixelsmith.train.generative import SynthesisItems, synthesis_datasets
-    from pixelsmith.train.restoration import degradation_spec
+    from pixelsmith.train.families.synthesis import SynthesisItems, synthesis_datasets
+    from pixelsmith.train.families.restoration import degradation_spec
 
     recipe = load_recipe(recipe_path)
     size = recipe.data.image_size
@@ -385,10 +385,10 @@ def inpaint_methods(models: dict, args: argparse.Namespace) -> list[tuple[str, s
 
 def part_inpaint(args: argparse.Namespace, models: dict, limit: int | None, features: bool = True
                  ) -> tuple[dict, list]:
-    from pixelsmith.evaluate import EvalParams, missing_psnr, score
-    from pixelsmith.feature_metrics import extract_features, load_extractor
-    from pixelsmith.known import Known
-    from pixelsmith.restorer import Restorer
+    from pixelsmith.evaluate.protocol import EvalParams, missing_psnr, score
+    from pixelsmith.metrics.features import extract_features, load_extractor
+    from pixelsmith.degrade.known import Known
+    from pixelsmith.restoration.restorer import Restorer
 
     faces = held_out_faces(args.faces_recipe, limit, args.seed)
     x, y, mask = faces["clean"], faces["degraded"], faces["mask"]
@@ -452,7 +452,7 @@ def _column(label: str, source: str) -> str:
 def photo_files(args: argparse.Namespace, limit: int | None) -> list[Path]:
     """The deblurring images: ``--deblur-data`` as given or below $PIXELSMITH_DATA."""
     from pixelsmith.io import list_images
-    from pixelsmith.train.restoration import data_path
+    from pixelsmith.train.families.restoration import data_path
 
     root = data_path(args.deblur_data)
     files = list_images(root) if root.exists() else []
@@ -465,10 +465,10 @@ def photo_cases(args: argparse.Namespace, files: list[Path]) -> Iterator[tuple]:
     """(name, clean, blurred input, sigma, kernel) per image, drawn by the recipe's
     generator from ``image_generator(seed, index)``."""
     from pixelsmith.data.patches import degrade_patch, known_from_item
-    from pixelsmith.evaluate import image_generator
+    from pixelsmith.evaluate.protocol import image_generator
     from pixelsmith.io import read_image
     from pixelsmith.train.config import load_recipe
-    from pixelsmith.train.restoration import degradation_spec
+    from pixelsmith.train.families.restoration import degradation_spec
 
     recipe = load_recipe(args.deblur_recipe)
     spec = dataclasses.replace(degradation_spec(recipe), boundary=args.boundary)
@@ -497,10 +497,10 @@ def deblur_methods(models: dict, args: argparse.Namespace) -> list[tuple[str, st
 
 def part_deblur(args: argparse.Namespace, models: dict, limit: int | None, features: bool = True
                 ) -> tuple[dict, list]:
-    from pixelsmith.evaluate import EvalParams, score
-    from pixelsmith.feature_metrics import extract_features, load_extractor
-    from pixelsmith.known import Known
-    from pixelsmith.restorer import Restorer
+    from pixelsmith.evaluate.protocol import EvalParams, score
+    from pixelsmith.metrics.features import extract_features, load_extractor
+    from pixelsmith.degrade.known import Known
+    from pixelsmith.restoration.restorer import Restorer
 
     methods = deblur_methods(models, args)
     restorers = {source: Restorer("deblur", source, device=args.device)
@@ -794,7 +794,7 @@ def main() -> int:
         if not (run / "metrics.jsonl").is_file():
             fail(f"--runs {run}: no metrics.jsonl there")
     if "deblur" in parts:
-        from pixelsmith.methods import task_methods
+        from pixelsmith.restoration.registry import task_methods
 
         known = task_methods("deblur")
         bad = [m for m in args.deblur_baselines if m not in known or not known[m].available()]

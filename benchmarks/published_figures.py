@@ -18,7 +18,7 @@ from pathlib import Path
 
 from doc_sections import replace_section
 
-from pixelsmith.evaluate import EvalParams, evaluate
+from pixelsmith.evaluate.protocol import EvalParams, evaluate
 from pixelsmith.io import atomic_write_text
 from pixelsmith.settings import dataset_path
 

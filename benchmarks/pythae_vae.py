@@ -279,7 +279,7 @@ def samples(model: torch.nn.Module, n: int) -> torch.Tensor:
 def quality(models: dict[str, Path], limit: int | None) -> dict[str, dict]:
     """Feature FID/KID/precision/recall of each model's samples against the test digits, plus
     the floor (training digits against test digits), as ``part_quality`` measures them."""
-    from pixelsmith.feature_metrics import load_extractor, sample_quality
+    from pixelsmith.metrics.features import load_extractor, sample_quality
 
     data = split_data("mnist", None)
     real = data["test_x"][: limit or None]

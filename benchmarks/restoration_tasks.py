@@ -33,7 +33,7 @@ from pathlib import Path
 
 from doc_sections import replace_section
 
-from pixelsmith.evaluate import EvalParams, evaluate, image_generator, load_clean, make_case
+from pixelsmith.evaluate.protocol import EvalParams, evaluate, image_generator, load_clean, make_case
 from pixelsmith.io import atomic_write_text, list_images, save_image
 from pixelsmith.settings import dataset_path
 
@@ -125,7 +125,7 @@ def save_masks(row: Row, target: Path, limit: int | None) -> None:
 def gopro_smoke() -> dict:
     """deblur-blind on the two GoPro pairs (real camera blur): PSNR of input and output."""
     import pixelsmith
-    from pixelsmith.evaluate import score
+    from pixelsmith.evaluate.protocol import score
     from pixelsmith.io import read_image
 
     params = EvalParams("deblur", sigma=0.0).resolved()

@@ -5,7 +5,7 @@ docs/BENCHMARKS.md ("sigma-estimator").
     python benchmarks/sigma_estimator.py --data /path/to/BSD68 --no-write
 
 Each clean image gets Gaussian noise from its own seeded generator (not clipped, not rounded,
-as in the usual synthetic-noise protocol), and :func:`pixelsmith.estimate.estimate_sigma`
+as in the usual synthetic-noise protocol), and :func:`pixelsmith.degrade.estimate.estimate_sigma`
 estimates the level back. Figures are in 0-255 units.
 """
 
@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 from doc_sections import replace_section
 
-from pixelsmith.estimate import estimate_sigma
+from pixelsmith.degrade.estimate import estimate_sigma
 from pixelsmith.io import list_images, read_image
 from pixelsmith.settings import dataset_path
 from pixelsmith.sysinfo import machine_summary

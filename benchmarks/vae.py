@@ -47,7 +47,7 @@ from tqdm import tqdm
 
 from pixelsmith.data import MNIST, CIFAR10Folder, FaceFolder, split_indices
 from pixelsmith.io import atomic_write_text
-from pixelsmith.metrics import psnr
+from pixelsmith.metrics.pixel import psnr
 from pixelsmith.sysinfo import machine_summary
 from pixelsmith.zoo import load_model
 
@@ -261,7 +261,7 @@ def part_ae(args) -> dict:
 
 
 def part_quality(args) -> dict:
-    from pixelsmith.feature_metrics import load_extractor, sample_quality
+    from pixelsmith.metrics.features import load_extractor, sample_quality
 
     rows, grid_paths = [], {}
     for name in (args.vae_mnist, args.vae_cifar10, args.vae_faces):

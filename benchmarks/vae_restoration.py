@@ -17,11 +17,11 @@ protocol of ``pixelsmith evaluate``; noise is not clipped):
   ``vae-faces``): the same noise levels; a random 24x24 box and 50% random pixels.
 
 Methods: the VAE (denoising: posterior mean, noise level not used; inpainting: masked-ELBO
-posterior fit, mean of ``--samples`` samples; ``pixelsmith.vae_restore``), the shipped
+posterior fit, mean of ``--samples`` samples; ``pixelsmith.restoration.vae``), the shipped
 ``denoise-gray`` / ``denoise-color`` with the known sigma and ``inpaint``, biharmonic
 inpainting, BM3D with the known sigma when asked (``--bm3d``: about 5 s per digit and 14 s per
 face on the 2-core CPU), and the degraded input itself.
-Scores: PSNR / SSIM of the 8-bit quantised output (``pixelsmith.evaluate.score``), and for
+Scores: PSNR / SSIM of the 8-bit quantised output (``pixelsmith.evaluate.protocol.score``), and for
 masks the PSNR over the missing pixels (of their squared error pooled over all images); the
 mean over the images. For the VAE's inpainting the uncertainty is summarised by the mean
 posterior standard deviation over the missing pixels and its correlation with the absolute
@@ -45,9 +45,9 @@ import torch
 from doc_sections import replace_section
 
 from pixelsmith.errors import PixelsmithError
-from pixelsmith.evaluate import EvalParams, image_generator, missing_psnr, score
+from pixelsmith.evaluate.protocol import EvalParams, image_generator, missing_psnr, score
 from pixelsmith.io import atomic_write_text
-from pixelsmith.known import Known
+from pixelsmith.degrade.known import Known
 from pixelsmith.sysinfo import machine_summary
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -71,7 +71,7 @@ def fail(message: str) -> None:
 
 def resolve_vae(source: str, option: str) -> dict:
     """The model's config.json, or a clear stop when it is missing or not a conv-vae."""
-    from pixelsmith.vae_restore import is_vae_config
+    from pixelsmith.restoration.vae import is_vae_config
     from pixelsmith.zoo import read_config, resolve_model_dir
 
     try:
@@ -97,7 +97,7 @@ def mnist_test(n: int) -> torch.Tensor:
 def held_out_faces(config: dict, recipe_path: Path | None, n: int) -> tuple[torch.Tensor, str]:
     """The first ``n`` validation images of the VAE's training recipe (or of ``recipe_path``)."""
     from pixelsmith.train.config import load_recipe, recipe_from_dict
-    from pixelsmith.train.generative import synthesis_datasets
+    from pixelsmith.train.families.synthesis import synthesis_datasets
 
     if recipe_path is not None:
         recipe, where = load_recipe(recipe_path), str(recipe_path)
@@ -172,9 +172,9 @@ def uncertainty(mean: torch.Tensor, std: torch.Tensor, x: torch.Tensor,
 
 
 def run_part(name: str, x: torch.Tensor, vae_source: str, args) -> list[dict]:
-    from pixelsmith.methods import task_methods
-    from pixelsmith.restorer import Restorer
-    from pixelsmith.vae_restore import vae_denoise, vae_inpaint
+    from pixelsmith.restoration.registry import task_methods
+    from pixelsmith.restoration.restorer import Restorer
+    from pixelsmith.restoration.vae import vae_denoise, vae_inpaint
     from pixelsmith.zoo import load_model
 
     vae = load_model(vae_source)
@@ -227,7 +227,7 @@ def section(report: dict) -> str:
         "## VAE restoration (\"error correction\") against restoration models and baselines",
         "",
         "A VAE trained on one kind of image restores it through its latent space "
-        "(`pixelsmith.vae_restore`): denoising decodes the encoder's posterior mean (the noise "
+        "(`pixelsmith.restoration.vae`): denoising decodes the encoder's posterior mean (the noise "
         "level is not used); inpainting fits a Gaussian posterior to the known pixels by "
         "maximising the masked ELBO and averages decoded samples, which also gives a per-pixel "
         "standard deviation. Compared on the same inputs with the shipped restoration models "
@@ -277,7 +277,7 @@ def section(report: dict) -> str:
 
 
 def main() -> int:
-    from pixelsmith.vae_restore import DEFAULT_SAMPLES, DEFAULT_STEPS
+    from pixelsmith.restoration.vae import DEFAULT_SAMPLES, DEFAULT_STEPS
     from pixelsmith.zoo import resolve_model_dir
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

@@ -17,7 +17,7 @@ import sys
 import torch
 
 from pixelsmith.errors import PixelsmithError
-from pixelsmith.train.generative import GANFamily
+from pixelsmith.train.families.synthesis import GANFamily
 from pixelsmith.zoo import load_model, resolve_model_dir, save_model
 
 WRITTEN_BY_SAVE = ("format", "format_version", "sha256", "storage_dtype")

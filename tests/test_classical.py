@@ -9,9 +9,9 @@ from conftest import data_or_skip
 from scipy.ndimage import convolve
 
 from pixelsmith.io import list_images, read_image
-from pixelsmith.known import TASKS, Known
-from pixelsmith.methods import task_methods
-from pixelsmith.metrics import psnr
+from pixelsmith.degrade.known import TASKS, Known
+from pixelsmith.restoration.registry import task_methods
+from pixelsmith.metrics.pixel import psnr
 
 SIGMA = 25 / 255
 H, W = 37, 41  # odd on purpose

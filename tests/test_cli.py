@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image as PILImage
 
-from pixelsmith.cli import main
+from pixelsmith.cli.main import main
 
 
 def run(capsys, *argv: str) -> tuple[int, str, str]:
@@ -46,7 +46,7 @@ def test_version_and_help_are_fast_and_light():
     assert "pixelsmith" in out
     assert _child_cpu_seconds("--version") < 1.0
     assert _child_cpu_seconds("--help") < 1.0
-    probe = "import sys, pixelsmith.cli; print('torch' in sys.modules)"
+    probe = "import sys, pixelsmith.cli.main; print('torch' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                           check=True).stdout.strip() == "False"
 
@@ -231,7 +231,7 @@ def test_degrade_jpeg_to_a_jpeg_file_is_that_quality(tmp_path, capsys, samples):
     """`--jpeg 10 -o x.jpg` writes the JPEG at quality 10 (not a q10 image re-encoded at 95),
     so `--quality auto` reads 10 back and the pixels equal the JPEG operator's."""
     from pixelsmith import degrade as dg
-    from pixelsmith.estimate import estimate_jpeg_quality
+    from pixelsmith.degrade.estimate import estimate_jpeg_quality
     from pixelsmith.io import load_image, read_image
 
     code, _, err = run(capsys, "degrade", str(samples / "texture.png"), "-o",

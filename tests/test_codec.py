@@ -19,7 +19,7 @@ from click.testing import CliRunner
 from PIL import Image as PILImage
 
 import pixelsmith
-from pixelsmith.cli import cli, main
+from pixelsmith.cli.main import cli, main
 from pixelsmith.codec import coder
 from pixelsmith.codec.api import compress, decompress, load_codec, model_id, read_header
 from pixelsmith.codec.format import MAGIC, Header, pack, unpack
@@ -35,8 +35,8 @@ from pixelsmith.codec.models import (
 from pixelsmith.codec.rd import bd_rate
 from pixelsmith.errors import PixelsmithError
 from pixelsmith.io import read_image
-from pixelsmith.metrics import psnr as image_psnr
-from pixelsmith.train.codec import rd_terms
+from pixelsmith.metrics.pixel import psnr as image_psnr
+from pixelsmith.train.families.codec import rd_terms
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from PIL import Image as PILImage
 
 import pixelsmith
-from pixelsmith.cli import cli, main
+from pixelsmith.cli.main import cli, main
 from pixelsmith.codec.api import compress, decompress, read_header
 from pixelsmith.codec.models import ConvAECodec, FactorizedPrior, MeanScaleHyperprior, pad_image
 from pixelsmith.codec.refine import (

@@ -237,7 +237,7 @@ def test_feature_space_validation_keeps_the_lowest_fid(tmp_path, faces, extracto
 # -- export, restore, resume ----------------------------------------------------------------------
 
 def test_train_export_and_restore_through_the_cli(tmp_path, faces, capsys):
-    from pixelsmith.cli import main
+    from pixelsmith.cli.main import main
     from pixelsmith.zoo import load_model
 
     run, model = tmp_path / "run", tmp_path / "model"
@@ -313,7 +313,7 @@ def test_feature_validation_needs_whole_images(tmp_path, faces):
 
 
 def test_cli_bad_recipe_is_one_line(tmp_path, faces, capsys):
-    from pixelsmith.cli import main
+    from pixelsmith.cli.main import main
 
     data = tiny(faces, tmp_path / "run")
     data["loss"]["args"]["kind"] = "wasserstein"

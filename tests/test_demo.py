@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from PIL import Image as PILImage
 
-from pixelsmith.demo import run_demo
-from pixelsmith.known import Known
-from pixelsmith.methods import general_methods
+from pixelsmith.evaluate.demo import run_demo
+from pixelsmith.degrade.known import Known
+from pixelsmith.restoration.registry import general_methods
 
 
 def test_demo_page_on_a_small_sample(tmp_path, samples):

@@ -12,7 +12,7 @@ from conftest import data_or_skip
 from PIL import Image as PILImage
 
 from pixelsmith.errors import PixelsmithError
-from pixelsmith.estimate import ZIGZAG, estimate_jpeg_quality, estimate_sigma, ijg_table
+from pixelsmith.degrade.estimate import ZIGZAG, estimate_jpeg_quality, estimate_sigma, ijg_table
 from pixelsmith.io import load_image, read_image
 
 

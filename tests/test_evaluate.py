@@ -7,7 +7,7 @@ import torch
 from conftest import data_or_skip
 
 from pixelsmith.errors import PixelsmithError
-from pixelsmith.evaluate import EvalParams, evaluate, image_generator, make_case
+from pixelsmith.evaluate.protocol import EvalParams, evaluate, image_generator, make_case
 
 
 def test_cases_are_reproducible_per_image_and_seed():

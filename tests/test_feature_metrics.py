@@ -15,7 +15,7 @@ from conftest import data_or_skip
 from PIL import Image as PILImage
 
 from pixelsmith.data.standard import CIFAR10_CLASSES, face_label, parse_utkface
-from pixelsmith.feature_metrics import (
+from pixelsmith.metrics.features import (
     EXTRACTORS,
     class_coverage,
     extract_features,

@@ -24,7 +24,7 @@ from pixelsmith.nets.autoencoder import (
 )
 from pixelsmith.nets.dcgan import DCGANDiscriminator, DCGANGenerator
 from pixelsmith.train.config import recipe_from_dict
-from pixelsmith.train.generative import (
+from pixelsmith.train.families.synthesis import (
     augment_translation,
     diff_augment,
     r1_penalty,

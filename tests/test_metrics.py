@@ -17,7 +17,7 @@ import torch
 from conftest import data_or_skip
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
-from pixelsmith import metrics
+from pixelsmith.metrics import pixel as metrics
 from pixelsmith.color import rgb_to_y
 from pixelsmith.io import list_images, read_image
 

@@ -14,12 +14,12 @@ from test_tiling import noisy_image, trained_unet
 
 import pixelsmith
 from pixelsmith.errors import PixelsmithError
-from pixelsmith.estimate import estimate_sigma
+from pixelsmith.degrade.estimate import estimate_sigma
 from pixelsmith.io import read_image
-from pixelsmith.known import Known
-from pixelsmith.metrics import psnr
+from pixelsmith.degrade.known import Known
+from pixelsmith.metrics.pixel import psnr
 from pixelsmith.nets.unet import ConditionedUNet
-from pixelsmith.restorer import Restorer
+from pixelsmith.restoration.restorer import Restorer
 from pixelsmith.zoo import save_model
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -144,7 +144,7 @@ def test_trained_models_tile_by_default(models):
     shapes = []
     run_whole = restorer._fn.run_whole
     restorer._fn.run_whole = lambda y, k: shapes.append(tuple(y.shape)) or run_whole(y, k)
-    from pixelsmith.known import Known
+    from pixelsmith.degrade.known import Known
 
     out = restorer(torch.rand(1, 1, 600, 40), Known(sigma=0.1))
     assert out.shape == (1, 1, 600, 40) and out.device.type == "cpu"
@@ -196,14 +196,14 @@ def test_batches_with_sigma_auto_run_classical_methods_image_by_image():
 def test_default_model_is_chosen_by_the_input_channels(monkeypatch, models, tmp_path):
     """With a gray and a colour default model, a gray image goes to the gray one and a colour
     image to the colour one; without defaults the classical baseline stays the default."""
-    import pixelsmith.methods
-    from pixelsmith.restorer import Restorer
+    import pixelsmith.restoration.registry
+    from pixelsmith.restoration.restorer import Restorer
 
-    monkeypatch.setattr(pixelsmith.methods, "default_models", lambda task: {})
+    monkeypatch.setattr(pixelsmith.restoration.registry, "default_models", lambda task: {})
     assert Restorer("denoise").name == "bm3d"
     defaults = {str(models["gray"]): {"task": "denoise", "channels": 1},
                 str(models["rgb"]): {"task": "denoise", "channels": 3}}
-    monkeypatch.setattr(pixelsmith.methods, "default_models", lambda task: defaults)
+    monkeypatch.setattr(pixelsmith.restoration.registry, "default_models", lambda task: defaults)
     restorer = Restorer("denoise")
     gray, rgb = torch.rand(1, 1, 24, 24), torch.rand(1, 3, 24, 24)
     known = Known(sigma=25 / 255)

@@ -14,12 +14,12 @@ import pixelsmith
 from pixelsmith.degrade import Blur, gaussian_kernel
 from pixelsmith.errors import PixelsmithError
 from pixelsmith.io import read_image, save_image
-from pixelsmith.known import Known
-from pixelsmith.metrics import psnr
+from pixelsmith.degrade.known import Known
+from pixelsmith.metrics.pixel import psnr
 from pixelsmith.nets.edsr import EDSR
 from pixelsmith.nets.unet import ConditionedUNet, pull_push_fill
-from pixelsmith.pnp import PnPDeblur, kernel_spectrum, sigma_schedule
-from pixelsmith.restorer import Restorer
+from pixelsmith.restoration.pnp import PnPDeblur, kernel_spectrum, sigma_schedule
+from pixelsmith.restoration.restorer import Restorer
 from pixelsmith.zoo import save_model
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -95,7 +95,7 @@ def test_kernel_spectrum_matches_circular_blur():
 
 
 def test_pnp_deblur_beats_wiener_on_a_real_image():
-    from pixelsmith.classical.deblur import wiener_deblur
+    from pixelsmith.restoration.classical.deblur import wiener_deblur
 
     clean = read_image(data_or_skip("test/Set12") / "05.png")[..., 64:192, 64:192]
     kernel = gaussian_kernel(2.0, size=15)
@@ -118,29 +118,29 @@ def test_pnp_refuses_a_kernel_larger_than_the_image():
 
 # -- choosing the method --------------------------------------------------------------------
 def test_deblur_default_uses_the_kernel_when_given(monkeypatch, tmp_path):
-    import pixelsmith.methods
+    import pixelsmith.restoration.registry
 
     restorer = Restorer("deblur")
     assert restorer.name == "deblur"
     y = torch.rand(1, 1, 24, 24)
     assert restorer.for_input(y, Known(kernel=torch.ones(3, 3) / 9)) is restorer
     # no kernel and no blind model shipped: the kernel-using method asks for one
-    monkeypatch.setattr(pixelsmith.methods, "default_models", lambda task: {})
+    monkeypatch.setattr(pixelsmith.restoration.registry, "default_models", lambda task: {})
     with pytest.raises(PixelsmithError, match="--kernel"):
         restorer(y, Known())
     blind = save_inpaint_unet(tmp_path / "fake")  # any model folder; only the name matters
-    monkeypatch.setattr(pixelsmith.methods, "default_models",
+    monkeypatch.setattr(pixelsmith.restoration.registry, "default_models",
                         lambda task: {str(blind): {"task": "deblur", "channels": 3}})
-    assert pixelsmith.methods.default_method("deblur", 1, Known()) == str(blind)
-    assert pixelsmith.methods.default_method("deblur", 1, Known(kernel=torch.ones(1, 1))) \
+    assert pixelsmith.restoration.registry.default_method("deblur", 1, Known()) == str(blind)
+    assert pixelsmith.restoration.registry.default_method("deblur", 1, Known(kernel=torch.ones(1, 1))) \
         == "deblur"
 
 
 def test_sr_default_follows_the_scale(monkeypatch, tmp_path):
-    import pixelsmith.methods
+    import pixelsmith.restoration.registry
 
     x2, x4 = save_edsr(tmp_path / "x2", 2), save_edsr(tmp_path / "x4", 4)
-    monkeypatch.setattr(pixelsmith.methods, "default_models", lambda task: {
+    monkeypatch.setattr(pixelsmith.restoration.registry, "default_models", lambda task: {
         str(x2): {"task": "sr", "channels": 3, "scale": 2},
         str(x4): {"task": "sr", "channels": 3, "scale": 4}})
     restorer = Restorer("sr")
@@ -224,7 +224,7 @@ def test_cli_bad_kernel_file_is_one_line_error(tmp_path, capsys, samples):
 
 # -- shipped models on real images (floors about 0.5 dB under the measured figures) ---------
 def _protocol_case(task: str, folder: str, name: str, **params):
-    from pixelsmith.evaluate import EvalParams, image_generator, load_clean, make_case
+    from pixelsmith.evaluate.protocol import EvalParams, image_generator, load_clean, make_case
 
     files = sorted(p.name for p in data_or_skip(folder).glob("*.png"))
     params = EvalParams(task, **params).resolved()
@@ -234,7 +234,7 @@ def _protocol_case(task: str, folder: str, name: str, **params):
 
 
 def _protocol_psnr(method: str, task: str, folder: str, name: str, **params) -> float:
-    from pixelsmith.evaluate import score
+    from pixelsmith.evaluate.protocol import score
 
     params, reference, degraded, known = _protocol_case(task, folder, name, **params)
     return score(Restorer(task, method)(degraded, known), reference, params)[0]
@@ -255,7 +255,7 @@ def test_shipped_sr_x2_on_set5_bird():
 def test_shipped_inpaint_on_bsd68_strokes():
     # measured 25.46 dB (15.65 on the missing pixels) by benchmarks/restoration_tasks.py;
     # biharmonic 22.78 dB
-    from pixelsmith.evaluate import missing_psnr
+    from pixelsmith.evaluate.protocol import missing_psnr
 
     params, reference, degraded, known = _protocol_case("inpaint", "test/BSD68", "test001.png",
                                                         mask_kind="strokes:0.1-0.3")
@@ -271,7 +271,7 @@ def test_shipped_inpaint_on_bsd68_strokes():
 def test_shipped_deblur_blind_on_bsd68_motion_blur():
     # measured 26.66 -> 27.13 dB by benchmarks/restoration_tasks.py (a small gain: see
     # docs/BENCHMARKS.md); without a kernel the deblur default is the blind model
-    from pixelsmith.evaluate import score
+    from pixelsmith.evaluate.protocol import score
 
     params, reference, degraded, known = _protocol_case("deblur", "test/BSD68", "test004.png",
                                                         sigma=2.55, kernel="motion:11",

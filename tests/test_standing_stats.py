@@ -7,7 +7,7 @@ import copy
 import torch
 
 from pixelsmith.nets.dcgan import DCGANDiscriminator, DCGANGenerator
-from pixelsmith.train.generative import GANFamily
+from pixelsmith.train.families.synthesis import GANFamily
 from pixelsmith.train.standing_stats import has_batchnorm, recompute_batchnorm
 
 

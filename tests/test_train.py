@@ -215,7 +215,7 @@ def test_two_processes_equal_one(tmp_path, images):
 # -- export and use ---------------------------------------------------------------------------
 
 def test_export_load_and_restore(tmp_path, images, capsys):
-    from pixelsmith.cli import main
+    from pixelsmith.cli.main import main
     from pixelsmith.zoo import load_model
 
     run = tmp_path / "run"
@@ -285,7 +285,7 @@ def test_global_rng_stream_survives_resume(tmp_path, images):
 
 
 def test_kept_snapshots_export_by_step(tmp_path, images, capsys):
-    from pixelsmith.cli import main
+    from pixelsmith.cli.main import main
     from pixelsmith.zoo import load_model
 
     run = tmp_path / "run"

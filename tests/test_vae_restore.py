@@ -13,14 +13,14 @@ import torch
 from PIL import Image as PILImage
 from test_cli import assert_one_line_error, run
 
-import pixelsmith.vae_restore
+import pixelsmith.restoration.vae
 import pixelsmith.zoo
 from pixelsmith.errors import PixelsmithError
-from pixelsmith.known import Known
-from pixelsmith.methods import default_method, general_methods, get_method, task_methods
+from pixelsmith.degrade.known import Known
+from pixelsmith.restoration.registry import default_method, general_methods, get_method, task_methods
 from pixelsmith.nets.autoencoder import ConvVAE, elbo_terms, log_likelihood
-from pixelsmith.restorer import Restorer
-from pixelsmith.vae_restore import (
+from pixelsmith.restoration.restorer import Restorer
+from pixelsmith.restoration.vae import (
     fit_masked_posterior,
     observed_log_likelihood,
     pixel_log_likelihood,
@@ -37,7 +37,7 @@ STEPS = 20  # enough to test the mechanics; the default (300) is for real models
 @pytest.fixture
 def few_steps(monkeypatch):
     """Restorers and the CLI fit with STEPS Adam steps instead of the default."""
-    monkeypatch.setattr(pixelsmith.vae_restore, "DEFAULT_STEPS", STEPS)
+    monkeypatch.setattr(pixelsmith.restoration.vae, "DEFAULT_STEPS", STEPS)
 
 
 def squares(n: int, seed: int) -> torch.Tensor:

@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 from conftest import data_or_skip
 
-from pixelsmith.evaluate import EvalParams, image_generator, make_case, score
+from pixelsmith.evaluate.protocol import EvalParams, image_generator, make_case, score
 from pixelsmith.io import read_image
-from pixelsmith.restorer import Restorer
+from pixelsmith.restoration.restorer import Restorer
 from pixelsmith.zoo import ZOO, load_model, read_config, save_model, sha256_file, shipped_models
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -77,7 +77,7 @@ def test_default_dejpeg_reads_the_quality_of_a_jpeg_input(tmp_path, capsys):
 
     from pixelsmith.degrade import JPEG
     from pixelsmith.io import save_image
-    from pixelsmith.metrics import psnr
+    from pixelsmith.metrics.pixel import psnr
 
     path = sorted(data_or_skip("test/LIVE1/gray").glob("*.png"))[0]
     clean = read_image(path)[..., :256, :256]

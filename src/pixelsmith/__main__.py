@@ -1,5 +1,5 @@
 """``python -m pixelsmith`` runs the command line."""
 
-from pixelsmith.cli import main
+from pixelsmith.cli.main import main
 
 main()

@@ -28,7 +28,7 @@ key             shape, dtype          meaning
 =============== ===================== ========================================================
 
 After collation each entry gains a leading batch axis. :func:`known_from_item` turns one
-item (or one entry of a batch) into the :class:`~pixelsmith.known.Known` a restorer takes.
+item (or one entry of a batch) into the :class:`~pixelsmith.degrade.known.Known` a restorer takes.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ from pixelsmith.data.augment import DEFAULT_AUGMENT, Augment
 from pixelsmith.data.folders import ImageFolder, to_float
 from pixelsmith.data.seeding import item_generator
 from pixelsmith.errors import PixelsmithError
-from pixelsmith.known import TASKS, Known
+from pixelsmith.degrade.known import TASKS, Known
 
 KERNEL_KINDS = ("gaussian", "disk", "motion")
 MASK_KINDS = ("box", "strokes", "pixels")
@@ -468,7 +468,7 @@ class RandomPatches(Dataset):
 
 def known_from_item(item: Mapping[str, torch.Tensor], task: str,
                     index: int | None = None) -> Known:
-    """The :class:`~pixelsmith.known.Known` of one item, or of entry ``index`` of a collated
+    """The :class:`~pixelsmith.degrade.known.Known` of one item, or of entry ``index`` of a collated
     batch; only the fields ``task`` uses are set (``sigma`` for every task that adds noise)."""
     def pick(key: str) -> torch.Tensor:
         value = item[key]

@@ -39,7 +39,7 @@ from pixelsmith.degrade.noise import (
     SaltPepperNoise,
 )
 from pixelsmith.degrade.resize import Downsample, imresize, resize_matrix
-from pixelsmith.degrade.spec import (
+from pixelsmith.degrade.parse import (
     parse_blur,
     parse_downsample,
     parse_jpeg,

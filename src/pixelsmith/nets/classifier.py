@@ -1,7 +1,7 @@
 """A small CNN image classifier whose penultimate activations serve as a feature space.
 
 :class:`FeatureClassifier` is trained on a data set's class labels (the ``classifier``
-family) and then used by :mod:`pixelsmith.feature_metrics` as the embedding for FID, KID and
+family) and then used by :mod:`pixelsmith.metrics.features` as the embedding for FID, KID and
 precision/recall of generated images, the way Inception-v3's pool features are used for
 ImageNet-like images. Only a network trained on the same kind of images gives a meaningful
 feature space, hence one shipped extractor per data set (digits, CIFAR-10, faces).

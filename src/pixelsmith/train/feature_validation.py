@@ -1,6 +1,6 @@
 """Feature-space validation for the families that set ``val.extractor``: FID / KID /
 precision / recall of generated or restored images against fixed reference images, in the
-embedding of a pixelsmith feature classifier (:mod:`pixelsmith.feature_metrics`)."""
+embedding of a pixelsmith feature classifier (:mod:`pixelsmith.metrics.features`)."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ class FeatureValidator:
         """``fid``, ``kid``, ``precision``, ``recall`` of ``images`` (in [0, 1]) against
         ``references``, plus the class ``coverage`` of ``images`` when asked and the extractor
         is a classifier."""
-        from pixelsmith import feature_metrics as fm
+        from pixelsmith.metrics import features as fm
 
         if self._extractor is None:
             self._extractor = fm.load_extractor(self.name, device=self.device)

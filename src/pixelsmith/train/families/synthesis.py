@@ -1,0 +1,609 @@
+"""Synthesis families: autoencoder, VAE and GAN, trained by the same Trainer as restoration.
+
+Data (:func:`synthesis_datasets`): whole images of the model's size from ``data.kind``
+(``folder``, ``mnist``, ``fashion-mnist``, ``cifar10`` (the 10,000 class-folder PNGs),
+``faces``), with ``data.train`` naming the set's folder (relative paths are below
+$PIXELSMITH_DATA). Items are ``{"image": (C, S, S) in [0, 1], "label": int}``. Validation
+images are ``val.data`` (a folder), else a held-out split of ``data.train``:
+``data.val_fraction`` when set, otherwise ``min(1000, n // 10)`` images (CIFAR-10: the
+9,000/1,000 split), drawn by ``train.seed``; ``val.limit`` caps them. ``data.augment`` is
+restoration's patch augmentation and is not applied here (rotated faces or mirrored digits
+are not samples of the data); GANs get DiffAugment instead, and, where mirror images are
+samples of the data (faces), ``loss.args.xflip``.
+
+``loss.args`` per family (unknown keys are an error):
+
+- autoencoder: none; ``loss.name`` picks the pixel loss (l1, mse, charbonnier).
+- vae (``loss.name: elbo``): ``beta`` (1.0), ``kl_warmup_steps`` (0: beta rises linearly
+  from 0 over that many steps), ``binarize`` (false: with true, each training image is
+  binarised afresh at every step, pixel ~ Bernoulli(grey level) ("dynamic binarisation", the
+  protocol behind published MNIST likelihoods), and the validation images once, by
+  ``val.seed``). The likelihood is the model's (``model.args.likelihood``).
+- gan (``loss.name: gan``): ``kind`` (hinge | nonsaturating), ``r1_gamma`` (0: off),
+  ``r1_every`` (16: lazy R1, scaled by the interval), ``diffaugment`` (false), ``xflip``
+  (false: mirror each real image left-right with probability 1/2 before the discriminator
+  sees it, which doubles a small set of faces; StyleGAN's ``--mirror``), and
+  ``discriminator``: the discriminator's network, ``{name: dcgan-d, <constructor args>}``
+  (channels and image_size default to the generator's). ``recipe.model`` is the generator,
+  so export rebuilds and ships it like any other main network.
+
+The GAN's validation metric ``loss`` is a pixel-statistics distance (per-channel mean and
+standard deviation of 1,000 fixed-seed samples against the validation images): a cheap,
+crude signal that catches collapse and colour drift. A feature-space FID arrives with the
+VAE/GAN evaluation issues.
+
+Randomness: every draw of a training step (GAN latents, VAE reparameterisation noise,
+DiffAugment) comes from :func:`step_generator`, seeded by (train.seed, step, rank), so runs
+are reproducible and resume exactly; validation draws from generators seeded by
+``val.seed`` and leaves the networks' buffers alone (eval mode).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+from typing import Any
+
+import torch
+from torch.nn import functional as F
+from torch.utils.data import Dataset
+
+from pixelsmith.errors import PixelsmithError
+from pixelsmith.train.config import Recipe
+from pixelsmith.train.feature_validation import FeatureValidator, check_fid_metric
+from pixelsmith.train.finetune import init_and_freeze
+
+VAL_BATCH = 250
+_STEP_STREAM = 0x57E9_5EED  # keeps step draws apart from data items' (seed, epoch, index)
+GAN_VAL_SAMPLES = 1000
+
+
+# -- data ---------------------------------------------------------------------------------------
+
+class SynthesisItems(Dataset):
+    """``base[indices[i]]`` as ``{"image", "label"}``, converted to ``channels`` and resized to
+    ``size`` x ``size`` (bilinear, antialiased) when the source differs."""
+
+    def __init__(self, base: Dataset, indices: list[int] | None = None, *,
+                 size: int | None = None, channels: int | None = None) -> None:
+        self.base = base
+        self.indices = list(range(len(base))) if indices is None else list(indices)
+        self.size, self.channels = size, channels
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Forward to the source set when it randomises per epoch."""
+        setter = getattr(self.base, "set_epoch", None)
+        if setter is not None:
+            setter(epoch)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        item = self.base[self.indices[index]]
+        image, label = item if isinstance(item, (tuple, list)) else (item, -1)
+        return {"image": self._fit(image), "label": int(label)}
+
+    def _fit(self, image: torch.Tensor) -> torch.Tensor:
+        if self.channels == 1 and image.shape[0] == 3:
+            from pixelsmith.color import rgb_to_gray
+
+            image = rgb_to_gray(image)
+        elif self.channels == 3 and image.shape[0] == 1:
+            image = image.expand(3, -1, -1).contiguous()
+        if self.size is not None and tuple(image.shape[-2:]) != (self.size, self.size):
+            image = F.interpolate(image[None], size=(self.size, self.size), mode="bilinear",
+                                  antialias=True, align_corners=False)[0].clamp_(0.0, 1.0)
+        return image
+
+
+def _color(channels: int) -> str:
+    return "gray" if channels == 1 else "rgb"
+
+
+def _source(recipe: Recipe, channels: int, size: int) -> Dataset:
+    """The whole training set named by ``data.kind`` / ``data.train``."""
+    from pixelsmith.data import MNIST, CIFAR10Folder, FaceFolder, FashionMNIST, ImageFolder
+    from pixelsmith.train.families.restoration import data_path
+
+    cfg = recipe.data
+    root = data_path(cfg.train)
+    if cfg.kind == "folder":
+        return ImageFolder(root, color=_color(channels), size=size, cache=cfg.cache)
+    if cfg.kind in ("mnist", "fashion-mnist"):
+        return (MNIST if cfg.kind == "mnist" else FashionMNIST)(root, train=True)
+    if cfg.kind == "cifar10":
+        return CIFAR10Folder(root, cache=cfg.cache)
+    return FaceFolder(root, size=size, cache=cfg.cache)
+
+
+def synthesis_datasets(recipe: Recipe, channels: int, image_size: int
+                       ) -> tuple[SynthesisItems, SynthesisItems]:
+    """(training set, validation set) of whole images for a model of ``channels`` x
+    ``image_size``^2 (the rules are in the module notes)."""
+    from pixelsmith.data import ImageFolder, split_indices
+    from pixelsmith.train.families.restoration import data_path
+
+    cfg, val = recipe.data, recipe.val
+    if cfg.image_size is not None and cfg.image_size != image_size:
+        raise PixelsmithError(f"data.image_size {cfg.image_size} differs from the model's "
+                              f"image_size {image_size}")
+    wanted = {"gray": 1, "rgb": 3}.get(cfg.color)
+    if cfg.kind == "folder" and wanted is not None and wanted != channels:
+        raise PixelsmithError(f"data.color {cfg.color} does not fit a {channels}-channel model")
+    source = _source(recipe, channels, image_size)
+    n = len(source)
+    if val.data is not None:
+        folder = ImageFolder(data_path(val.data), color=_color(channels), size=image_size)
+        train_idx = list(range(n))
+        val_set = SynthesisItems(folder, size=image_size, channels=channels)
+    else:
+        split = ({"val_fraction": cfg.val_fraction} if cfg.val_fraction > 0
+                 else {"val_count": min(1000, max(1, n // 10))})
+        train_idx, val_idx = split_indices(n, seed=recipe.train.seed, **split)
+        val_set = SynthesisItems(source, val_idx, size=image_size, channels=channels)
+    if val.limit:
+        val_set.indices = val_set.indices[:val.limit]
+    return SynthesisItems(source, train_idx, size=image_size, channels=channels), val_set
+
+
+# -- GAN objectives and DiffAugment ---------------------------------------------------------------
+
+GAN_KINDS = ("hinge", "nonsaturating")
+
+
+def discriminator_loss(kind: str, real_logits: torch.Tensor,
+                       fake_logits: torch.Tensor) -> torch.Tensor:
+    """Hinge: E[relu(1 - D(x))] + E[relu(1 + D(G(z)))]; non-saturating: the logistic loss."""
+    if kind == "hinge":
+        return F.relu(1.0 - real_logits).mean() + F.relu(1.0 + fake_logits).mean()
+    return F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()
+
+
+def generator_loss(kind: str, fake_logits: torch.Tensor) -> torch.Tensor:
+    """Hinge: -E[D(G(z))]; non-saturating: E[softplus(-D(G(z)))] = -E[log sigmoid D(G(z))]."""
+    if kind == "hinge":
+        return -fake_logits.mean()
+    return F.softplus(-fake_logits).mean()
+
+
+def r1_penalty(real_logits: torch.Tensor, real_inputs: torch.Tensor) -> torch.Tensor:
+    """R1 (Mescheder et al. 2018): the batch mean of ||grad_x D(x)||^2 on real inputs.
+
+    ``real_inputs`` must require grad and be what D saw; the graph is kept, so the penalty
+    can be backpropagated into D's weights.
+    """
+    (grad,) = torch.autograd.grad(real_logits.sum(), real_inputs, create_graph=True)
+    return grad.float().pow(2).flatten(1).sum(dim=1).mean()
+
+
+Generator = torch.Generator | None
+
+
+def _rand(x: torch.Tensor, generator: Generator) -> torch.Tensor:
+    return torch.rand(len(x), 1, 1, 1, generator=generator, device=x.device, dtype=x.dtype)
+
+
+def _randint(low: int, high: int, n: int, x: torch.Tensor, generator: Generator
+             ) -> torch.Tensor:
+    return torch.randint(low, high, (n, 1, 1), generator=generator, device=x.device)
+
+
+def augment_color(x: torch.Tensor, generator: Generator = None) -> torch.Tensor:
+    """Random brightness (+-0.25), saturation (x0-2) and contrast (x0.5-1.5) per image."""
+    x = x + (_rand(x, generator) - 0.5) * 0.5
+    mean = x.mean(dim=1, keepdim=True)
+    x = (x - mean) * (_rand(x, generator) * 2.0) + mean
+    mean = x.mean(dim=(1, 2, 3), keepdim=True)
+    return (x - mean) * (_rand(x, generator) + 0.5) + mean
+
+
+def augment_translation(x: torch.Tensor, ratio: float = 0.125,
+                        generator: Generator = None) -> torch.Tensor:
+    """Shift each image by up to ``ratio`` of its size, filling with zeros (a gather: exact
+    and differentiable)."""
+    n, _, h, w = x.shape
+    sy, sx = int(h * ratio + 0.5), int(w * ratio + 0.5)
+    dy = _randint(-sy, sy + 1, n, x, generator)
+    dx = _randint(-sx, sx + 1, n, x, generator)
+    rows = torch.arange(h, device=x.device).view(1, h, 1) + dy + sy
+    cols = torch.arange(w, device=x.device).view(1, 1, w) + dx + sx
+    padded = F.pad(x, (sx, sx, sy, sy))
+    batch = torch.arange(n, device=x.device).view(n, 1, 1)
+    return padded[batch, :, rows, cols].permute(0, 3, 1, 2)  # (n, h, w, c) -> (n, c, h, w)
+
+
+def augment_cutout(x: torch.Tensor, ratio: float = 0.5,
+                   generator: Generator = None) -> torch.Tensor:
+    """Zero a random ``ratio``-sized square (clipped at the border) of each image."""
+    n, _, h, w = x.shape
+    ch, cw = int(h * ratio + 0.5), int(w * ratio + 0.5)
+    cy = _randint(0, h + (1 - ch % 2), n, x, generator) - ch // 2
+    cx = _randint(0, w + (1 - cw % 2), n, x, generator) - cw // 2
+    ys = torch.arange(h, device=x.device).view(1, h, 1)
+    xs = torch.arange(w, device=x.device).view(1, 1, w)
+    inside = (ys >= cy) & (ys < cy + ch) & (xs >= cx) & (xs < cx + cw)
+    return x * (~inside).unsqueeze(1).to(x.dtype)
+
+
+def random_flip(x: torch.Tensor, generator: Generator = None) -> torch.Tensor:
+    """Mirror each image of (N, C, H, W) left-right with probability 1/2 (an augmentation
+    only where the mirror image is itself a sample of the data, as a face is)."""
+    flip = torch.rand(len(x), generator=generator, device=x.device) < 0.5
+    return torch.where(flip.view(-1, 1, 1, 1), x.flip(-1), x)
+
+
+def diff_augment(x: torch.Tensor, generator: Generator = None) -> torch.Tensor:
+    """DiffAugment (Zhao et al. 2020), colour + translation + cutout, for images in [0, 1].
+
+    Draws come from ``generator`` (on ``x``'s device; torch's global RNG when None); the
+    families pass :func:`step_generator`. Gradients flow to ``x``.
+    """
+    x = augment_color(x, generator)
+    x = augment_translation(x, generator=generator)
+    return augment_cutout(x, generator=generator)
+
+
+def pixel_stats_distance(a: torch.Tensor, b: torch.Tensor) -> float:
+    """Euclidean distance between the per-channel (mean, std) of two (N, C, H, W) image sets."""
+    def stats(x: torch.Tensor) -> torch.Tensor:
+        x = x.double().transpose(0, 1).flatten(1)
+        return torch.cat([x.mean(dim=1), x.std(dim=1)])
+
+    return float((stats(a) - stats(b)).norm())
+
+
+# -- families -----------------------------------------------------------------------------------
+
+def step_generator(trainer, device: torch.device) -> torch.Generator:
+    """The source of every random draw of one training step (latents, reparameterisation
+    noise, DiffAugment), seeded from (train.seed, step, rank).
+
+    A step's randomness thus depends on nothing else: not on torch's global RNG, which
+    DataLoader iterators also draw from (one number per iterator, so a resumed run that
+    starts an extra iterator mid-epoch would shift it), nor on validation. Resuming is
+    exact without checkpointing any generator.
+    """
+    from pixelsmith.data.seeding import item_seed
+
+    generator = torch.Generator(device=device)
+    generator.manual_seed(item_seed(trainer.recipe.train.seed ^ _STEP_STREAM, trainer.step,
+                                    trainer.dist.rank))
+    return generator
+
+
+@contextlib.contextmanager
+def evaluating(model: torch.nn.Module, frozen: bool = False):
+    """Eval mode (and, with ``frozen``, no parameter gradients) inside; restored after."""
+    was_training = model.training
+    flags = [p.requires_grad for p in model.parameters()]
+    model.eval()
+    if frozen:
+        for param in model.parameters():
+            param.requires_grad_(False)
+    try:
+        yield model
+    finally:
+        model.train(was_training)
+        for param, flag in zip(model.parameters(), flags, strict=True):
+            param.requires_grad_(flag)
+
+
+def _mean_over_batches(images: torch.Tensor, fn) -> dict[str, float]:
+    """Average the dict of per-batch means ``fn(batch)`` over all images, weighting by size."""
+    totals: dict[str, float] = {}
+    for batch in images.split(VAL_BATCH):
+        for key, value in fn(batch).items():
+            totals[key] = totals.get(key, 0.0) + float(value) * len(batch)
+    return {key: value / len(images) for key, value in totals.items()}
+
+
+class SynthesisFamily:
+    """What the three families share: one main network from ``recipe.model``, whole-image
+    data, checked ``loss.args`` and validation metric, fine-tuning (``init``/``freeze``)."""
+
+    main = "model"
+    optimized: tuple[str, ...] = ("model",)
+    loss_names: tuple[str, ...] = ()
+    loss_defaults: dict[str, Any] = {}
+    metrics: tuple[str, ...] = ("loss",)
+
+    def __init__(self, recipe: Recipe, device: torch.device) -> None:
+        self.recipe, self.device = recipe, device
+        family = recipe.family
+        if recipe.loss.name not in self.loss_names:
+            raise PixelsmithError(f"the {family} family needs loss.name "
+                                  f"{' or '.join(self.loss_names)}, not '{recipe.loss.name}'")
+        unknown = sorted(set(recipe.loss.args) - set(self.loss_defaults))
+        if unknown:
+            raise PixelsmithError(f"loss.args: unknown {', '.join(unknown)} for the {family} "
+                                  f"family (known: {', '.join(self.loss_defaults) or 'none'})")
+        if recipe.val.metric not in self.metrics:
+            raise PixelsmithError(f"the {family} family validates with val.metric "
+                                  f"{' | '.join(self.metrics)}, not '{recipe.val.metric}'")
+        if recipe.val.extractor and "fid" not in self.metrics:
+            raise PixelsmithError(f"val.extractor is for GANs; the {family} family does not "
+                                  "use it (benchmarks/vae.py scores VAE samples)")
+        check_fid_metric(recipe.val, "features-mnist")
+        self.args = {**self.loss_defaults, **recipe.loss.args}
+        self.higher_is_better = recipe.val.metric not in ("loss", "fid")
+        self.feature_validator = (
+            FeatureValidator(recipe.val.extractor, device, recipe.val.seed, coverage=True)
+            if recipe.val.extractor else None)
+        self.models: dict[str, torch.nn.Module] = {}
+        self.val_set: SynthesisItems | None = None
+        self._val_images: torch.Tensor | None = None
+
+    @staticmethod
+    def channels(recipe: Recipe) -> int:
+        return int(recipe.model.args.get("channels", 1))
+
+    @staticmethod
+    def needs(recipe: Recipe) -> list[str]:
+        return []
+
+    def build_models(self) -> dict[str, torch.nn.Module]:
+        from pixelsmith.nets import build_network
+
+        return {self.main: build_network(self.recipe.model.name, self.recipe.model.args)}
+
+    def prepare_models(self, models: dict[str, torch.nn.Module]) -> None:
+        """Keep the networks; load ``init`` weights into the main one and freeze prefixes."""
+        self.models = models
+        init_and_freeze(models[self.main], self.recipe)
+
+    def train_dataset(self) -> SynthesisItems:
+        net = self.models[self.main]
+        train, self.val_set = synthesis_datasets(self.recipe, net.channels, net.image_size)
+        return train
+
+    def validation_images(self) -> torch.Tensor:
+        """The validation images as one (N, C, S, S) tensor on the device (read once)."""
+        if self._val_images is None:
+            if self.val_set is None or not len(self.val_set):
+                raise PixelsmithError("no validation images: set val.data or data.val_fraction")
+            images = [self.val_set[i]["image"] for i in range(len(self.val_set))]
+            self._val_images = torch.stack(images).to(self.device)
+        return self._val_images
+
+
+class AutoencoderFamily(SynthesisFamily):
+    """A deterministic autoencoder trained with a pixel loss; validated by PSNR/SSIM."""
+
+    loss_names = ("mse", "l1", "charbonnier")
+    metrics = ("psnr", "ssim", "loss")
+
+    def __init__(self, recipe: Recipe, device: torch.device) -> None:
+        super().__init__(recipe, device)
+        from pixelsmith.train.losses import PIXEL_LOSSES
+
+        self.loss = PIXEL_LOSSES[recipe.loss.name]
+
+    def train_step(self, batch: dict, trainer) -> dict:
+        x = batch["image"]
+        with trainer.autocast():
+            x_hat = trainer.wrapped[self.main](x)
+        loss = self.loss(x_hat.float(), x)
+        trainer.optimize(loss, self.main)
+        return {"loss": float(loss.detach())}
+
+    @torch.no_grad()
+    def validate(self, model: torch.nn.Module) -> dict:
+        """Mean PSNR (and SSIM, for images >= 11 px) of reconstructions, and the loss."""
+        from pixelsmith.metrics.pixel import psnr, ssim
+
+        images = self.validation_images()
+        with_ssim = images.shape[-1] >= 11
+
+        def scores(x: torch.Tensor) -> dict:
+            x_hat = model(x).float().clamp(0.0, 1.0)
+            out = {"psnr": psnr(x_hat, x).mean(), "loss": self.loss(x_hat, x)}
+            if with_ssim:
+                out["ssim"] = ssim(x_hat, x).mean()
+            return out
+
+        with evaluating(model):
+            return _mean_over_batches(images, scores)
+
+
+class VAEFamily(SynthesisFamily):
+    """A VAE trained on recon + beta * KL (with an optional linear KL warm-up).
+
+    The network follows :class:`~pixelsmith.nets.autoencoder.ConvVAE`'s interface:
+    ``forward(x, generator) -> (decoder params, mu, logvar)``, ``likelihood`` (and
+    ``log_scale``), ``reconstruct``.
+    """
+
+    loss_names = ("elbo",)
+    loss_defaults = {"beta": 1.0, "kl_warmup_steps": 0, "binarize": False}
+    metrics = ("psnr", "loss")
+
+    def validation_images(self) -> torch.Tensor:
+        """The validation images; binarised once, by ``val.seed``, when ``binarize`` is on."""
+        if self._val_images is None and bool(self.args["binarize"]):
+            images = super().validation_images()
+            generator = torch.Generator(device=images.device)
+            generator.manual_seed(self.recipe.val.seed)
+            self._val_images = torch.bernoulli(images, generator=generator)
+        return super().validation_images()
+
+    def beta_at(self, step: int) -> float:
+        """beta for the step about to run: linear from 0 over ``kl_warmup_steps``."""
+        beta, warmup = float(self.args["beta"]), int(self.args["kl_warmup_steps"])
+        return beta * min(1.0, step / warmup) if warmup > 0 else beta
+
+    def train_step(self, batch: dict, trainer) -> dict:
+        from pixelsmith.nets.autoencoder import elbo_from_outputs
+
+        x, net = batch["image"], trainer.wrapped[self.main]
+        beta = self.beta_at(trainer.step)
+        generator = step_generator(trainer, x.device)
+        if bool(self.args["binarize"]):
+            x = torch.bernoulli(x, generator=generator)
+        with trainer.autocast():
+            params, mu, logvar = net(x, generator=generator)
+        terms = elbo_from_outputs(net, x, params, mu, logvar, beta)
+        trainer.optimize(terms["loss"], self.main)
+        return {**{k: float(v.detach()) for k, v in terms.items()}, "beta": beta}
+
+    @torch.no_grad()
+    def validate(self, model: torch.nn.Module) -> dict:
+        """ELBO (nats per image, one fixed-seed sample each), its terms, the loss at the full
+        beta, and the PSNR of deterministic reconstructions."""
+        from pixelsmith.metrics.pixel import psnr
+        from pixelsmith.nets.autoencoder import elbo_terms
+
+        images = self.validation_images()
+        generator = torch.Generator(device=images.device)
+        generator.manual_seed(self.recipe.val.seed)
+        beta = float(self.args["beta"])
+
+        def scores(x: torch.Tensor) -> dict:
+            terms = elbo_terms(model, x, beta, generator)
+            return {"recon": terms["recon"], "kl": terms["kl"],
+                    "psnr": psnr(model.reconstruct(x).float(), x).mean()}
+
+        with evaluating(model):
+            out = _mean_over_batches(images, scores)
+        out["elbo"] = -(out["recon"] + out["kl"])
+        out["loss"] = out["recon"] + beta * out["kl"]
+        return out
+
+
+class GANFamily(SynthesisFamily):
+    """A GAN: ``generator`` (main, EMA'd, exported) against ``discriminator``.
+
+    Each step generates one fake batch; the discriminator step sees it detached, the
+    generator step backpropagates through the discriminator evaluated frozen (eval mode,
+    no parameter gradients), so neither step changes or leaves gradients in the other
+    network. In eval mode spectral normalisation reuses its vectors instead of iterating.
+    """
+
+    main = "generator"
+    optimized = ("generator", "discriminator")
+    loss_names = ("gan",)
+    metrics = ("loss", "fid")
+    loss_defaults = {"kind": "hinge", "r1_gamma": 0.0, "r1_every": 16, "diffaugment": False,
+                     "xflip": False, "discriminator": {}}
+
+    def __init__(self, recipe: Recipe, device: torch.device) -> None:
+        super().__init__(recipe, device)
+        if self.args["kind"] not in GAN_KINDS:
+            raise PixelsmithError(f"loss.args.kind must be one of {', '.join(GAN_KINDS)}, "
+                                  f"not '{self.args['kind']}'")
+        if int(self.args["r1_every"]) < 1:
+            raise PixelsmithError("loss.args.r1_every must be >= 1")
+        if not isinstance(self.args["discriminator"], dict):
+            raise PixelsmithError("loss.args.discriminator must be a mapping of network args")
+        self.last_r1: float | None = None
+
+    def build_models(self) -> dict[str, torch.nn.Module]:
+        from pixelsmith.nets import build_network
+
+        generator = super().build_models()[self.main]
+        args = dict(self.args["discriminator"])
+        name = args.pop("name", "dcgan-d")
+        args.setdefault("channels", generator.channels)
+        args.setdefault("image_size", generator.image_size)
+        return {"generator": generator, "discriminator": build_network(name, args)}
+
+    def augment(self, x: torch.Tensor, generator: Generator) -> torch.Tensor:
+        return diff_augment(x, generator) if self.args["diffaugment"] else x
+
+    def train_step(self, batch: dict, trainer) -> dict:
+        real = batch["image"]
+        generator = step_generator(trainer, real.device)
+        z = torch.randn(len(real), self.models["generator"].latent_dim, generator=generator,
+                        device=real.device)
+        with trainer.autocast():
+            fake = trainer.wrapped["generator"](z)
+        if self.args["xflip"]:
+            real = random_flip(real, generator)
+        logs = self.discriminator_step(real, fake.detach(), trainer, generator)
+        logs.update(self.generator_step(fake, trainer, generator))
+        return logs
+
+    def discriminator_step(self, real: torch.Tensor, fake: torch.Tensor, trainer,
+                           generator: Generator = None) -> dict:
+        """One optimiser step of D on real vs (detached) fake images, with lazy R1."""
+        gamma, every = float(self.args["r1_gamma"]), int(self.args["r1_every"])
+        with_r1 = gamma > 0 and trainer.step % every == 0
+        real_in = self.augment(real, generator)
+        fake_in = self.augment(fake.detach(), generator)
+        if with_r1:
+            real_in = real_in.detach().requires_grad_(True)
+        with trainer.autocast():
+            logits = trainer.wrapped["discriminator"](torch.cat([real_in, fake_in])).float()
+        real_logits, fake_logits = logits[:len(real)], logits[len(real):]
+        loss = discriminator_loss(self.args["kind"], real_logits, fake_logits)
+        total = loss
+        if with_r1:
+            penalty = r1_penalty(real_logits, real_in)
+            total = loss + 0.5 * gamma * every * penalty
+            self.last_r1 = float(penalty.detach())
+        trainer.optimize(total, "discriminator")
+        logs = {"d_loss": float(loss.detach()), "d_real": float(real_logits.detach().mean()),
+                "d_fake": float(fake_logits.detach().mean())}
+        if self.last_r1 is not None:
+            logs["r1"] = self.last_r1  # the latest penalty (computed every r1_every steps)
+        return logs
+
+    def generator_step(self, fake: torch.Tensor, trainer, generator: Generator = None) -> dict:
+        """One optimiser step of G through the frozen discriminator."""
+        with evaluating(self.models["discriminator"], frozen=True) as disc:
+            with trainer.autocast():
+                logits = disc(self.augment(fake, generator)).float()
+            loss = generator_loss(self.args["kind"], logits)
+            trainer.optimize(loss, "generator")
+        return {"g_loss": float(loss.detach())}
+
+    @staticmethod
+    def for_sampling(generator: torch.nn.Module) -> torch.nn.Module:
+        """A copy of ``generator`` whose BatchNorm statistics are its own weights' (the EMA
+        averages the live network's statistics instead; see :mod:`.standing_stats`), or
+        ``generator`` itself when it has no BatchNorm."""
+        from pixelsmith.train.standing_stats import has_batchnorm, recompute_batchnorm
+
+        if not has_batchnorm(generator):
+            return generator
+        return recompute_batchnorm(copy.deepcopy(generator))
+
+    @staticmethod
+    def finish_export(network: torch.nn.Module) -> dict:
+        """Recompute the exported generator's BatchNorm statistics (in place) and say so in
+        its config."""
+        from pixelsmith.train.standing_stats import (
+            has_batchnorm,
+            recompute_batchnorm,
+            standing_note,
+        )
+
+        if not has_batchnorm(network):
+            return {}
+        recompute_batchnorm(network)
+        return standing_note()
+
+    @torch.no_grad()
+    def validate(self, model: torch.nn.Module) -> dict:
+        """Scores of the generator with its BatchNorm statistics recomputed (:meth:`for_sampling`).
+
+        ``loss``/``pixel_stats``: pixel-statistics distance of 1,000 samples (seed
+        ``val.seed``) to the validation images; ``g_loss``/``d_fake`` on those samples; with
+        ``val.extractor``, their feature-space ``fid``, ``kid``, ``precision``, ``recall``
+        (and class ``coverage``) against the validation images."""
+        images = self.validation_images()
+        model = self.for_sampling(model)
+        generator = torch.Generator(device=images.device)
+        generator.manual_seed(self.recipe.val.seed)
+        z = torch.randn(GAN_VAL_SAMPLES, model.latent_dim, generator=generator,
+                        device=images.device)
+        with evaluating(model):
+            samples = torch.cat([model(chunk).float() for chunk in z.split(VAL_BATCH)])
+        with evaluating(self.models["discriminator"]) as disc:
+            logits = torch.cat([disc(chunk).float() for chunk in samples.split(VAL_BATCH)])
+        distance = pixel_stats_distance(samples, images)
+        features = (self.feature_validator(samples.clamp(0, 1), images)
+                    if self.feature_validator is not None else {})
+        return {"loss": distance, "pixel_stats": distance,
+                "g_loss": float(generator_loss(self.args["kind"], logits)),
+                "d_fake": float(logits.mean()), **features}
