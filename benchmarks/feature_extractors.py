@@ -28,8 +28,8 @@ import torch
 from doc_sections import replace_section
 from torch.nn import functional as F
 
-from pixelsmith.metrics.features import EXTRACTORS, extract_features, load_extractor, sample_quality
 from pixelsmith.io import atomic_write_text
+from pixelsmith.metrics.features import EXTRACTORS, extract_features, load_extractor, sample_quality
 from pixelsmith.sysinfo import machine_summary
 from pixelsmith.train.config import recipe_from_dict
 from pixelsmith.train.families import build_family
@@ -75,7 +75,7 @@ def measure(name: str, limit: int | None) -> dict:
            "weights_mb": (ZOO / name / "model.safetensors").stat().st_size / 1e6}
     if recipe.data.kind == "mnist":
         from pixelsmith.data import MNIST
-        from pixelsmith.train.families.restoration import data_path
+        from pixelsmith.train.datasets import data_path
 
         test = MNIST(data_path(recipe.data.train), train=False)
         count = min(len(test), limit or len(test))

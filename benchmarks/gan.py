@@ -41,9 +41,9 @@ Parts and protocols:
   (inpaint-faces-l2), the general shipped ``inpaint``, biharmonic, the faces VAE
   (``--vae-faces``, masked-ELBO posterior fit, mean of 16 samples; ``--no-vae-inpaint`` leaves
   it out) and the masked input. Scores: PSNR / SSIM of the 8-bit output over the whole face
-  and PSNR over the hole (``pixelsmith.evaluate.protocol`` conventions), mean over faces; FID / KID /
-  precision / recall of the restored faces against the originals (features-faces); seconds
-  per face. Target: inpaint-faces-gan with a lower FID than inpaint-faces-l2 and a PSNR
+  and PSNR over the hole (``pixelsmith.evaluate.protocol`` conventions), mean over faces;
+  FID / KID / precision / recall of the restored faces against the originals (features-faces);
+  seconds per face. Target: inpaint-faces-gan with a lower FID than inpaint-faces-l2 and a PSNR
   within 1.5 dB of it.
 - deblur: the 68 CBSD68 images (colour: the deblurring models are RGB), each blurred by a
   camera-shake kernel from the deblur-gan recipe's generator (``--deblur-recipe``; paths of
@@ -55,9 +55,9 @@ Parts and protocols:
   ``--deblur-blind`` (blind: no kernel, no sigma), and given the true kernel and noise level
   (sigma combined with the 8-bit rounding, sqrt(sigma^2 + 1/(12 * 255^2))) the
   ``--deblur-baselines`` (Wiener, Richardson-Lucy, PnP-HQS ``deblur``), and the blurred
-  input. Scores: PSNR / SSIM of the 8-bit output (``pixelsmith.evaluate.protocol.score``), seconds per
-  image, and FID / KID / precision / recall of the non-overlapping 32x32 tiles of the outputs
-  against the same tiles of the clean images in the features-cifar10 space: a proxy (the
+  input. Scores: PSNR / SSIM of the 8-bit output (``pixelsmith.evaluate.protocol.score``),
+  seconds per image, and FID / KID / precision / recall of the non-overlapping 32x32 tiles of the
+  outputs against the same tiles of the clean images in the features-cifar10 space: a proxy (the
   extractor was trained on CIFAR-10 objects, not on photo tiles).
 - figure: docs/images/gan-restoration-crops.png, input | each method | ground truth for the
   first 4 evaluated faces and a central 96x96 crop of the first 3 CBSD68 images; drawn when
@@ -324,8 +324,9 @@ def fid_over_draws(model: torch.nn.Module, n: int, draws: int, real_stats: tuple
 def held_out_faces(recipe_path: Path, limit: int | None, seed: int) -> dict:
     """The faces the recipe holds out and never validates on, each with its mask."""
     from pixelsmith.data import DegradedImages
+    from pixelsmith.data.images import SynthesisItems
     from pixelsmith.train.config import load_recipe
-    from pixelsmith.train.families.synthesis import SynthesisItems, synthesis_datasets
+    from pixelsmith.train.datasets import synthesis_datasets
     from pixelsmith.train.families.restoration import degradation_spec
 
     recipe = load_recipe(recipe_path)
@@ -385,9 +386,9 @@ def inpaint_methods(models: dict, args: argparse.Namespace) -> list[tuple[str, s
 
 def part_inpaint(args: argparse.Namespace, models: dict, limit: int | None, features: bool = True
                  ) -> tuple[dict, list]:
+    from pixelsmith.degrade.known import Known
     from pixelsmith.evaluate.protocol import EvalParams, missing_psnr, score
     from pixelsmith.metrics.features import extract_features, load_extractor
-    from pixelsmith.degrade.known import Known
     from pixelsmith.restoration.restorer import Restorer
 
     faces = held_out_faces(args.faces_recipe, limit, args.seed)
@@ -452,7 +453,7 @@ def _column(label: str, source: str) -> str:
 def photo_files(args: argparse.Namespace, limit: int | None) -> list[Path]:
     """The deblurring images: ``--deblur-data`` as given or below $PIXELSMITH_DATA."""
     from pixelsmith.io import list_images
-    from pixelsmith.train.families.restoration import data_path
+    from pixelsmith.train.datasets import data_path
 
     root = data_path(args.deblur_data)
     files = list_images(root) if root.exists() else []
@@ -464,7 +465,8 @@ def photo_files(args: argparse.Namespace, limit: int | None) -> list[Path]:
 def photo_cases(args: argparse.Namespace, files: list[Path]) -> Iterator[tuple]:
     """(name, clean, blurred input, sigma, kernel) per image, drawn by the recipe's
     generator from ``image_generator(seed, index)``."""
-    from pixelsmith.data.patches import degrade_patch, known_from_item
+    from pixelsmith.data.patches import known_from_item
+    from pixelsmith.degrade.draws import degrade_patch
     from pixelsmith.evaluate.protocol import image_generator
     from pixelsmith.io import read_image
     from pixelsmith.train.config import load_recipe
@@ -497,9 +499,9 @@ def deblur_methods(models: dict, args: argparse.Namespace) -> list[tuple[str, st
 
 def part_deblur(args: argparse.Namespace, models: dict, limit: int | None, features: bool = True
                 ) -> tuple[dict, list]:
+    from pixelsmith.degrade.known import Known
     from pixelsmith.evaluate.protocol import EvalParams, score
     from pixelsmith.metrics.features import extract_features, load_extractor
-    from pixelsmith.degrade.known import Known
     from pixelsmith.restoration.restorer import Restorer
 
     methods = deblur_methods(models, args)

@@ -33,7 +33,13 @@ from pathlib import Path
 
 from doc_sections import replace_section
 
-from pixelsmith.evaluate.protocol import EvalParams, evaluate, image_generator, load_clean, make_case
+from pixelsmith.evaluate.protocol import (
+    EvalParams,
+    evaluate,
+    image_generator,
+    load_clean,
+    make_case,
+)
 from pixelsmith.io import atomic_write_text, list_images, save_image
 from pixelsmith.settings import dataset_path
 

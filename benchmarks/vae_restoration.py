@@ -44,10 +44,10 @@ from pathlib import Path
 import torch
 from doc_sections import replace_section
 
+from pixelsmith.degrade.known import Known
 from pixelsmith.errors import PixelsmithError
 from pixelsmith.evaluate.protocol import EvalParams, image_generator, missing_psnr, score
 from pixelsmith.io import atomic_write_text
-from pixelsmith.degrade.known import Known
 from pixelsmith.sysinfo import machine_summary
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -97,7 +97,7 @@ def mnist_test(n: int) -> torch.Tensor:
 def held_out_faces(config: dict, recipe_path: Path | None, n: int) -> tuple[torch.Tensor, str]:
     """The first ``n`` validation images of the VAE's training recipe (or of ``recipe_path``)."""
     from pixelsmith.train.config import load_recipe, recipe_from_dict
-    from pixelsmith.train.families.synthesis import synthesis_datasets
+    from pixelsmith.train.datasets import synthesis_datasets
 
     if recipe_path is not None:
         recipe, where = load_recipe(recipe_path), str(recipe_path)

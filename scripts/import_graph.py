@@ -38,7 +38,10 @@ def imported_modules(path: Path, known: set[str], this: str) -> set[str]:
                 anchor = anchor if is_package else anchor[:-1]
                 anchor = anchor[: len(anchor) - node.level + 1]
                 base = ".".join([*anchor, base] if base else anchor)
-            names = [f"{base}.{alias.name}" for alias in node.names] + [base]
+            submodules = [f"{base}.{alias.name}" for alias in node.names]
+            # ``from package import submodule`` depends on the submodule; ``from module import
+            # name`` on the module
+            names = [name for name in submodules if name in known] or [base]
         for name in names:
             parts = name.split(".")
             for end in range(len(parts), 0, -1):

@@ -8,10 +8,10 @@ import torch
 from conftest import data_or_skip
 from scipy.ndimage import convolve
 
-from pixelsmith.io import list_images, read_image
 from pixelsmith.degrade.known import TASKS, Known
-from pixelsmith.restoration.registry import task_methods
+from pixelsmith.io import list_images, read_image
 from pixelsmith.metrics.pixel import psnr
+from pixelsmith.restoration.registry import task_methods
 
 SIGMA = 25 / 255
 H, W = 37, 41  # odd on purpose

@@ -15,7 +15,8 @@ from conftest import assert_same_checkpoint, data_or_skip
 from PIL import Image as PILImage
 from torch import nn
 
-from pixelsmith.data import DegradationSpec, DegradedImages, split_indices
+from pixelsmith.data import DegradedImages, split_indices
+from pixelsmith.degrade.draws import DegradationSpec
 from pixelsmith.errors import PixelsmithError
 from pixelsmith.io import read_image, save_image
 from pixelsmith.nets import NETWORKS, build_network

@@ -10,16 +10,13 @@ from torch.utils.data import DataLoader, default_collate
 
 from pixelsmith.data import (
     Augment,
-    DegradationSpec,
     ImageFolder,
     RandomPatches,
-    degrade_patch,
     item_generator,
     known_from_item,
-    pad_kernel,
-    unpad_kernel,
     worker_init_fn,
 )
+from pixelsmith.degrade.draws import DegradationSpec, degrade_patch, pad_kernel, unpad_kernel
 from pixelsmith.errors import PixelsmithError
 from pixelsmith.io import save_image
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from PIL import Image as PILImage
 
-from pixelsmith.evaluate.demo import run_demo
 from pixelsmith.degrade.known import Known
+from pixelsmith.evaluate.demo import run_demo
 from pixelsmith.restoration.registry import general_methods
 
 

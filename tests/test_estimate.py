@@ -11,8 +11,8 @@ import torch
 from conftest import data_or_skip
 from PIL import Image as PILImage
 
-from pixelsmith.errors import PixelsmithError
 from pixelsmith.degrade.estimate import ZIGZAG, estimate_jpeg_quality, estimate_sigma, ijg_table
+from pixelsmith.errors import PixelsmithError
 from pixelsmith.io import load_image, read_image
 
 

@@ -23,13 +23,10 @@ from pixelsmith.nets.autoencoder import (
     importance_weighted_nll,
 )
 from pixelsmith.nets.dcgan import DCGANDiscriminator, DCGANGenerator
+from pixelsmith.train.augment import augment_translation, diff_augment
 from pixelsmith.train.config import recipe_from_dict
-from pixelsmith.train.families.synthesis import (
-    augment_translation,
-    diff_augment,
-    r1_penalty,
-    synthesis_datasets,
-)
+from pixelsmith.train.datasets import synthesis_datasets
+from pixelsmith.train.losses import r1_penalty
 from pixelsmith.train.trainer import Trainer
 
 SIZES = (28, 32, 64)

@@ -17,9 +17,9 @@ import torch
 from conftest import data_or_skip
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
-from pixelsmith.metrics import pixel as metrics
 from pixelsmith.color import rgb_to_y
 from pixelsmith.io import list_images, read_image
+from pixelsmith.metrics import pixel as metrics
 
 SK_SSIM = {"gaussian_weights": True, "sigma": 1.5, "use_sample_covariance": False}
 

@@ -13,10 +13,10 @@ from test_cli import assert_one_line_error, run
 from test_tiling import noisy_image, trained_unet
 
 import pixelsmith
-from pixelsmith.errors import PixelsmithError
 from pixelsmith.degrade.estimate import estimate_sigma
-from pixelsmith.io import read_image
 from pixelsmith.degrade.known import Known
+from pixelsmith.errors import PixelsmithError
+from pixelsmith.io import read_image
 from pixelsmith.metrics.pixel import psnr
 from pixelsmith.nets.unet import ConditionedUNet
 from pixelsmith.restoration.restorer import Restorer

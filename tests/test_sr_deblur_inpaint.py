@@ -12,9 +12,9 @@ from test_cli import assert_one_line_error, run
 
 import pixelsmith
 from pixelsmith.degrade import Blur, gaussian_kernel
+from pixelsmith.degrade.known import Known
 from pixelsmith.errors import PixelsmithError
 from pixelsmith.io import read_image, save_image
-from pixelsmith.degrade.known import Known
 from pixelsmith.metrics.pixel import psnr
 from pixelsmith.nets.edsr import EDSR
 from pixelsmith.nets.unet import ConditionedUNet, pull_push_fill
@@ -132,8 +132,8 @@ def test_deblur_default_uses_the_kernel_when_given(monkeypatch, tmp_path):
     monkeypatch.setattr(pixelsmith.restoration.registry, "default_models",
                         lambda task: {str(blind): {"task": "deblur", "channels": 3}})
     assert pixelsmith.restoration.registry.default_method("deblur", 1, Known()) == str(blind)
-    assert pixelsmith.restoration.registry.default_method("deblur", 1, Known(kernel=torch.ones(1, 1))) \
-        == "deblur"
+    kernel = Known(kernel=torch.ones(1, 1))
+    assert pixelsmith.restoration.registry.default_method("deblur", 1, kernel) == "deblur"
 
 
 def test_sr_default_follows_the_scale(monkeypatch, tmp_path):

@@ -10,12 +10,12 @@ import torch
 import torch.nn.functional as F
 from conftest import data_or_skip
 
+from pixelsmith.degrade.known import Known
 from pixelsmith.errors import PixelsmithError
 from pixelsmith.io import read_image
-from pixelsmith.degrade.known import Known
 from pixelsmith.metrics.pixel import psnr
-from pixelsmith.restoration.trained import restoration_forward
 from pixelsmith.restoration.tiling import edge_weights, ramp, tile_starts, tiled_apply
+from pixelsmith.restoration.trained import restoration_forward
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

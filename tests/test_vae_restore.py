@@ -15,10 +15,15 @@ from test_cli import assert_one_line_error, run
 
 import pixelsmith.restoration.vae
 import pixelsmith.zoo
-from pixelsmith.errors import PixelsmithError
 from pixelsmith.degrade.known import Known
-from pixelsmith.restoration.registry import default_method, general_methods, get_method, task_methods
+from pixelsmith.errors import PixelsmithError
 from pixelsmith.nets.autoencoder import ConvVAE, elbo_terms, log_likelihood
+from pixelsmith.restoration.registry import (
+    default_method,
+    general_methods,
+    get_method,
+    task_methods,
+)
 from pixelsmith.restoration.restorer import Restorer
 from pixelsmith.restoration.vae import (
     fit_masked_posterior,

@@ -216,7 +216,12 @@ def evaluate(task, data, method_list, sigma, scale, quality, kernel, mask_kind, 
     """
     import json
 
-    from pixelsmith.evaluate.protocol import EvalParams, evaluate, mixed_channels_warning, to_markdown
+    from pixelsmith.evaluate.protocol import (
+        EvalParams,
+        evaluate,
+        mixed_channels_warning,
+        to_markdown,
+    )
     from pixelsmith.io import atomic_write_text
     from pixelsmith.restoration.registry import general_methods
 
@@ -326,8 +331,8 @@ def compress(inputs, output, quality, model, refine_steps, max_pixels) -> None:
       pixelsmith compress photos/ -o packed/ --model models/codec-q3
     """
     from pixelsmith.cli.batch import run_jobs
-    from pixelsmith.codec.api import resolve_codec
     from pixelsmith.cli.codec_files import compress_file, plan_compress
+    from pixelsmith.codec.api import resolve_codec
 
     jobs = plan_compress(list(inputs), output)
     codec = resolve_codec(model, quality)
@@ -358,8 +363,8 @@ def decompress(inputs, output, model, max_pixels) -> None:
       pixelsmith decompress packed/ -o unpacked/ --model models/codec-q3
     """
     from pixelsmith.cli.batch import run_jobs
-    from pixelsmith.codec.api import load_codec
     from pixelsmith.cli.codec_files import decompress_file, plan_decompress
+    from pixelsmith.codec.api import load_codec
 
     jobs = plan_decompress(list(inputs), output)
     codec = load_codec(model) if model else None

@@ -4,9 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pixelsmith.io import load_image, output_format, save_image
 from pixelsmith.degrade.known import Known
-from pixelsmith.restoration.restorer import Restorer, kernel_input, mask_input, resolve_quality, resolve_sigma
+from pixelsmith.io import load_image, output_format, save_image
+from pixelsmith.restoration.restorer import (
+    Restorer,
+    kernel_input,
+    mask_input,
+    resolve_quality,
+    resolve_sigma,
+)
 
 #: The standard-deviation map is written as a 16-bit PNG of 2 x std: a pixel's standard
 #: deviation is value / 2 (white = 0.5, the largest a value in [0, 1] can have), so the map is

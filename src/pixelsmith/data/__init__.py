@@ -20,14 +20,7 @@ from pixelsmith.data.augment import (
 from pixelsmith.data.degraded import DegradedImages
 from pixelsmith.data.folders import ImageFolder
 from pixelsmith.data.paired import PairedFolders, match_files
-from pixelsmith.data.patches import (
-    DegradationSpec,
-    RandomPatches,
-    degrade_patch,
-    known_from_item,
-    pad_kernel,
-    unpad_kernel,
-)
+from pixelsmith.data.patches import RandomPatches, known_from_item
 from pixelsmith.data.seeding import item_generator, item_seed, seed_all, worker_init_fn
 from pixelsmith.data.split import Subset, split_indices, train_val_split
 from pixelsmith.data.standard import (
@@ -50,7 +43,6 @@ __all__ = [
     "DEFAULT_AUGMENT",
     "Augment",
     "AugmentParams",
-    "DegradationSpec",
     "DegradedImages",
     "FaceFolder",
     "FashionMNIST",
@@ -59,19 +51,16 @@ __all__ = [
     "PairedFolders",
     "RandomPatches",
     "Subset",
-    "degrade_patch",
     "dihedral",
     "dihedral_inverse",
     "item_generator",
     "item_seed",
     "known_from_item",
     "match_files",
-    "pad_kernel",
     "parse_utkface",
     "read_idx",
     "seed_all",
     "split_indices",
     "train_val_split",
-    "unpad_kernel",
     "worker_init_fn",
 ]

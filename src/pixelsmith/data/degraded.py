@@ -6,7 +6,7 @@ an eye or a mouth from the whole face around them. :class:`DegradedImages` wraps
 of such images (e.g. the training split of :class:`~pixelsmith.data.FaceFolder`, resized)
 and returns :mod:`pixelsmith.data.patches` items (``clean``, ``degraded``, ``sigma``,
 ``kernel``, ``kernel_size``, ``mask``, ``scale``, ``quality``, ``image``), degraded as a
-:class:`~pixelsmith.data.DegradationSpec` says. Every random draw of item ``i`` in epoch
+:class:`~pixelsmith.degrade.draws.DegradationSpec` says. Every random draw of item ``i`` in epoch
 ``e`` (augmentation, then degradation) comes from ``item_generator(seed, e, i)``.
 """
 
@@ -16,8 +16,8 @@ import torch
 from torch.utils.data import Dataset
 
 from pixelsmith.data.augment import Augment
-from pixelsmith.data.patches import DegradationSpec, degrade_patch
 from pixelsmith.data.seeding import item_generator
+from pixelsmith.degrade.draws import DegradationSpec, degrade_patch
 
 NO_AUGMENT = Augment(flip=False, rot90=False)
 

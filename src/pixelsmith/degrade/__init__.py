@@ -38,7 +38,6 @@ from pixelsmith.degrade.noise import (
     PoissonNoise,
     SaltPepperNoise,
 )
-from pixelsmith.degrade.resize import Downsample, imresize, resize_matrix
 from pixelsmith.degrade.parse import (
     parse_blur,
     parse_downsample,
@@ -46,6 +45,7 @@ from pixelsmith.degrade.parse import (
     parse_mask,
     parse_noise,
 )
+from pixelsmith.degrade.resize import Downsample, imresize, resize_matrix
 
 __all__ = [
     "Blur",

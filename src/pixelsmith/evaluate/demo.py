@@ -6,11 +6,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pixelsmith.evaluate.protocol import EvalParams, image_generator, make_case, run_and_score, score
-from pixelsmith.io import list_images, read_image, save_image
 from pixelsmith.degrade.known import Known
-from pixelsmith.restoration.registry import general_methods
+from pixelsmith.evaluate.protocol import (
+    EvalParams,
+    image_generator,
+    make_case,
+    run_and_score,
+    score,
+)
 from pixelsmith.evaluate.report import Cell, Row, Section, write_page
+from pixelsmith.io import list_images, read_image, save_image
+from pixelsmith.restoration.registry import general_methods
 from pixelsmith.restoration.restorer import Restorer
 
 SAMPLES = Path(__file__).parent / "samples"

@@ -24,9 +24,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from pixelsmith.degrade.known import TASKS, Known
 from pixelsmith.errors import PixelsmithError
 from pixelsmith.io import list_images, quantize, read_image
-from pixelsmith.degrade.known import TASKS, Known
 from pixelsmith.sysinfo import machine_summary
 
 SCHEMA_VERSION = 1

@@ -24,8 +24,8 @@ import math
 
 import torch
 
-from pixelsmith.errors import PixelsmithError
 from pixelsmith.degrade.known import Known
+from pixelsmith.errors import PixelsmithError
 
 SIGMA_START = 49.0 / 255.0  # first denoising level (DPIR)
 LAMBDA = 0.23  # data-term weight of the HQS penalty (DPIR)
@@ -70,7 +70,8 @@ class PnPDeblur:
         self._loaded: dict[int, object] = {}
 
     def configure(self, options) -> None:
-        """Run options for the denoisers (called by :class:`pixelsmith.restoration.restorer.Restorer`)."""
+        """Run options for the denoisers (called by
+        :class:`pixelsmith.restoration.restorer.Restorer`)."""
         self.options = options
         for restorer in self._loaded.values():
             restorer.configure(options)

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import torch
 
-from pixelsmith.errors import PixelsmithError
 from pixelsmith.degrade.known import TASKS, Known
+from pixelsmith.errors import PixelsmithError
 
 RestoreFn = Callable[[torch.Tensor, Known], torch.Tensor]
 

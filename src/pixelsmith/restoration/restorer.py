@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from pixelsmith.errors import PixelsmithError
 from pixelsmith.degrade.known import TASKS, Known
+from pixelsmith.errors import PixelsmithError
 from pixelsmith.restoration.registry import Method, default_method, get_method
 
 
@@ -19,9 +19,10 @@ class Restorer:
     masks match the image, so every method gets valid input and users get one-line errors.
 
     ``device``, ``tile``, ``overlap`` and ``precision`` apply to trained models (see
-    :class:`pixelsmith.restoration.trained.RunOptions`): by default they run on the GPU when there is
-    one, in 512-pixel tiles, in fp32. Classical methods run on the CPU on the whole image; the
-    options are still checked, so ``device="cuda"`` without a GPU is an error for every method.
+    :class:`pixelsmith.restoration.trained.RunOptions`): by default they run on the GPU when
+    there is one, in 512-pixel tiles, in fp32. Classical methods run on the CPU on the whole
+    image; the options are still checked, so ``device="cuda"`` without a GPU is an error for
+    every method.
 
     ``samples`` is for VAE methods only (kind "vae", :mod:`pixelsmith.restoration.vae`): the
     number of latent samples whose per-pixel mean is the output; :meth:`restore_with_std`

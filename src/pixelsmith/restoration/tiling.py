@@ -19,8 +19,8 @@ from collections.abc import Callable
 
 import torch
 
-from pixelsmith.errors import PixelsmithError
 from pixelsmith.degrade.known import Known
+from pixelsmith.errors import PixelsmithError
 
 TileFn = Callable[[torch.Tensor, Known], torch.Tensor]
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass, replace
 
 import torch
 
-from pixelsmith.errors import PixelsmithError
 from pixelsmith.degrade.known import Known
+from pixelsmith.errors import PixelsmithError
 from pixelsmith.restoration.tiling import tiled_apply
 
 

@@ -54,8 +54,8 @@ from dataclasses import dataclass
 import torch
 from torch.nn import functional as F
 
-from pixelsmith.errors import PixelsmithError
 from pixelsmith.degrade.known import Known
+from pixelsmith.errors import PixelsmithError
 
 DEFAULT_SAMPLES = 16
 DEFAULT_STEPS = 300

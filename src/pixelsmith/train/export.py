@@ -52,8 +52,7 @@ def export_run(run: Path, output: Path, checkpoint: str = "best", use_ema: bool 
     family = family_class(recipe.family)
     network = build_network(recipe.model.name, recipe.model.args)
     network.load_state_dict(checkpoint_weights(state, family.main, use_ema))
-    finish = getattr(family, "finish_export", None)
-    finished = finish(network) if finish is not None else {}  # e.g. a GAN's BatchNorm statistics
+    finished = family.finish_export(network)  # e.g. a GAN's BatchNorm statistics
     if storage_dtype is not None and hasattr(network, "round_weights"):
         network.round_weights(storage_dtype)  # a codec rebuilds its tables from what is stored
     summary_file = run / "summary.json"
@@ -62,8 +61,7 @@ def export_run(run: Path, output: Path, checkpoint: str = "best", use_ema: bool 
         "name": output.name,
         "summary": f"{recipe.name}: {recipe.model.name} trained by pixelsmith",
         "family": recipe.family,
-        "task": (recipe.degradation.task if getattr(family, "restores", False)
-                 else getattr(family, "task", recipe.family)),
+        "task": family.exported_task(recipe),
         "network": {"name": recipe.model.name, "args": recipe.model.args},
         "channels": family.channels(recipe),
         "needs": family.needs(recipe),

@@ -27,8 +27,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from pixelsmith.restoration.classical._numpy import map_images, require
 from pixelsmith.degrade.known import Known
+from pixelsmith.restoration.classical._numpy import map_images, require
 
 DEFAULT_SIGMA = 2.55 / 255
 WIENER_BALANCE = 40.0  # balance = WIENER_BALANCE * sigma^2

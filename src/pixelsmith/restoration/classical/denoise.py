@@ -24,8 +24,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from pixelsmith.restoration.classical._numpy import map_images, require
 from pixelsmith.degrade.known import Known
+from pixelsmith.restoration.classical._numpy import map_images, require
 
 NLM_PATCH = 5
 NLM_DISTANCE = 5  # search window 11x11

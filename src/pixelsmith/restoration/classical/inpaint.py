@@ -9,8 +9,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from pixelsmith.restoration.classical._numpy import map_images, require
 from pixelsmith.degrade.known import Known
+from pixelsmith.restoration.classical._numpy import map_images, require
 
 TELEA_RADIUS = 3
 

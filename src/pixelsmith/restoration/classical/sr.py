@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from pixelsmith.restoration.classical._numpy import check_input, require
 from pixelsmith.degrade.known import Known
+from pixelsmith.restoration.classical._numpy import check_input, require
 
 
 def bicubic_upscale(y: torch.Tensor, known: Known) -> torch.Tensor:

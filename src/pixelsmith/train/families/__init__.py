@@ -1,16 +1,19 @@
 """Model families the Trainer can train; each supplies networks, data, a step and validation.
 
-A family class has: ``main`` (the key of the network that is validated and exported),
-``optimized`` (keys with an optimiser), ``channels(recipe)``/``needs(recipe)`` (for export),
-and methods ``build_models``, ``prepare_models``, ``train_dataset``, ``train_step``,
-``validate``, plus the attribute ``higher_is_better`` of its validation metric.
+Every family subclasses :class:`~pixelsmith.train.families.base.Family` (the contract the
+Trainer, validation, resume and export rely on); this registry maps a recipe's ``family``
+name to its class, imported when first used.
 """
 
 from __future__ import annotations
 
 import importlib
 
+import torch
+
 from pixelsmith.errors import PixelsmithError
+from pixelsmith.train.config import Recipe
+from pixelsmith.train.families.base import Family
 
 FAMILIES: dict[str, str] = {
     "restoration": "pixelsmith.train.families.restoration:RestorationFamily",
@@ -23,7 +26,7 @@ FAMILIES: dict[str, str] = {
 }
 
 
-def family_class(name: str):
+def family_class(name: str) -> type[Family]:
     """The class implementing family ``name``."""
     if name not in FAMILIES:
         raise PixelsmithError(
@@ -33,6 +36,6 @@ def family_class(name: str):
     return getattr(importlib.import_module(module_name), class_name)
 
 
-def build_family(recipe, device):
+def build_family(recipe: Recipe, device: torch.device) -> Family:
     """An instance of the recipe's family, ready to build its networks and data."""
     return family_class(recipe.family)(recipe, device)

@@ -23,7 +23,7 @@ by ``face_label``. A plain ``folder`` (or ``val.data``) has none and is refused.
 
 Validation: ``accuracy`` (fraction of held-out images classified right; higher is better)
 or ``loss`` (their mean cross-entropy). Augmentation draws come from
-:func:`~pixelsmith.train.families.synthesis.step_generator`, so runs are reproducible and resume
+:func:`~pixelsmith.train.families.base.step_generator`, so runs are reproducible and resume
 exactly. Exported models carry the task ``features``.
 """
 
@@ -32,17 +32,12 @@ from __future__ import annotations
 import torch
 from torch.nn import functional as F
 
+from pixelsmith.data.images import SynthesisItems
 from pixelsmith.errors import PixelsmithError
+from pixelsmith.train.augment import augment_translation, random_flip
 from pixelsmith.train.config import Recipe
-from pixelsmith.train.families.synthesis import (
-    VAL_BATCH,
-    SynthesisFamily,
-    SynthesisItems,
-    augment_translation,
-    evaluating,
-    random_flip,
-    step_generator,
-)
+from pixelsmith.train.families.base import evaluating, step_generator
+from pixelsmith.train.families.synthesis import VAL_BATCH, SynthesisFamily
 
 
 class ClassifierFamily(SynthesisFamily):

@@ -24,50 +24,13 @@ from pathlib import Path
 
 import torch
 from torch.nn import functional as F
-from torch.utils.data import Dataset
 
+from pixelsmith.data.crops import RandomCrops
 from pixelsmith.errors import PixelsmithError
 from pixelsmith.train.config import Recipe
+from pixelsmith.train.datasets import data_path, train_roots
+from pixelsmith.train.families.base import Family, step_generator
 from pixelsmith.train.finetune import init_and_freeze
-
-
-class RandomCrops(Dataset):
-    """Clean random square crops from several folders, each folder equally likely.
-
-    Item ``i`` of epoch ``e`` draws its folder, image, crop and transform from
-    ``item_generator(seed, e, i)``, so items do not depend on worker count or order. Images
-    smaller than the crop are padded by edge replication first.
-    """
-
-    def __init__(self, roots: list[Path], patch_size: int, *, length: int, color: str = "rgb",
-                 seed: int = 0, cache: bool = False, flips: bool = True,
-                 rot90: bool = True) -> None:
-        from pixelsmith.data import Augment, ImageFolder
-
-        self.folders = [ImageFolder(root, color=color, cache=cache) for root in roots]
-        self.patch_size, self.length, self.seed = int(patch_size), int(length), int(seed)
-        self.augment = Augment(flip=flips, rot90=rot90)
-        self.epoch = 0
-
-    def __len__(self) -> int:
-        return self.length
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = int(epoch)
-
-    def __getitem__(self, index: int) -> dict:
-        from pixelsmith.data.folders import to_float
-        from pixelsmith.data.seeding import item_generator
-
-        gen = item_generator(self.seed, self.epoch, int(index))
-        folder = self.folders[int(torch.randint(len(self.folders), (), generator=gen))]
-        data = folder.stored(int(torch.randint(len(folder), (), generator=gen)))
-        height, width = data.shape[-2:]
-        if min(height, width) < self.patch_size:
-            bottom, right = max(0, self.patch_size - height), max(0, self.patch_size - width)
-            data = F.pad(to_float(data)[None], (0, right, 0, bottom), mode="replicate")[0]
-        params = self.augment.draw(data.shape[-2], data.shape[-1], self.patch_size, gen)
-        return {"image": to_float(params.apply(data))}
 
 
 def rd_terms(out: dict, x: torch.Tensor, lmbda: float) -> dict[str, torch.Tensor]:
@@ -82,11 +45,9 @@ def rd_terms(out: dict, x: torch.Tensor, lmbda: float) -> dict[str, torch.Tensor
     return {"loss": bpp + lmbda * RD_SCALE * mse, "bpp": bpp, "mse": mse}
 
 
-class CodecFamily:
+class CodecFamily(Family):
     """Trains one codec network (``recipe.model``, a name in ``pixelsmith.nets.NETWORKS``)."""
 
-    main = "model"
-    optimized = ("model",)
 
     def __init__(self, recipe: Recipe, device: torch.device) -> None:
         self.recipe, self.device = recipe, device
@@ -124,7 +85,6 @@ class CodecFamily:
 
     def train_dataset(self) -> RandomCrops:
         from pixelsmith.io import list_images
-        from pixelsmith.train.families.restoration import data_path, train_roots
 
         cfg = self.recipe.data
         roots = train_roots(self.recipe)
@@ -143,7 +103,6 @@ class CodecFamily:
                            flips=cfg.augment.flips, rot90=cfg.augment.rot90)
 
     def train_step(self, batch: dict, trainer) -> dict:
-        from pixelsmith.train.families.synthesis import step_generator
 
         x = batch["image"]
         net = trainer.wrapped[self.main]

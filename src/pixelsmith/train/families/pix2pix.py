@@ -32,28 +32,22 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from torch.nn import functional as F
 
 from pixelsmith.errors import PixelsmithError
 from pixelsmith.train.config import Recipe
+from pixelsmith.train.families.base import evaluating
+from pixelsmith.train.families.restoration import RestorationFamily
 from pixelsmith.train.finetune import init_and_freeze
-from pixelsmith.train.families.synthesis import (
+from pixelsmith.train.losses import (
     GAN_KINDS,
     discriminator_loss,
-    evaluating,
+    feature_matching_loss,
     generator_loss,
 )
-from pixelsmith.train.families.restoration import RestorationFamily
 
 DEFAULTS: dict[str, Any] = {"pixel_weight": 100.0, "kind": "hinge", "adversarial_weight": 1.0,
                             "feature_matching": 0.0, "discriminator": {}}
 _WEIGHTS = ("pixel_weight", "adversarial_weight", "feature_matching")
-
-
-def feature_matching_loss(fake: list[torch.Tensor], real: list[torch.Tensor]) -> torch.Tensor:
-    """Mean over layers of the L1 distance between fake and (detached) real activations."""
-    terms = [F.l1_loss(f.float(), r.detach().float()) for f, r in zip(fake, real, strict=True)]
-    return torch.stack(terms).mean()
 
 
 def check_args(recipe: Recipe) -> dict[str, Any]:

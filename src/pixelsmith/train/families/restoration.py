@@ -7,7 +7,7 @@ evaluate`` does.
 
 With ``data.image_size`` set, the model instead trains on whole images of that size
 (:class:`pixelsmith.data.DegradedImages`), read like the synthesis families read them
-(``data.kind``: ``faces``, ``folder``, ...; :func:`pixelsmith.train.families.synthesis.synthesis_datasets`),
+(``data.kind``: ``faces``, ``folder``, ...; :func:`pixelsmith.train.datasets.synthesis_datasets`),
 and validates on the same held-out split they use (UTKFace: 609 faces by ``train.seed``).
 With ``val.extractor`` (a feature classifier of that size, e.g. ``features-faces``) each
 validation also scores the restored held-out images against their originals in its feature
@@ -21,10 +21,16 @@ from pathlib import Path
 
 import torch
 
-from pixelsmith.errors import PixelsmithError
 from pixelsmith.degrade.known import Known
-from pixelsmith.settings import data_root
+from pixelsmith.errors import PixelsmithError
 from pixelsmith.train.config import Recipe
+from pixelsmith.train.datasets import (
+    data_path,
+    degradation_spec,
+    synthesis_datasets,
+    train_roots,
+)
+from pixelsmith.train.families.base import Family
 from pixelsmith.train.feature_validation import FeatureValidator, check_fid_metric
 from pixelsmith.train.finetune import init_and_freeze
 from pixelsmith.train.losses import PIXEL_LOSSES
@@ -33,61 +39,7 @@ _NEEDS = {"sigma": ["sigma"], "quality": ["quality"], "mask": ["mask"]}
 METRICS = ("psnr", "ssim", "loss", "fid")
 
 
-def data_path(value: str) -> Path:
-    """A recipe path: as given when it exists, else below $PIXELSMITH_DATA."""
-    path = Path(value).expanduser()
-    if path.exists() or path.is_absolute():
-        return path
-    return data_root() / value
-
-
-def train_roots(recipe: Recipe) -> list[Path]:
-    """The recipe's ``data.train`` folders, each checked to exist (one-line error otherwise)."""
-    cfg = recipe.data
-    roots = [data_path(item) for item in ([cfg.train] if isinstance(cfg.train, str) else cfg.train)]
-    for root in roots:
-        if not root.exists():
-            raise PixelsmithError(f"data.train: {root} does not exist (set $PIXELSMITH_DATA?)")
-    return roots
-
-
-def degradation_spec(recipe: Recipe):
-    """The recipe's degradation section as a :class:`pixelsmith.data.DegradationSpec`
-    (one-line error for bad values)."""
-    try:
-        return _spec(recipe)
-    except ValueError as exc:
-        raise PixelsmithError(f"{recipe.name}: degradation: {exc}") from None
-
-
-def _spec(recipe: Recipe):
-    from pixelsmith.data import DegradationSpec
-
-    cfg = recipe.degradation
-    options = {}
-    if cfg.sigma is not None:
-        options["sigma"] = cfg.sigma
-    if cfg.quantize:
-        options["quantize"] = True
-    if cfg.task == "denoise":
-        return DegradationSpec.denoise(**{"sigma": (0.0, 75.0), **options})
-    if cfg.task == "deblur":
-        return DegradationSpec.deblur(**({"kernels": tuple(cfg.kernels)} if cfg.kernels else {}),
-                                      **options)
-    if cfg.task == "inpaint":
-        return DegradationSpec.inpaint(**({"masks": tuple(cfg.masks)} if cfg.masks else {}),
-                                       coverage=cfg.mask_coverage, **options)
-    if cfg.task == "sr":
-        return DegradationSpec.sr(scale=cfg.scale or 4, **options)
-    if cfg.task == "dejpeg":
-        return DegradationSpec.dejpeg(**({"quality": cfg.quality} if cfg.quality else {}))
-    raise PixelsmithError(f"{recipe.name}: the restoration family needs degradation.task")
-
-
-class RestorationFamily:
-    main = "model"
-    optimized = ("model",)
-    restores = True  # export: the model's task is degradation.task
+class RestorationFamily(Family):
     takes_loss_args = False  # a subclass that reads loss.args validates them itself
 
     def __init__(self, recipe: Recipe, device: torch.device) -> None:
@@ -114,6 +66,11 @@ class RestorationFamily:
                                   if val.extractor else None)
 
     # -- export metadata ----------------------------------------------------------------------
+
+    @classmethod
+    def exported_task(cls, recipe: Recipe) -> str:
+        """A restoration model restores what its recipe degraded."""
+        return recipe.degradation.task
 
     @staticmethod
     def channels(recipe: Recipe) -> int:
@@ -167,7 +124,6 @@ class RestorationFamily:
     def whole_image_dataset(self):
         """Whole ``data.image_size`` images (faces), split as the synthesis families split."""
         from pixelsmith.data import Augment, DegradedImages
-        from pixelsmith.train.families.synthesis import synthesis_datasets
 
         cfg = self.recipe.data
         train, self.val_set = synthesis_datasets(self.recipe, self.channels(self.recipe),

@@ -30,7 +30,7 @@ samples of the data (faces), ``loss.args.xflip``.
 The GAN's validation metric ``loss`` is a pixel-statistics distance (per-channel mean and
 standard deviation of 1,000 fixed-seed samples against the validation images): a cheap,
 crude signal that catches collapse and colour drift. A feature-space FID arrives with the
-VAE/GAN evaluation issues.
+feature classifiers (``val.extractor``).
 
 Randomness: every draw of a training step (GAN latents, VAE reparameterisation noise,
 DiffAugment) comes from :func:`step_generator`, seeded by (train.seed, step, rank), so runs
@@ -40,208 +40,23 @@ are reproducible and resume exactly; validation draws from generators seeded by
 
 from __future__ import annotations
 
-import contextlib
 import copy
 from typing import Any
 
 import torch
-from torch.nn import functional as F
-from torch.utils.data import Dataset
 
+from pixelsmith.data.images import SynthesisItems
 from pixelsmith.errors import PixelsmithError
+from pixelsmith.train.augment import diff_augment, random_flip
 from pixelsmith.train.config import Recipe
+from pixelsmith.train.datasets import synthesis_datasets
+from pixelsmith.train.families.base import Family, evaluating, step_generator
 from pixelsmith.train.feature_validation import FeatureValidator, check_fid_metric
 from pixelsmith.train.finetune import init_and_freeze
+from pixelsmith.train.losses import GAN_KINDS, discriminator_loss, generator_loss, r1_penalty
 
 VAL_BATCH = 250
-_STEP_STREAM = 0x57E9_5EED  # keeps step draws apart from data items' (seed, epoch, index)
 GAN_VAL_SAMPLES = 1000
-
-
-# -- data ---------------------------------------------------------------------------------------
-
-class SynthesisItems(Dataset):
-    """``base[indices[i]]`` as ``{"image", "label"}``, converted to ``channels`` and resized to
-    ``size`` x ``size`` (bilinear, antialiased) when the source differs."""
-
-    def __init__(self, base: Dataset, indices: list[int] | None = None, *,
-                 size: int | None = None, channels: int | None = None) -> None:
-        self.base = base
-        self.indices = list(range(len(base))) if indices is None else list(indices)
-        self.size, self.channels = size, channels
-
-    def __len__(self) -> int:
-        return len(self.indices)
-
-    def set_epoch(self, epoch: int) -> None:
-        """Forward to the source set when it randomises per epoch."""
-        setter = getattr(self.base, "set_epoch", None)
-        if setter is not None:
-            setter(epoch)
-
-    def __getitem__(self, index: int) -> dict[str, Any]:
-        item = self.base[self.indices[index]]
-        image, label = item if isinstance(item, (tuple, list)) else (item, -1)
-        return {"image": self._fit(image), "label": int(label)}
-
-    def _fit(self, image: torch.Tensor) -> torch.Tensor:
-        if self.channels == 1 and image.shape[0] == 3:
-            from pixelsmith.color import rgb_to_gray
-
-            image = rgb_to_gray(image)
-        elif self.channels == 3 and image.shape[0] == 1:
-            image = image.expand(3, -1, -1).contiguous()
-        if self.size is not None and tuple(image.shape[-2:]) != (self.size, self.size):
-            image = F.interpolate(image[None], size=(self.size, self.size), mode="bilinear",
-                                  antialias=True, align_corners=False)[0].clamp_(0.0, 1.0)
-        return image
-
-
-def _color(channels: int) -> str:
-    return "gray" if channels == 1 else "rgb"
-
-
-def _source(recipe: Recipe, channels: int, size: int) -> Dataset:
-    """The whole training set named by ``data.kind`` / ``data.train``."""
-    from pixelsmith.data import MNIST, CIFAR10Folder, FaceFolder, FashionMNIST, ImageFolder
-    from pixelsmith.train.families.restoration import data_path
-
-    cfg = recipe.data
-    root = data_path(cfg.train)
-    if cfg.kind == "folder":
-        return ImageFolder(root, color=_color(channels), size=size, cache=cfg.cache)
-    if cfg.kind in ("mnist", "fashion-mnist"):
-        return (MNIST if cfg.kind == "mnist" else FashionMNIST)(root, train=True)
-    if cfg.kind == "cifar10":
-        return CIFAR10Folder(root, cache=cfg.cache)
-    return FaceFolder(root, size=size, cache=cfg.cache)
-
-
-def synthesis_datasets(recipe: Recipe, channels: int, image_size: int
-                       ) -> tuple[SynthesisItems, SynthesisItems]:
-    """(training set, validation set) of whole images for a model of ``channels`` x
-    ``image_size``^2 (the rules are in the module notes)."""
-    from pixelsmith.data import ImageFolder, split_indices
-    from pixelsmith.train.families.restoration import data_path
-
-    cfg, val = recipe.data, recipe.val
-    if cfg.image_size is not None and cfg.image_size != image_size:
-        raise PixelsmithError(f"data.image_size {cfg.image_size} differs from the model's "
-                              f"image_size {image_size}")
-    wanted = {"gray": 1, "rgb": 3}.get(cfg.color)
-    if cfg.kind == "folder" and wanted is not None and wanted != channels:
-        raise PixelsmithError(f"data.color {cfg.color} does not fit a {channels}-channel model")
-    source = _source(recipe, channels, image_size)
-    n = len(source)
-    if val.data is not None:
-        folder = ImageFolder(data_path(val.data), color=_color(channels), size=image_size)
-        train_idx = list(range(n))
-        val_set = SynthesisItems(folder, size=image_size, channels=channels)
-    else:
-        split = ({"val_fraction": cfg.val_fraction} if cfg.val_fraction > 0
-                 else {"val_count": min(1000, max(1, n // 10))})
-        train_idx, val_idx = split_indices(n, seed=recipe.train.seed, **split)
-        val_set = SynthesisItems(source, val_idx, size=image_size, channels=channels)
-    if val.limit:
-        val_set.indices = val_set.indices[:val.limit]
-    return SynthesisItems(source, train_idx, size=image_size, channels=channels), val_set
-
-
-# -- GAN objectives and DiffAugment ---------------------------------------------------------------
-
-GAN_KINDS = ("hinge", "nonsaturating")
-
-
-def discriminator_loss(kind: str, real_logits: torch.Tensor,
-                       fake_logits: torch.Tensor) -> torch.Tensor:
-    """Hinge: E[relu(1 - D(x))] + E[relu(1 + D(G(z)))]; non-saturating: the logistic loss."""
-    if kind == "hinge":
-        return F.relu(1.0 - real_logits).mean() + F.relu(1.0 + fake_logits).mean()
-    return F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()
-
-
-def generator_loss(kind: str, fake_logits: torch.Tensor) -> torch.Tensor:
-    """Hinge: -E[D(G(z))]; non-saturating: E[softplus(-D(G(z)))] = -E[log sigmoid D(G(z))]."""
-    if kind == "hinge":
-        return -fake_logits.mean()
-    return F.softplus(-fake_logits).mean()
-
-
-def r1_penalty(real_logits: torch.Tensor, real_inputs: torch.Tensor) -> torch.Tensor:
-    """R1 (Mescheder et al. 2018): the batch mean of ||grad_x D(x)||^2 on real inputs.
-
-    ``real_inputs`` must require grad and be what D saw; the graph is kept, so the penalty
-    can be backpropagated into D's weights.
-    """
-    (grad,) = torch.autograd.grad(real_logits.sum(), real_inputs, create_graph=True)
-    return grad.float().pow(2).flatten(1).sum(dim=1).mean()
-
-
-Generator = torch.Generator | None
-
-
-def _rand(x: torch.Tensor, generator: Generator) -> torch.Tensor:
-    return torch.rand(len(x), 1, 1, 1, generator=generator, device=x.device, dtype=x.dtype)
-
-
-def _randint(low: int, high: int, n: int, x: torch.Tensor, generator: Generator
-             ) -> torch.Tensor:
-    return torch.randint(low, high, (n, 1, 1), generator=generator, device=x.device)
-
-
-def augment_color(x: torch.Tensor, generator: Generator = None) -> torch.Tensor:
-    """Random brightness (+-0.25), saturation (x0-2) and contrast (x0.5-1.5) per image."""
-    x = x + (_rand(x, generator) - 0.5) * 0.5
-    mean = x.mean(dim=1, keepdim=True)
-    x = (x - mean) * (_rand(x, generator) * 2.0) + mean
-    mean = x.mean(dim=(1, 2, 3), keepdim=True)
-    return (x - mean) * (_rand(x, generator) + 0.5) + mean
-
-
-def augment_translation(x: torch.Tensor, ratio: float = 0.125,
-                        generator: Generator = None) -> torch.Tensor:
-    """Shift each image by up to ``ratio`` of its size, filling with zeros (a gather: exact
-    and differentiable)."""
-    n, _, h, w = x.shape
-    sy, sx = int(h * ratio + 0.5), int(w * ratio + 0.5)
-    dy = _randint(-sy, sy + 1, n, x, generator)
-    dx = _randint(-sx, sx + 1, n, x, generator)
-    rows = torch.arange(h, device=x.device).view(1, h, 1) + dy + sy
-    cols = torch.arange(w, device=x.device).view(1, 1, w) + dx + sx
-    padded = F.pad(x, (sx, sx, sy, sy))
-    batch = torch.arange(n, device=x.device).view(n, 1, 1)
-    return padded[batch, :, rows, cols].permute(0, 3, 1, 2)  # (n, h, w, c) -> (n, c, h, w)
-
-
-def augment_cutout(x: torch.Tensor, ratio: float = 0.5,
-                   generator: Generator = None) -> torch.Tensor:
-    """Zero a random ``ratio``-sized square (clipped at the border) of each image."""
-    n, _, h, w = x.shape
-    ch, cw = int(h * ratio + 0.5), int(w * ratio + 0.5)
-    cy = _randint(0, h + (1 - ch % 2), n, x, generator) - ch // 2
-    cx = _randint(0, w + (1 - cw % 2), n, x, generator) - cw // 2
-    ys = torch.arange(h, device=x.device).view(1, h, 1)
-    xs = torch.arange(w, device=x.device).view(1, 1, w)
-    inside = (ys >= cy) & (ys < cy + ch) & (xs >= cx) & (xs < cx + cw)
-    return x * (~inside).unsqueeze(1).to(x.dtype)
-
-
-def random_flip(x: torch.Tensor, generator: Generator = None) -> torch.Tensor:
-    """Mirror each image of (N, C, H, W) left-right with probability 1/2 (an augmentation
-    only where the mirror image is itself a sample of the data, as a face is)."""
-    flip = torch.rand(len(x), generator=generator, device=x.device) < 0.5
-    return torch.where(flip.view(-1, 1, 1, 1), x.flip(-1), x)
-
-
-def diff_augment(x: torch.Tensor, generator: Generator = None) -> torch.Tensor:
-    """DiffAugment (Zhao et al. 2020), colour + translation + cutout, for images in [0, 1].
-
-    Draws come from ``generator`` (on ``x``'s device; torch's global RNG when None); the
-    families pass :func:`step_generator`. Gradients flow to ``x``.
-    """
-    x = augment_color(x, generator)
-    x = augment_translation(x, generator=generator)
-    return augment_cutout(x, generator=generator)
 
 
 def pixel_stats_distance(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -253,42 +68,6 @@ def pixel_stats_distance(a: torch.Tensor, b: torch.Tensor) -> float:
     return float((stats(a) - stats(b)).norm())
 
 
-# -- families -----------------------------------------------------------------------------------
-
-def step_generator(trainer, device: torch.device) -> torch.Generator:
-    """The source of every random draw of one training step (latents, reparameterisation
-    noise, DiffAugment), seeded from (train.seed, step, rank).
-
-    A step's randomness thus depends on nothing else: not on torch's global RNG, which
-    DataLoader iterators also draw from (one number per iterator, so a resumed run that
-    starts an extra iterator mid-epoch would shift it), nor on validation. Resuming is
-    exact without checkpointing any generator.
-    """
-    from pixelsmith.data.seeding import item_seed
-
-    generator = torch.Generator(device=device)
-    generator.manual_seed(item_seed(trainer.recipe.train.seed ^ _STEP_STREAM, trainer.step,
-                                    trainer.dist.rank))
-    return generator
-
-
-@contextlib.contextmanager
-def evaluating(model: torch.nn.Module, frozen: bool = False):
-    """Eval mode (and, with ``frozen``, no parameter gradients) inside; restored after."""
-    was_training = model.training
-    flags = [p.requires_grad for p in model.parameters()]
-    model.eval()
-    if frozen:
-        for param in model.parameters():
-            param.requires_grad_(False)
-    try:
-        yield model
-    finally:
-        model.train(was_training)
-        for param, flag in zip(model.parameters(), flags, strict=True):
-            param.requires_grad_(flag)
-
-
 def _mean_over_batches(images: torch.Tensor, fn) -> dict[str, float]:
     """Average the dict of per-batch means ``fn(batch)`` over all images, weighting by size."""
     totals: dict[str, float] = {}
@@ -298,12 +77,10 @@ def _mean_over_batches(images: torch.Tensor, fn) -> dict[str, float]:
     return {key: value / len(images) for key, value in totals.items()}
 
 
-class SynthesisFamily:
+class SynthesisFamily(Family):
     """What the three families share: one main network from ``recipe.model``, whole-image
     data, checked ``loss.args`` and validation metric, fine-tuning (``init``/``freeze``)."""
 
-    main = "model"
-    optimized: tuple[str, ...] = ("model",)
     loss_names: tuple[str, ...] = ()
     loss_defaults: dict[str, Any] = {}
     metrics: tuple[str, ...] = ("loss",)
@@ -507,7 +284,7 @@ class GANFamily(SynthesisFamily):
         args.setdefault("image_size", generator.image_size)
         return {"generator": generator, "discriminator": build_network(name, args)}
 
-    def augment(self, x: torch.Tensor, generator: Generator) -> torch.Tensor:
+    def augment(self, x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
         return diff_augment(x, generator) if self.args["diffaugment"] else x
 
     def train_step(self, batch: dict, trainer) -> dict:
@@ -524,7 +301,7 @@ class GANFamily(SynthesisFamily):
         return logs
 
     def discriminator_step(self, real: torch.Tensor, fake: torch.Tensor, trainer,
-                           generator: Generator = None) -> dict:
+                           generator: torch.Generator | None = None) -> dict:
         """One optimiser step of D on real vs (detached) fake images, with lazy R1."""
         gamma, every = float(self.args["r1_gamma"]), int(self.args["r1_every"])
         with_r1 = gamma > 0 and trainer.step % every == 0
@@ -548,7 +325,8 @@ class GANFamily(SynthesisFamily):
             logs["r1"] = self.last_r1  # the latest penalty (computed every r1_every steps)
         return logs
 
-    def generator_step(self, fake: torch.Tensor, trainer, generator: Generator = None) -> dict:
+    def generator_step(self, fake: torch.Tensor, trainer,
+                       generator: torch.Generator | None = None) -> dict:
         """One optimiser step of G through the frozen discriminator."""
         with evaluating(self.models["discriminator"], frozen=True) as disc:
             with trainer.autocast():
