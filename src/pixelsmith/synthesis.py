@@ -43,6 +43,7 @@ import torch
 from torch import nn
 
 from pixelsmith.errors import PixelsmithError
+from pixelsmith.zoo.config import config_of
 
 #: latents decoded per forward pass (bounded memory for large ``n``)
 CHUNK = 256
@@ -68,16 +69,14 @@ def model_kind(model: nn.Module) -> str:
         return "autoencoder"
     if isinstance(model, DCGANGenerator):
         return "generator"
-    config = getattr(model, "pixelsmith_config", {}) or {}
-    what = config.get("task") or type(model).__name__
+    what = config_of(model).task or type(model).__name__
     raise PixelsmithError(
         f"model '{_name(model)}' ({what}) is not an autoencoder, VAE or GAN generator"
     )
 
 
 def _name(model: nn.Module) -> str:
-    config = getattr(model, "pixelsmith_config", {}) or {}
-    return str(config.get("name") or type(model).__name__)
+    return config_of(model).display_name(model)
 
 
 _KIND_WORDS = {"vae": "a VAE", "autoencoder": "a plain autoencoder",

@@ -18,6 +18,7 @@ from pixelsmith.codec.format import Header, clean_name, pack, unpack
 from pixelsmith.codec.models import Codec, pad_image
 from pixelsmith.errors import PixelsmithError
 from pixelsmith.io import DEFAULT_MAX_PIXELS, Image
+from pixelsmith.zoo.config import config_of
 
 QUALITIES = (1, 2, 3, 4)
 DEFAULT_QUALITY = 3
@@ -59,9 +60,10 @@ def load_codec(name_or_path: str | Path, device: str | torch.device = "cpu") -> 
     key = (str(folder.resolve()), weights.stat().st_mtime if weights.exists() else 0.0)
     if key not in _LOADED:
         model = load_model(folder, device=device)
-        if not isinstance(model, Codec) or model.pixelsmith_config.get("family") != "codec":
+        config = config_of(model)
+        if not isinstance(model, Codec) or config.family != "codec":
             raise PixelsmithError(f"{folder}: not a codec model (it is a "
-                                  f"{model.pixelsmith_config.get('task', 'other')} model)")
+                                  f"{config.task or 'other'} model)")
         finalize(model, str(folder))
         model.pixelsmith_id = model_id(model)
         _LOADED[key] = model
@@ -143,7 +145,7 @@ def compress(image, quality: int | None = None, model: str | Path | Codec | None
         streams = refine_compress(codec, padded, tuple(x.shape[-2:]), settings, progress)
     else:
         streams = codec.compress_padded(padded)
-    name = getattr(codec, "pixelsmith_config", {}).get("name") or type(codec).__name__
+    name = config_of(codec).display_name(codec)
     ident = getattr(codec, "pixelsmith_id", None) or model_id(codec)
     header = Header(codec.kind, channels, codec.quality, x.shape[-1], x.shape[-2], bottom, right,
                     ident, clean_name(name))

@@ -43,6 +43,7 @@ import numpy as np
 import torch
 
 from pixelsmith.errors import PixelsmithError
+from pixelsmith.zoo.config import config_of
 
 #: The shipped extractors (zoo names) by the images they embed.
 EXTRACTORS = {"mnist": "features-mnist", "cifar10": "features-cifar10",
@@ -287,7 +288,6 @@ def sample_quality(real_images: torch.Tensor | Iterable[torch.Tensor],
     if num_classes:
         spread = class_coverage(fake_labels, num_classes)
         out.update(coverage=spread["coverage"], class_entropy=spread["entropy"])
-    config = getattr(extractor, "pixelsmith_config", {}) or {}
     out.update(n_real=len(real), n_fake=len(fake),
-               extractor=config.get("name", type(extractor).__name__))
+               extractor=config_of(extractor).display_name(extractor))
     return out

@@ -1,24 +1,23 @@
 """Registry of restoration methods per task, loaded lazily: listing them imports nothing heavy.
 
 A method is a callable ``fn(y, known) -> x_hat`` on (N, C, H, W) float tensors in [0, 1]
-(see :class:`pixelsmith.degrade.known.Known`). Classical baselines and, later, pretrained models are
-registered here under one name each, so the CLI, the evaluator and the API stay task-agnostic.
+(:class:`~pixelsmith.restoration.method.RestoreMethod`). Classical baselines and trained
+models are registered here under one name each, so the CLI, the evaluator and the API stay
+task-agnostic.
 """
 
 from __future__ import annotations
 
 import importlib
 import importlib.util
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import torch
-
 from pixelsmith.degrade.known import TASKS, Known
 from pixelsmith.errors import PixelsmithError
+from pixelsmith.restoration.method import RestoreMethod
 
-RestoreFn = Callable[[torch.Tensor, Known], torch.Tensor]
+RestoreFn = RestoreMethod  # the type a registered method loads to
 
 
 @dataclass(frozen=True)

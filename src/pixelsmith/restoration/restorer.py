@@ -9,6 +9,7 @@ import torch
 
 from pixelsmith.degrade.known import TASKS, Known
 from pixelsmith.errors import PixelsmithError
+from pixelsmith.restoration.method import ConfiguredMethod, RestoreMethod, SamplingMethod
 from pixelsmith.restoration.registry import Method, default_method, get_method
 
 
@@ -53,10 +54,10 @@ class Restorer:
                     + (" chosen by default" if self._auto else ""))
             if int(samples) != samples or samples < 1:
                 raise PixelsmithError(f"samples must be a whole number >= 1, not {samples}")
-        self._fn = self.method.load()
-        if hasattr(self._fn, "configure"):  # a trained model: give it its run options
+        self._fn: RestoreMethod = self.method.load()
+        if isinstance(self._fn, ConfiguredMethod):  # a network: give it its run options
             self._fn.configure(options)
-        if samples is not None:
+        if samples is not None and isinstance(self._fn, SamplingMethod):
             self._fn.samples = int(samples)
 
     def for_input(self, y: torch.Tensor, known: Known) -> Restorer:
@@ -108,7 +109,7 @@ class Restorer:
                          ) -> tuple[torch.Tensor, torch.Tensor]:
         """VAE methods: (x_hat, per-pixel standard deviation over the latent samples)."""
         known = known or Known()
-        if self.method.kind != "vae":
+        if not isinstance(self._fn, SamplingMethod):
             raise PixelsmithError(f"an uncertainty map needs a VAE method; '{self.name}' is a "
                                   f"{self.method.kind} method")
         self.check(y, known)

@@ -16,6 +16,7 @@ import torch
 from pixelsmith.degrade.known import Known
 from pixelsmith.errors import PixelsmithError
 from pixelsmith.restoration.tiling import tiled_apply
+from pixelsmith.zoo.config import config_of
 
 
 def _per_image(value: float | torch.Tensor, n: int, like: torch.Tensor) -> torch.Tensor:
@@ -135,8 +136,8 @@ class ModelRestorer:
 
     def __init__(self, net: torch.nn.Module, options: RunOptions | None = None) -> None:
         self.net = net
-        self.channels = int(getattr(net, "pixelsmith_config", {}).get(
-            "channels", getattr(net, "channels", 1)))
+        channels = config_of(net).channels
+        self.channels = int(channels if channels is not None else getattr(net, "channels", 1))
         self.configure(options or RunOptions())
 
     def configure(self, options: RunOptions) -> None:
@@ -169,7 +170,7 @@ class ModelRestorer:
     def __call__(self, y: torch.Tensor, known: Known) -> torch.Tensor:
         scale = getattr(self.net, "scale", None)
         if scale is not None and known.scale is not None and int(known.scale) != scale:
-            name = getattr(self.net, "pixelsmith_config", {}).get("name", "this model")
+            name = config_of(self.net).name or "this model"
             raise PixelsmithError(f"model '{name}' upscales x{scale}, not x{known.scale}")
         options = self.options
         out = tiled_apply(self.run_whole, y, known, tile=options.tile, overlap=options.overlap)
