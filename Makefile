@@ -28,7 +28,7 @@ test: lint
 	$(BIN)/pytest -q
 
 benchmarks: install
-	$(BIN)/python benchmarks/published_figures.py
+	$(BIN)/python -m benchmarks.published_figures
 
 clean:
 	rm -rf demo-output .pytest_cache .ruff_cache

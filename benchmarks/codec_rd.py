@@ -2,10 +2,10 @@
 and AVIF (Pillow), measured in the same run; writes the "codec-rd" section of
 docs/BENCHMARKS.md, docs/results/codec-kodak24-<curve>.json and the plot docs/codec_rd.png.
 
-    python benchmarks/codec_rd.py                                   # the shipped codec-q1..q4
-    python benchmarks/codec_rd.py --models models/codec-q1 models/codec-q2 models/codec-q3
-    python benchmarks/codec_rd.py --models /tmp/m --limit 2 --output-dir /tmp/rd   # smoke run
-    python benchmarks/codec_rd.py --refine 0 100   # plain and refined encoding (two curves)
+    python -m benchmarks.codec_rd                                   # the shipped codec-q1..q4
+    python -m benchmarks.codec_rd --models models/codec-q1 models/codec-q2 models/codec-q3
+    python -m benchmarks.codec_rd --models /tmp/m --limit 2 --output-dir /tmp/rd   # smoke run
+    python -m benchmarks.codec_rd --refine 0 100   # plain and refined encoding (two curves)
 
 Protocol: every image is coded to bytes; bits per pixel = 8 * bytes / (width * height) of the
 real file (container and headers included, for every codec); the decoded image is rounded to
@@ -33,10 +33,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from doc_sections import replace_section
 from PIL import Image as PILImage
 from PIL import features
 
+from benchmarks.common import replace_section
 from pixelsmith.codec.api import compress, decompress, load_codec
 from pixelsmith.codec.rd import bd_rate
 from pixelsmith.io import atomic_write_text, list_images, quantize, read_image
@@ -232,7 +232,7 @@ def section(curves: dict[str, dict], bd: list[dict], meta: dict) -> str:
         "",
         f"- machine: {meta['machine']}",
         f"- date: {meta['date']}",
-        f"- targets (issue 9): {TARGET}",
+        f"- targets of the codec: {TARGET}",
         "",
         "| codec | setting | bpp | PSNR (dB) | MS-SSIM | encode s | decode s | trained |",
         "|---|---|---|---|---|---|---|---|",
@@ -303,7 +303,7 @@ def sweep_anchors_only(args) -> int:
     images = {p.stem: read_image(p, gray=False) for p in paths}
     out = Path(args.output_dir)
     curves = sweep_anchors(images, bool(features.check("avif")))
-    meta = {"command": "python benchmarks/codec_rd.py " + " ".join(sys.argv[1:]),
+    meta = {"command": "python -m benchmarks.codec_rd " + " ".join(sys.argv[1:]),
             "images": len(images), "machine": machine_summary(), "pillow": PIL.__version__,
             "date": time.strftime("%Y-%m-%d %H:%M")}
     for name, curve in curves.items():
@@ -390,7 +390,7 @@ def main() -> int:
         print("BD-rate", row["curve"], {a: fmt(row.get(a)) for a in ANCHORS if a in row})
     import PIL
 
-    meta = {"command": "python benchmarks/codec_rd.py " + " ".join(sys.argv[1:]),
+    meta = {"command": "python -m benchmarks.codec_rd " + " ".join(sys.argv[1:]),
             "images": len(images), "machine": machine_summary(), "pillow": PIL.__version__,
             "avif": avif, "date": time.strftime("%Y-%m-%d %H:%M")}
     for name, curve in curves.items():

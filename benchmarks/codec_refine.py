@@ -3,8 +3,8 @@ on validation images (CBSD432/val32, never Kodak), written to the "codec-refine"
 docs/BENCHMARKS.md. The Kodak24 figures of the chosen setting are in section "codec-rd"
 (``benchmarks/codec_rd.py --refine 0 100``).
 
-    python benchmarks/codec_refine.py                      # the default sweep, about 15 min
-    python benchmarks/codec_refine.py --limit 2 --output-dir /tmp/r --sweep-model codec-q1 \\
+    python -m benchmarks.codec_refine                      # the default sweep, about 15 min
+    python -m benchmarks.codec_refine --limit 2 --output-dir /tmp/r --sweep-model codec-q1 \\
         --steps 10 --lrs 0.04 --models                     # smoke run
 
 For each model and setting, every image is coded plainly and with refinement; both files are
@@ -22,8 +22,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from doc_sections import replace_section
 
+from benchmarks.common import replace_section
 from pixelsmith.codec.api import load_codec
 from pixelsmith.codec.models import RD_SCALE, pad_image
 from pixelsmith.codec.refine import RefineSettings, refine_compress
@@ -121,7 +121,7 @@ def main() -> int:
         rows.append(measure(name, images, steps, lr))
         print({k: round(v, 4) if isinstance(v, float) else v for k, v in rows[-1].items()},
               flush=True)
-    meta = {"command": "python benchmarks/codec_refine.py " + " ".join(sys.argv[1:]),
+    meta = {"command": "python -m benchmarks.codec_refine " + " ".join(sys.argv[1:]),
             "images": len(images), "machine": machine_summary(),
             "date": time.strftime("%Y-%m-%d %H:%M"), "default_steps": default.steps,
             "default_lr": default.lr}

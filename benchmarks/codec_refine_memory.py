@@ -2,8 +2,8 @@
 "codec-refine-memory" section of docs/BENCHMARKS.md and checks the memory guard's estimate
 (``pixelsmith.codec.refine.BYTES_PER_PIXEL_CHANNEL``) against what was measured.
 
-    python benchmarks/codec_refine_memory.py                       # codec-q3, two sizes, ~1 min
-    python benchmarks/codec_refine_memory.py --models codec-q1 --output-dir /tmp/m
+    python -m benchmarks.codec_refine_memory                       # codec-q3, two sizes, ~1 min
+    python -m benchmarks.codec_refine_memory --models codec-q1 --output-dir /tmp/m
 
 Each measurement runs in a fresh Python process (peak RSS, ``ru_maxrss``, only grows): the
 process loads the model and builds the image (kodim23, tiled 2 x 2 for the larger size), notes
@@ -22,8 +22,8 @@ import time
 from pathlib import Path
 
 import torch
-from doc_sections import replace_section
 
+from benchmarks.common import replace_section
 from pixelsmith.sysinfo import machine_summary
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -59,8 +59,9 @@ def child(model: str, tiles: int, mode: str) -> dict:
 
 
 def measure(model: str, tiles: int, mode: str) -> dict:
-    out = subprocess.run([sys.executable, __file__, "--child", model, str(tiles), mode],
-                         check=True, capture_output=True, text=True).stdout
+    command = [sys.executable, "-m", "benchmarks.codec_refine_memory", "--child", model,
+               str(tiles), mode]
+    out = subprocess.run(command, check=True, capture_output=True, text=True, cwd=ROOT).stdout
     return json.loads(out.strip().splitlines()[-1])
 
 
@@ -112,7 +113,7 @@ def main() -> int:
             for mode in ("plain", "refine"):
                 rows.append(measure(model, tiles, mode))
                 print(rows[-1], flush=True)
-    meta = {"command": ("python benchmarks/codec_refine_memory.py " + " ".join(sys.argv[1:])
+    meta = {"command": ("python -m benchmarks.codec_refine_memory " + " ".join(sys.argv[1:])
                         ).strip(),
             "machine": machine_summary(), "date": time.strftime("%Y-%m-%d %H:%M")}
     out = Path(args.output_dir) / "BENCHMARKS.md"

@@ -1,8 +1,8 @@
 """What the learned codec's determinism looks like across thread counts, on Kodak24: writes the
 "codec-threads" section of docs/BENCHMARKS.md (docs/CODEC.md, "Determinism", explains it).
 
-    python benchmarks/codec_threads.py                      # the shipped codec-q1..q4, 24 images
-    python benchmarks/codec_threads.py --models models/codec-q3 --limit 2 --output-dir /tmp/t
+    python -m benchmarks.codec_threads                      # the shipped codec-q1..q4, 24 images
+    python -m benchmarks.codec_threads --models models/codec-q3 --limit 2 --output-dir /tmp/t
 
 Per model and image: the file encoded with 1 thread against the one encoded with 2 (equal
 bytes?); the 2-thread file decoded twice with 2 threads (equal pixels?) and once with 1 thread
@@ -18,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from doc_sections import replace_section
 
+from benchmarks.common import replace_section
 from pixelsmith.codec.api import compress, decompress, load_codec
 from pixelsmith.io import list_images, read_image, to_array
 from pixelsmith.settings import dataset_path
@@ -98,7 +98,7 @@ def main() -> int:
     for name in args.models:
         rows.append(measure(name, images))
         print(rows[-1], flush=True)
-    command = "python benchmarks/codec_threads.py " + " ".join(sys.argv[1:])
+    command = "python -m benchmarks.codec_threads " + " ".join(sys.argv[1:])
     out = Path(args.output_dir) / "BENCHMARKS.md"
     replace_section(out, SECTION, section(rows, command.strip()))
     print(f"wrote {out} (section {SECTION})")

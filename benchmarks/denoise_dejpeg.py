@@ -1,8 +1,8 @@
 """Benchmark the shipped denoising and de-JPEG models against BM3D / the JPEG input, same run.
 
-    python benchmarks/denoise_dejpeg.py                     # everything (BM3D is the slow part)
-    python benchmarks/denoise_dejpeg.py --baseline-limit 10 # BM3D on the first 10 images only
-    python benchmarks/denoise_dejpeg.py --only gray         # rows whose key starts with "gray"
+    python -m benchmarks.denoise_dejpeg                     # everything (BM3D is the slow part)
+    python -m benchmarks.denoise_dejpeg --baseline-limit 10 # BM3D on the first 10 images only
+    python -m benchmarks.denoise_dejpeg --only gray         # rows whose key starts with "gray"
 
 Protocols (docs/EVALUATION.md): Gaussian noise added to [0, 1] floats without clipping, seed 0,
 outputs quantised to 8 bits, full-image PSNR/SSIM; JPEG by Pillow at the given quality.
@@ -20,8 +20,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from doc_sections import replace_section
-
+from benchmarks.common import replace_section
 from pixelsmith.evaluate.protocol import EvalParams, evaluate
 from pixelsmith.io import atomic_write_text, list_images, read_image, save_image
 from pixelsmith.settings import dataset_path
@@ -115,7 +114,7 @@ def section() -> str:
     lines = [
         "## Learned denoising and de-JPEG models against BM3D / the JPEG input",
         "",
-        "Command: `python benchmarks/denoise_dejpeg.py [--baseline-limit N]`. Protocol: "
+        "Command: `python -m benchmarks.denoise_dejpeg [--baseline-limit N]`. Protocol: "
         "docs/EVALUATION.md, seed 0. The baseline (BM3D, CBM3D for colour; the decoded JPEG "
         "for de-JPEG) is measured in the same run, on the first N images when a limit is given "
         "(its column says how many), and its own mean over those images is shown; the model's "
@@ -154,7 +153,7 @@ def section() -> str:
     return "\n".join(lines)
 
 
-# (row key, what, threshold) of issue 5; "psnr" is the model's mean over all images.
+# (row key, what, threshold) of the targets; "psnr" is the model's mean over all images.
 TARGETS = [("gray-BSD68-25", "psnr", 29.0), ("color-CBSD68-25", "psnr", 31.0),
            ("jpeg-LIVE1-10", "psnr", 29.0), ("gray-BSD68-25", "median_megapixels_per_second", 0.5)]
 
@@ -186,7 +185,7 @@ def load(report: dict) -> str:
 
 def targets() -> list[str]:
     """One line per target, met or not, from the results on disk."""
-    lines = ["Targets (issue 5), from the results above:"]
+    lines = ["Targets of the denoising and de-JPEG models, from the results above:"]
     for key, what, threshold in TARGETS:
         path = RESULTS / f"{key}.json"
         if not path.exists():

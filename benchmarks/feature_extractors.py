@@ -2,8 +2,8 @@
 between real image sets; writes the "feature-extractors" section of docs/FEATURE_METRICS.md
 and docs/results/feature-extractors.json.
 
-    python benchmarks/feature_extractors.py                  # all three, 1,000 images per set
-    python benchmarks/feature_extractors.py --limit 200 --output-dir /tmp/fx   # smoke run
+    python -m benchmarks.feature_extractors                  # all three, 1,000 images per set
+    python -m benchmarks.feature_extractors --limit 200 --output-dir /tmp/fx   # smoke run
 
 Protocol, per extractor (``features-mnist``, ``features-cifar10``, ``features-faces``):
 
@@ -25,9 +25,9 @@ import time
 from pathlib import Path
 
 import torch
-from doc_sections import replace_section
 from torch.nn import functional as F
 
+from benchmarks.common import replace_section
 from pixelsmith.io import atomic_write_text
 from pixelsmith.metrics.features import EXTRACTORS, extract_features, load_extractor, sample_quality
 from pixelsmith.sysinfo import machine_summary
@@ -136,7 +136,7 @@ def main() -> int:
     args = parser.parse_args()
     rows = [measure(name, args.limit) for name in args.extractors]
     machine = machine_summary()
-    command = "python benchmarks/feature_extractors.py" + (
+    command = "python -m benchmarks.feature_extractors" + (
         f" --limit {args.limit}" if args.limit else "")
     docs = args.output_dir or ROOT / "docs"
     results = args.output_dir or ROOT / "docs" / "results"

@@ -1,12 +1,12 @@
-"""Evaluate the GANs of issue 8 against the VAEs, the L2-trained restoration models and the
+"""Evaluate the GANs against the VAEs, the L2-trained restoration models and the
 classical baselines; writes the "gan" section of docs/BENCHMARKS.md and
 docs/results/gan-<part>.json.
 
-    python benchmarks/gan.py --runs runs/gan-mnist runs/gan-cifar10 runs/gan-faces \\
+    python -m benchmarks.gan --runs runs/gan-mnist runs/gan-cifar10 runs/gan-faces \\
         runs/inpaint-faces-l2 runs/inpaint-faces-gan runs/deblur-gan     # every part
-    python benchmarks/gan.py --only inpaint --inpaint-gan models/inpaint-faces-gan \\
+    python -m benchmarks.gan --only inpaint --inpaint-gan models/inpaint-faces-gan \\
         --inpaint-l2 models/inpaint-faces-l2                             # one part
-    python benchmarks/gan.py --limit 8 --gan-mnist /tmp/m-gan-mnist \\
+    python -m benchmarks.gan --limit 8 --gan-mnist /tmp/m-gan-mnist \\
         --results /tmp/gan --docs /tmp/BENCHMARKS.md                     # a smoke run
 
 Models are shipped names or model folders (``pixelsmith.zoo.load_model``). A model named on
@@ -86,9 +86,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from doc_sections import replace_section
 from tqdm import tqdm
 
+from benchmarks.common import replace_section
 from pixelsmith.errors import PixelsmithError
 from pixelsmith.io import atomic_write_text, quantize
 from pixelsmith.sysinfo import machine_summary
@@ -240,8 +240,7 @@ def _classes(labels: torch.Tensor, num_classes: int | None) -> dict:
 # -- part: synthesis ----------------------------------------------------------------------------
 
 def part_synthesis(args: argparse.Namespace, models: dict, images: Path | None) -> dict:
-    from vae import EXTRACTOR_OF, draw_samples, split_data
-
+    from benchmarks.vae import EXTRACTOR_OF, draw_samples, split_data
     from pixelsmith.metrics.features import extract_features, feature_statistics, load_extractor
     from pixelsmith.zoo import load_model
 
@@ -278,7 +277,7 @@ def part_synthesis(args: argparse.Namespace, models: dict, images: Path | None) 
                  f"coverage {row.get('coverage')}")
             path = None if images is None else images / f"{Path(source).name}-samples.png"
             if path is not None and role == "gan":
-                from gan_figures import save_sample_grid
+                from benchmarks.gan_figures import save_sample_grid
 
                 save_sample_grid(path, model.sample(64, seed=0))
                 grids[source] = path.name
@@ -300,8 +299,7 @@ def fid_over_draws(model: torch.nn.Module, n: int, draws: int, real_stats: tuple
     """FID of ``draws`` independent draws of ``n`` samples (the first already scored as
     ``first``) against the held-out images' feature ``real_stats`` (mean, covariance): a single
     draw's FID moves by a few tenths with the sample seeds alone."""
-    from vae import draw_samples
-
+    from benchmarks.vae import draw_samples
     from pixelsmith.metrics.features import (
         extract_features,
         feature_statistics,
@@ -555,7 +553,7 @@ def part_deblur(args: argparse.Namespace, models: dict, limit: int | None, featu
 
 
 def _crop(image: torch.Tensor) -> torch.Tensor:
-    from gan_figures import center_crop
+    from benchmarks.gan_figures import center_crop
 
     return center_crop(image, FIGURE_CROP)
 
@@ -618,7 +616,7 @@ def section(report: dict) -> str:
     machines: dict[str, str] = {}
     commands: dict[str, str] = {}
     lines = ["## GANs against VAEs, L2-trained models and classical methods", "",
-             "Written by `python benchmarks/gan.py` (protocols in its docstring). FID / KID / "
+             "Written by `python -m benchmarks.gan` (protocols in its docstring). FID / KID / "
              "precision / recall are computed in the feature space of pixelsmith's own "
              "classifiers (docs/FEATURE_METRICS.md): comparable only among pixelsmith models "
              "scored the same way, never with Inception FIDs. KID is shown x1000.", ""]
@@ -818,7 +816,7 @@ def main() -> int:
     meta = {"machine": machine_summary(), "torch": torch.__version__, "limit": args.limit,
             "device": args.device, "draws": args.draws,
             "seed": args.seed, "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "command": "python benchmarks/gan.py " + shlex.join(sys.argv[1:])}
+            "command": "python -m benchmarks.gan " + shlex.join(sys.argv[1:])}
     report = {}
     for part in (*PARTS, "curves", "figure"):
         path = args.results / f"gan-{part}.json"
@@ -837,7 +835,7 @@ def main() -> int:
         fresh[part]["wall_seconds"] = time.perf_counter() - start
         note(f"{part}: {fresh[part]['wall_seconds']:.0f} s")
     if images is not None and crops:
-        from gan_figures import write_crops_figure
+        from benchmarks.gan_figures import write_crops_figure
 
         if "inpaint" not in crops and models["inpaint_gan"] and models["inpaint_l2"]:
             crops["inpaint"] = part_inpaint(args, models, FIGURE_FACES, features=False)[1]
@@ -848,7 +846,7 @@ def main() -> int:
                                   ("Motion deblurring (CBSD68 crops)", crops.get("deblur", []))])
         fresh["figure"] = {"png": png.name}
     if images is not None and args.runs:
-        from training_curves import plot_run
+        from benchmarks.training_curves import plot_run
 
         plotted = [{"run": str(run), "png": plot_run(run, images / f"{run.name}-curves.png").name}
                    for run in args.runs]

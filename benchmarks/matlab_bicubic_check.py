@@ -9,7 +9,7 @@ are measured, both in float64 and rounded to uint8 at the end:
 - ``float``: the linear :class:`~pixelsmith.degrade.Downsample` operator (MATLAB on doubles).
 
 Prints a Markdown report and writes it to ``docs/matlab_bicubic_check.md``.
-Run: ``python benchmarks/matlab_bicubic_check.py [--data DIR] [--output FILE]``.
+Run: ``python -m benchmarks.matlab_bicubic_check [--data DIR] [--output FILE]``.
 """
 
 from __future__ import annotations

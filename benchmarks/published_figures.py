@@ -1,7 +1,7 @@
 """Reproduce published classical figures with `pixelsmith evaluate` and write docs/BENCHMARKS.md.
 
-    python benchmarks/published_figures.py            # every row (BM3D on BSD68 takes a while)
-    python benchmarks/published_figures.py --only sr  # rows whose key starts with "sr"
+    python -m benchmarks.published_figures            # every row (BM3D on BSD68 takes a while)
+    python -m benchmarks.published_figures --only sr  # rows whose key starts with "sr"
 
 Each row runs the evaluator on a standard test set from $PIXELSMITH_DATA and compares the
 measured mean PSNR with the figure published in the literature (../shared/PUBLISHED_FIGURES.md).
@@ -16,8 +16,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from doc_sections import replace_section
-
+from benchmarks.common import replace_section
 from pixelsmith.evaluate.protocol import EvalParams, evaluate
 from pixelsmith.io import atomic_write_text
 from pixelsmith.settings import dataset_path
@@ -71,7 +70,7 @@ def table() -> str:
     lines = [
         "## Classical baselines against their published figures",
         "",
-        "Command: `python benchmarks/published_figures.py [--only KEY_PREFIX]` (data from "
+        "Command: `python -m benchmarks.published_figures [--only KEY_PREFIX]` (data from "
         "`$PIXELSMITH_DATA`, default `../shared/data`). Protocol: docs/EVALUATION.md, seed 0. "
         "Per-image figures, machine and date of each row: `docs/results/<key>.json`. "
         "Published figures: ../shared/PUBLISHED_FIGURES.md. A gap over 0.1 dB is flagged. "

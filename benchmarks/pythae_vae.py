@@ -4,9 +4,9 @@ Writes docs/results/vae-pythae.json and the "vae-pythae" section of docs/BENCHMA
 is not a pixelsmith dependency (it pulls the `dataclasses` 0.6 backport), so run this from a
 separate venv that has pythae 0.1.2 and pixelsmith (editable) installed:
 
-    OMP_NUM_THREADS=1 /work/pythae-venv/bin/python benchmarks/pythae_vae.py \\
+    OMP_NUM_THREADS=1 /work/pythae-venv/bin/python -m benchmarks.pythae_vae \\
         [--pixelsmith-run RUN_DIR]     # vae-mnist's run folder: wall time of a resumed run
-    /work/pythae-venv/bin/python benchmarks/pythae_vae.py --epochs 1 --train-limit 2000 \\
+    /work/pythae-venv/bin/python -m benchmarks.pythae_vae --epochs 1 --train-limit 2000 \\
         --limit 200 --k 50 --output /tmp/pythae-smoke            # smoke test, writes no docs
 
 What is the same in both rows: pixelsmith's ConvEncoder(1, 28, 64, base=32) and
@@ -45,10 +45,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from doc_sections import replace_section
 from tqdm import tqdm
-from vae import PUBLISHED_NLL, binarised, part_nll, split_data
 
+from benchmarks.common import replace_section
+from benchmarks.vae import PUBLISHED_NLL, binarised, part_nll, split_data
 from pixelsmith.data import MNIST, split_indices
 from pixelsmith.io import atomic_write_text
 from pixelsmith.nets.autoencoder import ConvDecoder, ConvEncoder, ConvVAE
@@ -84,7 +84,7 @@ def require_pythae() -> str:
         import pythae  # noqa: F401
     except ImportError as exc:
         print(f"error: cannot import pythae ({exc}); run this script from a venv with pythae "
-              "installed, e.g. /work/pythae-venv/bin/python benchmarks/pythae_vae.py",
+              "installed, e.g. /work/pythae-venv/bin/python -m benchmarks.pythae_vae",
               file=sys.stderr)
         raise SystemExit(2) from None
     return version("pythae")
@@ -456,7 +456,7 @@ def main() -> int:
     torch.set_num_threads(args.threads)
     torch.manual_seed(SEED)
     args.output.mkdir(parents=True, exist_ok=True)
-    command = "python benchmarks/pythae_vae.py " + " ".join(sys.argv[1:])
+    command = "python -m benchmarks.pythae_vae " + " ".join(sys.argv[1:])
 
     # 1. train (or reuse a matching run) and export as a pixelsmith model
     record_path, export = args.output / "train.json", args.output / "pixelsmith-model"

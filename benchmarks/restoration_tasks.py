@@ -1,10 +1,10 @@
 """Benchmark the shipped super-resolution, deblurring and inpainting models against the
 classical methods, measured in the same run.
 
-    python benchmarks/restoration_tasks.py                   # every row
-    python benchmarks/restoration_tasks.py --only sr         # rows whose key starts with "sr"
-    python benchmarks/restoration_tasks.py --limit 12        # first 12 images of each set
-    python benchmarks/restoration_tasks.py --save-masks DIR  # also write the inpainting masks
+    python -m benchmarks.restoration_tasks                   # every row
+    python -m benchmarks.restoration_tasks --only sr         # rows whose key starts with "sr"
+    python -m benchmarks.restoration_tasks --limit 12        # first 12 images of each set
+    python -m benchmarks.restoration_tasks --save-masks DIR  # also write the inpainting masks
 
 Protocols (docs/EVALUATION.md), seed 0, outputs quantised to 8 bits:
 
@@ -31,8 +31,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from doc_sections import replace_section
-
+from benchmarks.common import replace_section
 from pixelsmith.evaluate.protocol import (
     EvalParams,
     evaluate,
@@ -166,7 +165,7 @@ def section() -> str:
     lines = [
         "## Super-resolution, deblurring and inpainting models against classical methods",
         "",
-        "Command: `python benchmarks/restoration_tasks.py [--limit N]`. Protocol: "
+        "Command: `python -m benchmarks.restoration_tasks [--limit N]`. Protocol: "
         "docs/EVALUATION.md, seed 0; every method of a row ran in the same run on the same "
         "inputs. Published figures are cited, not measured.",
         "",
@@ -238,13 +237,14 @@ def section() -> str:
         lines.append(f"| {row.dataset} | {row.params.mask_kind} | {_fmt(model, True)} | "
                      f"{_fmt(bih, True)} | {_fmt(telea, True)} | "
                      f"{model['psnr'] - bih['psnr']:+.2f} | {_meta(report, machines)} |")
-    lines += ["", "### Targets (issue 6)", ""] + targets() + [""] + LIMITS + [""]
+    lines += ["", "### Targets of the SR, deblurring and inpainting models", ""]
+    lines += targets() + [""] + LIMITS + [""]
     lines += [f"- {label}: {name}" for name, label in machines.items()]
     return "\n".join(lines)
 
 
 def targets() -> list[str]:
-    """The issue's targets against the measured figures (rows not measured yet are skipped)."""
+    """The targets against the measured figures (rows not measured yet are skipped)."""
     out = []
 
     def verdict(ok: bool) -> str:

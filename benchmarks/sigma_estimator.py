@@ -1,8 +1,8 @@
 """Accuracy of the noise-level estimator behind ``--sigma auto`` on BSD68; writes its section of
 docs/BENCHMARKS.md ("sigma-estimator").
 
-    python benchmarks/sigma_estimator.py
-    python benchmarks/sigma_estimator.py --data /path/to/BSD68 --no-write
+    python -m benchmarks.sigma_estimator
+    python -m benchmarks.sigma_estimator --data /path/to/BSD68 --no-write
 
 Each clean image gets Gaussian noise from its own seeded generator (not clipped, not rounded,
 as in the usual synthetic-noise protocol), and :func:`pixelsmith.degrade.estimate.estimate_sigma`
@@ -17,8 +17,8 @@ import time
 from pathlib import Path
 
 import torch
-from doc_sections import replace_section
 
+from benchmarks.common import replace_section
 from pixelsmith.degrade.estimate import estimate_sigma
 from pixelsmith.io import list_images, read_image
 from pixelsmith.settings import dataset_path
@@ -98,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     seconds_per_mp = (time.perf_counter() - start) / megapixels
     rows = [measure(images, sigma, args.seed) for sigma in SIGMAS]
 
-    command = "python benchmarks/sigma_estimator.py" + "".join(
+    command = "python -m benchmarks.sigma_estimator" + "".join(
         f" {a}" for a in (argv if argv is not None else sys.argv[1:]))
     body = report(rows, names, clean, seconds_per_mp, args.data, command)
     print(body)

@@ -1,8 +1,8 @@
 """Plot the training curves of runs (losses per logged step, validation metrics per validation)
 from their metrics.jsonl, one PNG per run in docs/images/<run name>-curves.png.
 
-    python benchmarks/training_curves.py runs/gan-mnist runs/gan-faces
-    python benchmarks/training_curves.py runs/vae-mnist --output-dir /tmp/curves
+    python -m benchmarks.training_curves runs/gan-mnist runs/gan-faces
+    python -m benchmarks.training_curves runs/vae-mnist --output-dir /tmp/curves
 
 Each figure has one panel per logged quantity: the training ones (e.g. ``d_loss``/``g_loss``
 of a GAN, ``recon``/``kl`` of a VAE) against the step, and the validation ones (``fid`` of a

@@ -1,9 +1,9 @@
 """Evaluate the shipped autoencoders and VAEs; writes the "vae" section of docs/BENCHMARKS.md
 and docs/results/vae-<part>.json.
 
-    python benchmarks/vae.py                          # every part
-    python benchmarks/vae.py --only nll --k 500       # MNIST NLL only
-    python benchmarks/vae.py --only probe,compression --limit 2000   # quick look
+    python -m benchmarks.vae                          # every part
+    python -m benchmarks.vae --only nll --k 500       # MNIST NLL only
+    python -m benchmarks.vae --only probe,compression --limit 2000   # quick look
 
 Parts and protocols (held-out data only; seed 0 everywhere):
 
@@ -42,9 +42,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from doc_sections import replace_section
 from tqdm import tqdm
 
+from benchmarks.common import replace_section
 from pixelsmith.data import MNIST, CIFAR10Folder, FaceFolder, split_indices
 from pixelsmith.io import atomic_write_text
 from pixelsmith.metrics.pixel import psnr
@@ -295,7 +295,7 @@ def draw_samples(model: torch.nn.Module, n: int, first_seed: int = 0) -> torch.T
 def write_sample_grid(name: str, samples: torch.Tensor) -> str:
     """Save the first samples (seed 0, T = 1) as docs/images/<model>-samples.png; its path
     relative to docs/."""
-    from gan_figures import save_sample_grid
+    from benchmarks.gan_figures import save_sample_grid
 
     path = save_sample_grid(DOCS / "images" / f"{Path(name).name}-samples.png", samples)
     return str(path.relative_to(DOCS))
@@ -310,7 +310,7 @@ def _load(part: str) -> dict | None:
 
 def section() -> str:
     lines = ["## Autoencoders and VAEs", "",
-             "Written by `python benchmarks/vae.py` (protocols in its docstring). CIFAR-10: only "
+             "Written by `python -m benchmarks.vae` (protocols in its docstring). CIFAR-10: only "
              "the test split exists here, so models train on a seeded 9,000-image split of it "
              "and every CIFAR-10 figure is on the other 1,000 images. UTKFace: 609 held-out "
              "faces (seeded split of the 6,090).", ""]
@@ -412,7 +412,7 @@ def main() -> int:
         result = globals()[f"part_{part}"](args)
         result["meta"] = {"machine": machine_summary(), "limit": args.limit,
                           "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                          "command": "python benchmarks/vae.py " + " ".join(sys.argv[1:])}
+                          "command": "python -m benchmarks.vae " + " ".join(sys.argv[1:])}
         atomic_write_text(args.output_dir / f"vae-{part}.json", json.dumps(result, indent=2))
     if args.output_dir == RESULTS and not args.limit:
         replace_section(DOCS / "BENCHMARKS.md", SECTION, section())

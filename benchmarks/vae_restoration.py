@@ -1,8 +1,8 @@
 """VAE "error correction": restore noisy and masked digits and faces through a VAE's latent
 space, against the shipped restoration models and classical baselines on the same inputs.
 
-    python benchmarks/vae_restoration.py                        # both parts, default sizes
-    python benchmarks/vae_restoration.py --only digits --limit 5 --vae-mnist models/tiny-vae \\
+    python -m benchmarks.vae_restoration                        # both parts, default sizes
+    python -m benchmarks.vae_restoration --only digits --limit 5 --vae-mnist models/tiny-vae \\
         --results /tmp/vae.json --docs /tmp/BENCHMARKS.md      # a smoke run
 
 Inputs (seed 0; noise and masks drawn per image from ``image_generator(seed, index)``, the
@@ -42,8 +42,8 @@ import time
 from pathlib import Path
 
 import torch
-from doc_sections import replace_section
 
+from benchmarks.common import replace_section
 from pixelsmith.degrade.known import Known
 from pixelsmith.errors import PixelsmithError
 from pixelsmith.evaluate.protocol import EvalParams, image_generator, missing_psnr, score
@@ -303,7 +303,7 @@ def main() -> int:
     options = {"digits": "--vae-mnist", "faces": "--vae-faces"}
     configs = {name: resolve_vae(sources[name], options[name]) for name in parts}
     report = json.loads(args.results.read_text()) if args.results.exists() else {}
-    command = "python benchmarks/vae_restoration.py " + shlex.join(sys.argv[1:])
+    command = "python -m benchmarks.vae_restoration " + shlex.join(sys.argv[1:])
     for name in parts:
         count = args.digits if name == "digits" else args.faces
         count = min(count, args.limit) if args.limit else count

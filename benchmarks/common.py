@@ -1,0 +1,66 @@
+"""What every benchmark shares: the run's meta block (machine, threads, command, date), result
+JSON, Markdown tables, and the marked docs section each script owns and rewrites."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from pixelsmith.io import atomic_write_text
+from pixelsmith.sysinfo import machine_summary
+
+
+def run_meta() -> dict[str, Any]:
+    """Machine (CPU model, cores, torch threads), the command as typed, and the date."""
+    import torch
+
+    return {"machine": machine_summary(), "threads": torch.get_num_threads(),
+            "command": "python -m " + shlex.join([_module_name(), *sys.argv[1:]]),
+            "date": time.strftime("%Y-%m-%d %H:%M")}
+
+
+def _module_name() -> str:
+    main = sys.modules.get("__main__")
+    spec = getattr(main, "__spec__", None)
+    return spec.name if spec is not None else Path(sys.argv[0]).stem
+
+
+def meta_lines(meta: dict[str, Any]) -> str:
+    """The meta block as the Markdown lines every docs section starts with."""
+    return (f"Measured on {meta['machine']}, {meta['threads']} threads, {meta['date']}; "
+            f"regenerate with `{meta['command']}`.")
+
+
+def write_json(path: Path, data: Any) -> None:
+    """Results as indented JSON, written atomically."""
+    atomic_write_text(Path(path), json.dumps(data, indent=2) + "\n")
+
+
+def markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """A GitHub Markdown table; floats as they come (format them before)."""
+    lines = ["| " + " | ".join(map(str, header)) + " |",
+             "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(map(str, row)) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def replace_section(path: Path, name: str, body: str, title: str = "# Benchmarks") -> None:
+    """Put ``body`` between ``<!-- name:start -->`` and ``<!-- name:end -->`` in ``path``.
+
+    The section is appended when the page does not have it yet; the rest of the page is kept.
+    """
+    start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+    block = f"{start}\n{body.rstrip()}\n{end}"
+    text = path.read_text() if path.exists() else f"{title}\n"
+    if start in text and end in text:
+        before = text[: text.index(start)]
+        after = text[text.index(end) + len(end):]
+        text = before + block + after
+    else:
+        text = text.rstrip() + "\n\n" + block + "\n"
+    atomic_write_text(path, text)
