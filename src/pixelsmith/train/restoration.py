@@ -64,6 +64,8 @@ def _spec(recipe: Recipe):
     from pixelsmith.data import DegradationSpec
 
     cfg = recipe.degradation
+    if cfg.kind == "realistic":
+        return _realistic_spec(cfg)
     options = {}
     if cfg.sigma is not None:
         options["sigma"] = cfg.sigma
@@ -82,6 +84,23 @@ def _spec(recipe: Recipe):
     if cfg.task == "dejpeg":
         return DegradationSpec.dejpeg(**({"quality": cfg.quality} if cfg.quality else {}))
     raise PixelsmithError(f"{recipe.name}: the restoration family needs degradation.task")
+
+
+def _realistic_spec(cfg):
+    """The blind photo-restoration spec: the realistic model draws blur, noise and JPEG."""
+    from pixelsmith.data import DegradationSpec
+
+    chosen = [name for name in ("sigma", "quality", "kernels", "masks", "mask_coverage")
+              if getattr(cfg, name)]
+    if chosen:
+        raise ValueError(f"kind realistic draws its own degradations; drop {', '.join(chosen)}")
+    if cfg.task not in ("denoise", "sr"):
+        raise ValueError("kind realistic needs task denoise (scale 1) or sr (scale 4)")
+    scale = cfg.scale or (4 if cfg.task == "sr" else 1)
+    if (scale > 1) != (cfg.task == "sr"):
+        raise ValueError(f"kind realistic: task {cfg.task} does not go with scale {scale} "
+                         "(denoise: 1, sr: 4)")
+    return DegradationSpec.realistic_photo(scale, cfg.order)
 
 
 class RestorationFamily:
@@ -201,7 +220,7 @@ class RestorationFamily:
     def validate(self, model: torch.nn.Module) -> dict:
         """Mean PSNR/SSIM (and loss) over the validation images, evaluation protocol; with
         ``val.extractor``, also the feature-space scores of the restored images."""
-        from pixelsmith.evaluate import image_generator, load_clean, make_case, score
+        from pixelsmith.evaluate import image_generator, load_clean, score
         from pixelsmith.io import quantize
         from pixelsmith.model_methods import restoration_forward
 
@@ -216,8 +235,8 @@ class RestorationFamily:
         for index in range(count):
             clean = (self.val_set[index]["image"][None] if self.val_set is not None
                      else load_clean(self.val_files[index], params))
-            reference, degraded, known = make_case(clean, params,
-                                                   image_generator(params.seed, index))
+            reference, degraded, known = self.val_case(clean, params,
+                                                       image_generator(params.seed, index))
             restored = restoration_forward(model, degraded.to(self.device),
                                            _to_device(known, self.device)).float().cpu()
             value_psnr, value_ssim = score(restored, reference, params)
@@ -233,6 +252,17 @@ class RestorationFamily:
             metrics.update(self.feature_validator(restored_all, references))
         return metrics
 
+    def val_case(self, clean: torch.Tensor, params, generator: torch.Generator):
+        """(reference, degraded, known) of one validation image: the evaluation protocol, or
+        a draw of the realistic model (reproducible from ``val.seed``)."""
+        from pixelsmith.evaluate import make_case
+
+        if self.recipe.degradation.kind == "realistic":
+            from pixelsmith.degrade.realistic import realistic_case
+
+            return realistic_case(clean, degradation_spec(self.recipe).realistic, generator)
+        return make_case(clean, params, generator)
+
     def val_params(self):
         from pixelsmith.evaluate import EvalParams
 
@@ -242,7 +272,8 @@ class RestorationFamily:
         if sigma is None and cfg.sigma is not None:
             sigma = sum(cfg.sigma) / 2
         quality = val.quality or (cfg.quality[0] if cfg.quality else None)
-        return EvalParams(cfg.task, sigma=sigma, scale=cfg.scale, quality=quality,
+        scale = cfg.scale if cfg.task == "sr" else None  # realistic denoise may say scale 1
+        return EvalParams(cfg.task, sigma=sigma, scale=scale, quality=quality,
                           kernel=val.kernel, mask_kind=val.mask_kind, seed=val.seed,
                           color=color).resolved()
 
