@@ -38,6 +38,7 @@ from pixelsmith.degrade.noise import (
     PoissonNoise,
     SaltPepperNoise,
 )
+from pixelsmith.degrade.realistic import RealisticDegradation
 from pixelsmith.degrade.resize import Downsample, imresize, resize_matrix
 from pixelsmith.degrade.spec import (
     parse_blur,
@@ -58,6 +59,7 @@ __all__ = [
     "Operator",
     "PoissonGaussianNoise",
     "PoissonNoise",
+    "RealisticDegradation",
     "SaltPepperNoise",
     "box_mask",
     "check_batch",

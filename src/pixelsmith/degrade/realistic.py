@@ -205,7 +205,7 @@ def _bsrgan_blur(r: BSRGANRanges, sf: int, gen: torch.Generator) -> dict:
 def _bsrgan_noise(r: BSRGANRanges, gen: torch.Generator) -> dict:
     level = float(_integer(*r.noise_levels, gen))
     draw = _uniform(0.0, 1.0, gen)
-    step = {"op": "gaussian_noise", "sigma": level, "seed": 0}
+    step: dict = {"op": "gaussian_noise", "sigma": level}
     if draw < r.gray_noise_prob:
         step["kind"] = "gray"
     elif draw < r.gray_noise_prob + r.correlated_noise_prob:
@@ -392,7 +392,7 @@ def replay(x: torch.Tensor, params: dict) -> torch.Tensor:
 
 
 # -- the operator ---------------------------------------------------------------------------
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class RealisticDegradation(Operator):
     """Random realistic degradations of ``scale`` (1 or 4) in ``order`` (``"mixed"``,
     ``"bsrgan"`` or ``"realesrgan"``); each image of a batch gets its own draw."""
