@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from pixelsmith.errors import PixelsmithError
-from pixelsmith.io import atomic_output, load_image, save_image
+from pixelsmith.io import atomic_output, atomic_write_text, load_image, save_image
 
 
 def degrade_file(
@@ -25,8 +26,12 @@ def degrade_file(
     save_mask: Path | None = None,
     save_kernel: Path | None = None,
     max_pixels: int,
+    realistic: int | None = None,
+    save_params: Path | None = None,
 ) -> None:
-    """Apply blur -> downsample -> mask -> noise -> JPEG to ``source`` and write ``target``.
+    """Apply blur -> downsample -> mask -> noise -> JPEG to ``source`` and write ``target``;
+    or, with ``realistic`` (a scale, 1 or 4), a random realistic chain instead (its draw goes
+    to ``save_params`` as JSON).
 
     The random draws (motion kernel, mask, noise) come from a generator seeded by (seed, index),
     so re-running the same command gives the same files.
@@ -40,7 +45,9 @@ def degrade_file(
     generator = image_generator(seed, index)
     x = image.pixels
     alpha = image.alpha
-    kernel = mask_tensor = None
+    kernel = mask_tensor = params = None
+    if realistic is not None:
+        x, alpha, params = _realistic(x, alpha, realistic, generator)
     if blur:
         operator, kernel = dg.parse_blur(blur, generator)
         x = operator(x)
@@ -63,6 +70,37 @@ def degrade_file(
         save_image(save_mask, mask_tensor)
     if save_kernel is not None and kernel is not None:
         write_kernel(save_kernel, kernel)
+    if save_params is not None and params is not None:
+        atomic_write_text(save_params, json.dumps(params, indent=1) + "\n")
+
+
+def realistic_scale_option(realistic: bool, scale: str | None, save_params: str | None,
+                           others: tuple) -> int | None:
+    """The realistic model's scale from ``degrade``'s options, None without ``--realistic``;
+    one-line errors for a bad scale or options that do not go together."""
+    from pixelsmith.degrade.realistic import parse_realistic_scale
+
+    if not realistic:
+        if scale is not None or save_params is not None:
+            raise PixelsmithError("--scale and --save-params need --realistic")
+        return None
+    if any(others):
+        raise PixelsmithError("--realistic draws its own degradations: drop --blur, "
+                              "--downsample, --mask, --noise and --jpeg")
+    return parse_realistic_scale(scale)
+
+
+def _realistic(x: torch.Tensor, alpha: torch.Tensor | None, scale: int,
+               generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor | None, dict]:
+    """A realistic draw applied to the image (alpha resized to match): (x, alpha, draw)."""
+    from pixelsmith.degrade import imresize
+    from pixelsmith.degrade.realistic import RealisticDegradation
+
+    model = RealisticDegradation(scale)
+    y, draws = model.apply_with_params(x, generator)
+    if alpha is not None and scale > 1:
+        alpha = imresize(alpha, size=model.output_size(*x.shape[-2:])).clamp(0, 1)
+    return y, alpha, draws[0]
 
 
 def write_kernel(path: Path, kernel: torch.Tensor) -> None:

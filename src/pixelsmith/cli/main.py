@@ -53,18 +53,28 @@ def cli() -> None:
               help="Random seed; image i of a batch uses its own stream derived from it.")
 @click.option("--save-mask", type=click.Path(), help="Write the mask (white = missing).")
 @click.option("--save-kernel", type=click.Path(), help="Write the kernel (.npy or .png).")
+@click.option("--realistic", is_flag=True,
+              help="Instead: a random realistic chain (blurs, resizes, noise, camera noise, "
+                   "JPEG twice; BSRGAN or Real-ESRGAN order), see docs/REALISTIC.md.")
+@click.option("--scale", "realistic_scale", metavar="1|4",
+              help="With --realistic: 1 keeps the size (default), 4 makes it 4x smaller.")
+@click.option("--save-params", type=click.Path(),
+              help="With --realistic: write the parameters of the draw (JSON).")
 @max_pixels_option
 def degrade(inputs, output, blur_spec, downsample, mask_spec, noise_spec, jpeg, seed, save_mask,
-            save_kernel, max_pixels) -> None:
+            save_kernel, realistic, realistic_scale, save_params, max_pixels) -> None:
     """Degrade images: blur -> downsample -> mask -> noise -> JPEG, reproducibly from --seed.
 
     \b
     Example: pixelsmith degrade in.png -o out.png --blur gaussian:1.6 --noise gaussian:25
+             pixelsmith degrade in.png -o out.png --realistic --scale 4 --save-params p.json
     """
     from pixelsmith.cli.batch import plan_outputs, run_jobs
-    from pixelsmith.cli.degrade_files import degrade_file
+    from pixelsmith.cli.degrade_files import degrade_file, realistic_scale_option
 
-    if not any((blur_spec, downsample, mask_spec, noise_spec, jpeg)):
+    scale = realistic_scale_option(realistic, realistic_scale, save_params,
+                                   (blur_spec, downsample, mask_spec, noise_spec, jpeg))
+    if not realistic and not any((blur_spec, downsample, mask_spec, noise_spec, jpeg)):
         raise PixelsmithError("give at least one of --blur, --downsample, --mask, --noise, --jpeg")
     jobs = plan_outputs(list(inputs), output)
     several = len(jobs) > 1
@@ -79,7 +89,8 @@ def degrade(inputs, output, blur_spec, downsample, mask_spec, noise_spec, jpeg, 
             downsample=downsample, mask=mask_spec, noise=noise_spec, jpeg=jpeg,
             save_mask=_side_output(save_mask, job.source, "_mask.png", several),
             save_kernel=_side_output(save_kernel, job.source, "_kernel.npy", several),
-            max_pixels=max_pixels,
+            max_pixels=max_pixels, realistic=scale,
+            save_params=_side_output(save_params, job.source, "_params.json", several),
         )
 
     _finish(run_jobs(jobs, work, "degrade"), jobs, output)

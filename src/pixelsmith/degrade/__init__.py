@@ -45,6 +45,7 @@ from pixelsmith.degrade.parse import (
     parse_mask,
     parse_noise,
 )
+from pixelsmith.degrade.realistic import RealisticDegradation
 from pixelsmith.degrade.resize import Downsample, imresize, resize_matrix
 
 __all__ = [
@@ -58,6 +59,7 @@ __all__ = [
     "Operator",
     "PoissonGaussianNoise",
     "PoissonNoise",
+    "RealisticDegradation",
     "SaltPepperNoise",
     "box_mask",
     "check_batch",

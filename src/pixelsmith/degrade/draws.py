@@ -22,6 +22,7 @@ from pixelsmith.degrade.kernels import disk_kernel, gaussian_kernel, motion_kern
 from pixelsmith.degrade.known import TASKS
 from pixelsmith.degrade.mask import box_mask, random_pixel_mask, stroke_mask
 from pixelsmith.degrade.noise import GaussianNoise
+from pixelsmith.degrade.realistic import RealisticDegradation
 from pixelsmith.degrade.resize import imresize
 from pixelsmith.io import quantize
 
@@ -78,6 +79,9 @@ class DegradationSpec:
     - ``scale``: super-resolution factor; the input is MATLAB-bicubic ``imresize(clean, 1/s)``.
     - ``quality``: JPEG quality range (integers, inclusive); ``subsampling`` for colour.
     - ``quantize``: clip and round the degraded input to 8 bits, as a stored image would be.
+    - ``realistic``: a :class:`~pixelsmith.degrade.realistic.RealisticDegradation` that makes
+      the input instead of the task's operator and noise (blind photo restoration; build it
+      with :meth:`realistic_photo`).
     """
 
     task: str
@@ -94,6 +98,7 @@ class DegradationSpec:
     quality: tuple[int, int] = (10, 90)
     subsampling: str = "4:2:0"
     quantize: bool = False
+    realistic: RealisticDegradation | None = None
 
     def __post_init__(self) -> None:
         if self.task not in TASKS:
@@ -129,6 +134,16 @@ class DegradationSpec:
             raise ValueError(f"quality must be integers 1 <= low <= high <= 100, "
                              f"got {self.quality}")
         fix(self, "quality", (low, high))
+        if self.realistic is not None:
+            self._check_realistic()
+
+    def _check_realistic(self) -> None:
+        expected = "sr" if self.realistic.scale > 1 else "denoise"
+        if self.task != expected or self.scale != self.realistic.scale:
+            raise ValueError(f"a realistic degradation of scale {self.realistic.scale} goes "
+                             f"with task {expected} and scale {self.realistic.scale}")
+        if self.sigma != (0.0, 0.0):
+            raise ValueError("the realistic degradation draws its own noise: leave sigma unset")
 
     def _check_kernels(self, size: int) -> None:
         if not self.kernels:
@@ -182,6 +197,16 @@ class DegradationSpec:
     def dejpeg(cls, quality: tuple[int, int] = (10, 90), **options) -> DegradationSpec:
         """JPEG compression at a quality drawn from ``quality`` (inclusive)."""
         return cls("dejpeg", quality=quality, **options)
+
+    @classmethod
+    def realistic_photo(cls, scale: int = 1, order: str = "mixed",
+                        **options) -> DegradationSpec:
+        """Blind photo restoration: inputs made by the realistic degradation model of ``scale``
+        1 (task ``denoise``: same size) or 4 (task ``sr``) in ``order`` (``"mixed"``,
+        ``"bsrgan"`` or ``"realesrgan"``); see :mod:`pixelsmith.degrade.realistic`."""
+        model = RealisticDegradation(scale, order)
+        task = "sr" if model.scale > 1 else "denoise"
+        return cls(task, scale=model.scale, realistic=model, **options)
 
     # -- geometry ------------------------------------------------------------------------
     def margin(self) -> int:
@@ -284,7 +309,9 @@ def degrade_patch(spec: DegradationSpec, big: torch.Tensor, gen: torch.Generator
     kernel_hw = (1, 1)
     mask = torch.zeros(1, 1, height, width)
     scale, quality, sigma = 1, 0, 0.0
-    if spec.task == "denoise":
+    if spec.realistic is not None:  # blind: the chain's parameters are not part of the item
+        y, scale = spec.realistic(clean, gen), spec.realistic.scale
+    elif spec.task == "denoise":
         y, sigma = _add_noise(spec, clean, gen)
     elif spec.task == "deblur":
         raw = draw_kernel(spec, gen)

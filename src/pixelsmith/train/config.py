@@ -59,6 +59,10 @@ class DegradationConfig(Section):
     masks: list[str] = Field(default_factory=list)  # box / strokes / pixels
     mask_coverage: tuple[float, float] | None = None  # missing fraction, every mask kind
     quantize: bool = False  # round inputs to 8 bits, as stored images are
+    # realistic: random blur/resize/noise/JPEG chains for blind photo restoration (task denoise
+    # at scale 1, sr at scale 4; docs/REALISTIC.md), in BSRGAN, Real-ESRGAN or mixed order
+    kind: Literal["synthetic", "realistic"] = "synthetic"
+    order: Literal["mixed", "bsrgan", "realesrgan"] = "mixed"
 
 
 class LossConfig(Section):

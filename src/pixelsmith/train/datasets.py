@@ -51,8 +51,10 @@ def degradation_spec(recipe: Recipe):
         raise PixelsmithError(f"{recipe.name}: degradation: {exc}") from None
 
 
-def _spec(recipe: Recipe):
+def _spec(recipe: Recipe) -> DegradationSpec:
     cfg = recipe.degradation
+    if cfg.kind == "realistic":
+        return _realistic_spec(cfg)
     options = {}
     if cfg.sigma is not None:
         options["sigma"] = cfg.sigma
@@ -71,6 +73,21 @@ def _spec(recipe: Recipe):
     if cfg.task == "dejpeg":
         return DegradationSpec.dejpeg(**({"quality": cfg.quality} if cfg.quality else {}))
     raise PixelsmithError(f"{recipe.name}: the restoration family needs degradation.task")
+
+
+def _realistic_spec(cfg) -> DegradationSpec:
+    """The blind photo-restoration spec: the realistic model draws blur, noise and JPEG."""
+    chosen = [name for name in ("sigma", "quality", "kernels", "masks", "mask_coverage")
+              if getattr(cfg, name)]
+    if chosen:
+        raise ValueError(f"kind realistic draws its own degradations; drop {', '.join(chosen)}")
+    if cfg.task not in ("denoise", "sr"):
+        raise ValueError("kind realistic needs task denoise (scale 1) or sr (scale 4)")
+    scale = cfg.scale or (4 if cfg.task == "sr" else 1)
+    if (scale > 1) != (cfg.task == "sr"):
+        raise ValueError(f"kind realistic: task {cfg.task} does not go with scale {scale} "
+                         "(denoise: 1, sr: 4)")
+    return DegradationSpec.realistic_photo(scale, cfg.order)
 
 
 def _color(channels: int) -> str:

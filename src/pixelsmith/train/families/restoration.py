@@ -157,7 +157,7 @@ class RestorationFamily(Family):
     def validate(self, model: torch.nn.Module) -> dict:
         """Mean PSNR/SSIM (and loss) over the validation images, evaluation protocol; with
         ``val.extractor``, also the feature-space scores of the restored images."""
-        from pixelsmith.evaluate.protocol import image_generator, load_clean, make_case, score
+        from pixelsmith.evaluate.protocol import image_generator, load_clean, score
         from pixelsmith.io import quantize
         from pixelsmith.restoration.trained import restoration_forward
 
@@ -172,8 +172,8 @@ class RestorationFamily(Family):
         for index in range(count):
             clean = (self.val_set[index]["image"][None] if self.val_set is not None
                      else load_clean(self.val_files[index], params))
-            reference, degraded, known = make_case(clean, params,
-                                                   image_generator(params.seed, index))
+            reference, degraded, known = self.val_case(clean, params,
+                                                       image_generator(params.seed, index))
             restored = restoration_forward(model, degraded.to(self.device),
                                            _to_device(known, self.device)).float().cpu()
             value_psnr, value_ssim = score(restored, reference, params)
@@ -189,6 +189,17 @@ class RestorationFamily(Family):
             metrics.update(self.feature_validator(restored_all, references))
         return metrics
 
+    def val_case(self, clean: torch.Tensor, params, generator: torch.Generator):
+        """(reference, degraded, known) of one validation image: the evaluation protocol, or
+        a draw of the realistic model (reproducible from ``val.seed``)."""
+        from pixelsmith.evaluate.protocol import make_case
+
+        if self.recipe.degradation.kind == "realistic":
+            from pixelsmith.degrade.realistic import realistic_case
+
+            return realistic_case(clean, degradation_spec(self.recipe).realistic, generator)
+        return make_case(clean, params, generator)
+
     def val_params(self):
         from pixelsmith.evaluate.protocol import EvalParams
 
@@ -198,7 +209,8 @@ class RestorationFamily(Family):
         if sigma is None and cfg.sigma is not None:
             sigma = sum(cfg.sigma) / 2
         quality = val.quality or (cfg.quality[0] if cfg.quality else None)
-        return EvalParams(cfg.task, sigma=sigma, scale=cfg.scale, quality=quality,
+        scale = cfg.scale if cfg.task == "sr" else None  # realistic denoise may say scale 1
+        return EvalParams(cfg.task, sigma=sigma, scale=scale, quality=quality,
                           kernel=val.kernel, mask_kind=val.mask_kind, seed=val.seed,
                           color=color).resolved()
 
