@@ -128,3 +128,25 @@ def test_a_bad_file_shows_one_line_and_the_page_goes_on(server, browser, tmp_pat
         "the upload: not an image file (or a format pixelsmith cannot read)")
     expect(page.locator("#run")).to_be_enabled()
     page.close()
+
+
+def test_inpaint_with_the_brush(server, browser, photo):
+    page = browser.new_page(viewport={"width": 1200, "height": 800})
+    page.goto(server + "/")
+    expect(page.locator("#method option")).not_to_have_count(0)
+    page.select_option("#task", "inpaint")
+    page.set_input_files("#file", str(photo))
+    canvas = page.locator("#mask-canvas")
+    expect(canvas).to_be_visible()
+    page.click("#run")  # nothing painted yet
+    expect(page.locator("#error")).to_have_text("paint the area to fill in on the image first")
+    box = canvas.bounding_box()
+    page.mouse.move(box["x"] + box["width"] * 0.2, box["y"] + box["height"] * 0.5)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * 0.8, box["y"] + box["height"] * 0.5, steps=8)
+    page.mouse.up()
+    page.click("#run")
+    expect(page.locator("#progress-text")).to_have_text("done 100%", timeout=60_000)
+    expect(page.locator("#error")).to_have_text("")
+    expect(page.locator("#info")).to_contain_text("inpaint")
+    page.close()

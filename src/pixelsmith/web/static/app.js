@@ -44,6 +44,7 @@ function taskChanged() {
     fillSelect($("method"), pairs, "");
   }
   methodChanged();
+  if (state.job && state.job.task !== task) clearResult();
   showMaskEditor();
 }
 
@@ -96,9 +97,21 @@ function showMaskEditor() {
     const canvas = $("mask-canvas");
     canvas.width = img.naturalWidth;
     canvas.height = img.naturalHeight;
+    // shown as large as fits (small images enlarged), the canvas over it at the same size
+    const room = $("view").getBoundingClientRect().width;
+    const scale = Math.min(room / img.naturalWidth, 0.62 * innerHeight / img.naturalHeight);
+    img.style.width = Math.round(img.naturalWidth * scale) + "px";
+    img.style.height = Math.round(img.naturalHeight * scale) + "px";
   };
   img.src = maskUrl;
+  clearResult();
+}
+
+function clearResult() {
+  setProgress(0, "idle");
   $("compare").hidden = true;
+  $("download").hidden = true;
+  $("info").replaceChildren();
 }
 
 function canvasPoint(event) {
