@@ -62,7 +62,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp, sync_playwright() as playwright:
         image, clean = photos(Path(tmp))
         browser = playwright.chromium.launch(executable_path=CHROMIUM)
-        page = browser.new_page(viewport={"width": 1280, "height": 820})
+        page = browser.new_page(viewport={"width": 1280, "height": 880})
         page.goto(base + "/")
         expect(page.locator("#method option")).not_to_have_count(0)
         page.set_input_files("#file", str(image))

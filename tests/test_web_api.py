@@ -366,6 +366,7 @@ def test_a_user_error_inside_a_job_is_shown_on_one_line(app, client):
 
 def test_results_expire_and_shutdown_removes_everything():
     app = create_app(workers=1, ttl=3600)
+    assert not hasattr(app.state, "manager")  # no threads nor folders before the server starts
     with TestClient(app, base_url=BASE) as client:
         manager = app.state.manager
         job = submit(client, "denoise", png_bytes(), method="wavelet", sigma="10").json()

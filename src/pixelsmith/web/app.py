@@ -57,21 +57,23 @@ def create_app(*, workers: int | None = None, max_waiting: int = 16,
     requests whose Host header is in ``hosts`` (default: the loopback names) are answered.
     ``runner`` replaces the job runner (tests)."""
     workers = workers or os.cpu_count() or 1
-    manager = JobManager(runner or work.Runner(max_pixels), workers=workers,
-                         max_waiting=max_waiting, ttl=ttl)
     decoding = threading.BoundedSemaphore(workers)  # decoded uploads held in memory at once
     limits = {"max_upload_bytes": max_upload_bytes, "max_pixels": max_pixels,
               "workers": workers, "max_waiting": max_waiting, "result_ttl_s": ttl}
 
     @asynccontextmanager
-    async def lifespan(_app):
-        yield
-        manager.close()
+    async def lifespan(app):
+        # the workers and the temporary folder live as long as the server runs
+        app.state.manager = JobManager(runner or work.Runner(max_pixels), workers=workers,
+                                       max_waiting=max_waiting, ttl=ttl)
+        try:
+            yield
+        finally:
+            app.state.manager.close()
 
     app = FastAPI(title="pixelsmith", version=__version__, lifespan=lifespan,
                   description="Restore, compress and generate images with pixelsmith. Jobs run "
                               "in a bounded queue; results are kept for a limited time.")
-    app.state.manager = manager
     app.state.limits = limits
     app.add_middleware(BodyLimit, max_bytes=2 * max_upload_bytes + FORM_OVERHEAD_BYTES)
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(hosts or LOOPBACK_NAMES))
@@ -106,7 +108,7 @@ def create_app(*, workers: int | None = None, max_waiting: int = 16,
 
     @app.get("/api/status", summary="Workers, running and waiting jobs")
     async def status() -> dict:
-        return manager.counts()
+        return app.state.manager.counts()
 
     @app.post("/jobs", status_code=202, summary="Start a job",
               description="Multipart form: `task` (denoise, dejpeg, sr, deblur, inpaint, "
@@ -142,7 +144,7 @@ def create_app(*, workers: int | None = None, max_waiting: int = 16,
                                                                  "the upload")
         mask_data = None if task != "inpaint" else await read_upload(mask, max_upload_bytes,
                                                                      "the mask")
-        job = manager.new_job(task, options)
+        job = app.state.manager.new_job(task, options)
         try:
             info = await run_in_threadpool(_prepare, job.folder, task, data, mask_data,
                                            max_pixels, decoding)
@@ -150,14 +152,14 @@ def create_app(*, workers: int | None = None, max_waiting: int = 16,
             job.info = info
             if task in TASKS or task == "compress":
                 job.files["before"] = (work.PREVIEW_IN, "image/png", "input.png")
-            manager.enqueue(job)
+            app.state.manager.enqueue(job)
         except BaseException:
-            manager.discard(job)
+            app.state.manager.discard(job)
             raise
-        return manager.snapshot(job.id)
+        return app.state.manager.snapshot(job.id)
 
     def _job(job_id: str):
-        job = manager.get(job_id)
+        job = app.state.manager.get(job_id)
         if job is None:
             raise HTTPException(404, "no such job (unknown, or its results have expired)")
         return job
@@ -165,7 +167,7 @@ def create_app(*, workers: int | None = None, max_waiting: int = 16,
     @app.get("/jobs/{job_id}", summary="A job's status, progress and place in line")
     async def job_status(job_id: str = JOB_ID) -> dict:
         _job(job_id)
-        snapshot = manager.snapshot(job_id)
+        snapshot = app.state.manager.snapshot(job_id)
         if snapshot is None:
             raise HTTPException(404, "no such job (unknown, or its results have expired)")
         return snapshot
@@ -179,7 +181,7 @@ def create_app(*, workers: int | None = None, max_waiting: int = 16,
         async def stream():
             last, quiet = None, 0
             while True:
-                snapshot = manager.snapshot(job_id)
+                snapshot = app.state.manager.snapshot(job_id)
                 if snapshot is None:
                     yield "event: gone\ndata: {}\n\n"
                     return
@@ -203,7 +205,7 @@ def create_app(*, workers: int | None = None, max_waiting: int = 16,
 
     def _file(job_id: str, role: str, download: bool):
         job = _job(job_id)
-        entry = manager.file(job, role)
+        entry = app.state.manager.file(job, role)
         if entry is None or not entry[0].is_file():
             state = "is not finished" if job.status not in (DONE, FAILED) else "has no such file"
             raise HTTPException(404 if job.status in (DONE, FAILED) else 409,
