@@ -405,3 +405,14 @@ def test_serve_warns_off_loopback(monkeypatch, capsys):
         torch.set_num_threads(threads)
     assert calls == [{"host": "0.0.0.0", "port": 8123, "log_level": "warning"},
                      {"host": "127.0.0.1", "port": 8000, "log_level": "warning"}]
+
+
+def test_the_cli_does_not_load_the_web_stack():
+    import subprocess
+    import sys
+
+    probe = ("import sys, pixelsmith.cli; "
+             "print(sorted(m for m in ('torch', 'fastapi', 'uvicorn') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                         check=True).stdout.strip()
+    assert out == "[]"
