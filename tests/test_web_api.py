@@ -25,7 +25,7 @@ from pixelsmith.web.security import allowed_hosts, is_loopback  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
-MAX_PIXELS = 100 * 100
+MAX_PIXELS = 128 * 128
 MAX_BYTES = 120_000
 BASE = "http://127.0.0.1"
 
@@ -250,12 +250,18 @@ def test_over_the_byte_limit(client):
 
 
 def test_over_the_pixel_limit(client):
-    image = Image.new("L", (101, 100), 128)  # 10,100 pixels: one row above the limit, tiny file
+    image = Image.new("L", (129, 128), 128)  # one column above the limit, a tiny file
     buffer = io.BytesIO()
     image.save(buffer, "PNG")
     response = submit(client, "denoise", buffer.getvalue())
     assert response.status_code == 400
     assert "megapixels is above the limit" in response.json()["detail"]
+
+
+def test_super_resolution_result_within_the_pixel_limit(client):
+    response = submit(client, "sr", png_bytes(), method="bicubic", scale="3")  # 192x192
+    assert response.status_code == 400
+    assert "above the limit" in response.json()["detail"]
 
 
 def test_pxs_bomb_is_refused_from_its_header(app, client):

@@ -149,6 +149,11 @@ def create_app(*, workers: int | None = None, max_waiting: int = 16,
             info = await run_in_threadpool(_prepare, job.folder, task, data, mask_data,
                                            max_pixels, decoding)
             info["download"] = clean_stem(image.filename if image else None)
+            if task == "sr" and info["width"] * info["height"] * options["scale"] ** 2 \
+                    > max_pixels:
+                raise PixelsmithError(
+                    f"x{options['scale']} of {info['width']}x{info['height']} is above the limit "
+                    f"of {max_pixels / 1e6:.1f} megapixels for the result")
             job.info = info
             if task in TASKS or task == "compress":
                 job.files["before"] = (work.PREVIEW_IN, "image/png", "input.png")
