@@ -246,7 +246,7 @@ def evaluate(task, data, method_list, sigma, scale, quality, kernel, mask_kind, 
               help="Folder for the page and its images.")
 @click.option("--seed", type=int, default=0, show_default=True)
 def demo(output, seed) -> None:
-    """Degrade the bundled samples several ways, restore them with every method, write a page."""
+    """Degrade three photographs several ways, restore them with every method, write a page."""
     from pixelsmith.demo import run_demo
 
     page = run_demo(Path(output), seed=seed)

@@ -75,7 +75,8 @@ def _summary(section: Section) -> str:
 
 _SLIDER_STYLE = """
 .compare { margin: 4px 0 18px; }
-.compare .view { overflow: auto; max-width: 100%; max-height: 75vh; background: #333; }
+.compare .view { overflow: auto; width: fit-content; max-width: 100%; max-height: 75vh;
+                 background: #333; }
 .compare .stack { position: relative; width: 384px; height: 384px; }
 .compare .stack img { position: absolute; left: 0; top: 0; width: 100%; height: 100%;
                       object-fit: contain; image-rendering: pixelated; }
