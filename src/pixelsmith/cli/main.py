@@ -13,6 +13,7 @@ import click
 from pixelsmith._version import __version__
 from pixelsmith.cli.synthesis import register_synthesis
 from pixelsmith.errors import PixelsmithError
+from pixelsmith.web.command import serve
 
 TASK_CHOICES = ("denoise", "deblur", "inpaint", "sr", "dejpeg")
 
@@ -160,7 +161,7 @@ def restore(inputs, output, task, method, sigma, kernel, mask, scale, quality, d
           --samples 16                      # also writes out_std.png
     """
     from pixelsmith.cli.batch import plan_outputs, run_jobs
-    from pixelsmith.cli.restore_files import restore_file, std_target
+    from pixelsmith.restoration.files import restore_file, std_target
     from pixelsmith.restoration.restorer import Restorer, parse_quality, parse_sigma
 
     options = {"sigma": parse_sigma(sigma, task), "kernel": kernel, "mask": mask, "scale": scale,
@@ -261,7 +262,7 @@ def evaluate(task, data, method_list, sigma, scale, quality, kernel, mask_kind, 
               help="Folder for the page and its images.")
 @click.option("--seed", type=int, default=0, show_default=True)
 def demo(output, seed) -> None:
-    """Degrade the bundled samples several ways, restore them with every method, write a page."""
+    """Degrade three photographs several ways, restore them with every method, write a page."""
     from pixelsmith.evaluate.demo import run_demo
 
     page = run_demo(Path(output), seed=seed)
@@ -385,6 +386,7 @@ def decompress(inputs, output, model, max_pixels) -> None:
 
 
 register_synthesis(cli)  # generate, reconstruct, interpolate, traverse (pixelsmith.cli.synthesis)
+cli.add_command(serve)  # the local web app (pixelsmith.web.command; FastAPI loads when it runs)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +12,7 @@ from pixelsmith.degrade.known import TASKS, Known
 from pixelsmith.errors import PixelsmithError
 from pixelsmith.restoration.method import ConfiguredMethod, RestoreMethod, SamplingMethod
 from pixelsmith.restoration.registry import Method, default_method, get_method
+from pixelsmith.restoration.trained import ModelRestorer, RunOptions
 
 
 class Restorer:
@@ -33,8 +35,6 @@ class Restorer:
     def __init__(self, task: str, method: str | None = None, *,
                  device: str | torch.device | None = None, tile: int = 512, overlap: int = 32,
                  precision: str = "fp32", samples: int | None = None) -> None:
-        from pixelsmith.restoration.trained import RunOptions
-
         if task not in TASKS:
             raise PixelsmithError(f"unknown task '{task}' (choose from {', '.join(TASKS)})")
         options = RunOptions(device, tile, overlap, precision).checked()
@@ -117,25 +117,34 @@ class Restorer:
             mean, std = self._fn.with_std(y, known)
         return mean.clamp(0.0, 1.0), std
 
-    def __call__(self, y: torch.Tensor, known: Known | None = None) -> torch.Tensor:
+    def __call__(self, y: torch.Tensor, known: Known | None = None,
+                 progress: Callable[[int, int], None] | None = None) -> torch.Tensor:
+        """Restore ``y``. ``progress(done, total)``, if given, is called after each tile of a
+        trained model (:func:`pixelsmith.restoration.tiling.tiled_apply`), or once, (1, 1), at
+        the end."""
         known = known or Known()
         chosen = self.for_input(y, known)
         if chosen is not self:
-            return chosen(y, known)
+            return chosen(y, known, progress)
         self.check(y, known)
         sigma = known.sigma
+        tiled = isinstance(self._fn, ModelRestorer)  # reports each tile itself
         with torch.inference_mode():
             if isinstance(sigma, torch.Tensor) and sigma.numel() > 1 \
                     and self.method.kind == "classical":
                 # classical methods take one float sigma: run them image by image
-                return torch.cat([
+                out = torch.cat([
                     self._fn(y[i:i + 1], known.with_(sigma=float(sigma[i]),
                                                      mask=_image_mask(known.mask, i)))
                     for i in range(y.shape[0])
                 ]).clamp(0.0, 1.0)
-            if isinstance(sigma, torch.Tensor) and sigma.numel() == 1:
-                known = known.with_(sigma=float(sigma))
-            return self._fn(y, known).clamp(0.0, 1.0)
+            else:
+                if isinstance(sigma, torch.Tensor) and sigma.numel() == 1:
+                    known = known.with_(sigma=float(sigma))
+                out = (self._fn(y, known, progress) if tiled else self._fn(y, known)).clamp(0, 1)
+        if progress is not None and not tiled:
+            progress(1, 1)
+        return out
 
 
 def _image_mask(mask: torch.Tensor | None, index: int) -> torch.Tensor | None:
@@ -249,6 +258,7 @@ def restore(
     tile: int = 512,
     overlap: int = 32,
     precision: str = "fp32",
+    progress: Callable[[int, int], None] | None = None,
 ):
     """Restore ``image`` for ``task`` with ``method`` (default: the best available one).
 
@@ -256,7 +266,8 @@ def restore(
     per image (the default for denoising). ``quality`` is the JPEG quality, or "auto" to read it
     from a JPEG file (``image`` must then be a path). ``kernel`` and ``mask`` may be arrays or
     file paths (mask: white = missing). ``device`` / ``tile`` / ``overlap`` / ``precision`` tune
-    trained models (see :class:`Restorer`). Returns the same kind of object as given, on the
+    trained models (see :class:`Restorer`); ``progress(done, tiles)`` is called after each tile
+    (see :meth:`Restorer.__call__`). Returns the same kind of object as given, on the
     input's device: a tensor for a tensor or path, a float32 HxW[xC] array in [0, 1] for a NumPy
     array.
     """
@@ -273,7 +284,7 @@ def restore(
         scale=None if scale is None else int(scale),
         quality=resolve_quality(quality, info, str(image) if info is not None else "image"),
     )
-    out = restorer(batch, known)
+    out = restorer(batch, known, progress)
     if kind == "chw":
         return out[0]
     if kind == "numpy":

@@ -23,6 +23,8 @@ from pixelsmith.degrade.known import Known
 from pixelsmith.errors import PixelsmithError
 
 TileFn = Callable[[torch.Tensor, Known], torch.Tensor]
+#: ``progress(done, total)``: called after each tile (once, (1, 1), for a whole image).
+Progress = Callable[[int, int], None]
 
 
 def tile_starts(length: int, tile: int, overlap: int) -> list[int]:
@@ -78,7 +80,8 @@ def _check_output(out: torch.Tensor, y_tile: torch.Tensor, scale: int) -> None:
 
 
 def tiled_apply(fn: TileFn, y: torch.Tensor, known: Known | None = None, *, tile: int = 512,
-                overlap: int = 32, scale: int | None = None) -> torch.Tensor:
+                overlap: int = 32, scale: int | None = None,
+                progress: Progress | None = None) -> torch.Tensor:
     """``fn(y, known)`` computed tile by tile on (N, C, H, W) ``y``, seams blended.
 
     - ``fn(tile, known_for_tile)`` gets a (N, C, h, w) slice of ``y`` and ``known`` with its
@@ -87,6 +90,7 @@ def tiled_apply(fn: TileFn, y: torch.Tensor, known: Known | None = None, *, tile
     - ``tile``: tile side in input pixels; 0, or an image no larger than one tile, runs whole.
     - ``overlap``: pixels shared by neighbouring tiles (blended over that width).
     - ``scale``: output size / input size (super-resolution); None infers it from the first tile.
+    - ``progress``: optional ``progress(done, total)`` called after each tile.
     """
     known = known or Known()
     if tile < 0 or overlap < 0:
@@ -96,13 +100,17 @@ def tiled_apply(fn: TileFn, y: torch.Tensor, known: Known | None = None, *, tile
         out = fn(y, known)
         if scale is not None:
             _check_output(out, y, scale)
+        if progress is not None:
+            progress(1, 1)
         return out.to(y.device)
     if overlap >= tile:
         raise PixelsmithError(f"overlap ({overlap}) must be smaller than the tile ({tile})")
 
     out = weight = None
-    for top in tile_starts(height, tile, overlap):
-        for left in tile_starts(width, tile, overlap):
+    tops, lefts = tile_starts(height, tile, overlap), tile_starts(width, tile, overlap)
+    done = 0
+    for top in tops:
+        for left in lefts:
             rows = slice(top, min(top + tile, height))
             cols = slice(left, min(left + tile, width))
             piece = y[..., rows, cols]
@@ -116,6 +124,9 @@ def tiled_apply(fn: TileFn, y: torch.Tensor, known: Known | None = None, *, tile
             _check_output(result, piece, scale)
             _blend(out, weight, result.to(device=y.device, dtype=torch.float32),
                    top * scale, left * scale, overlap * scale)
+            done += 1
+            if progress is not None:
+                progress(done, len(tops) * len(lefts))
     return out
 
 

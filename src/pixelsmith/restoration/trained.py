@@ -167,13 +167,15 @@ class ModelRestorer:
                                  lambda t, k: restoration_forward(self.net, t, k))
         return out.float().contiguous()
 
-    def __call__(self, y: torch.Tensor, known: Known) -> torch.Tensor:
+    def __call__(self, y: torch.Tensor, known: Known, progress=None) -> torch.Tensor:
+        """Restore ``y`` tile by tile; ``progress(done, total)`` is called after each tile."""
         scale = getattr(self.net, "scale", None)
         if scale is not None and known.scale is not None and int(known.scale) != scale:
             name = config_of(self.net).name or "this model"
             raise PixelsmithError(f"model '{name}' upscales x{scale}, not x{known.scale}")
         options = self.options
-        out = tiled_apply(self.run_whole, y, known, tile=options.tile, overlap=options.overlap)
+        out = tiled_apply(self.run_whole, y, known, tile=options.tile, overlap=options.overlap,
+                          progress=progress)
         return out.to(y.device)
 
 

@@ -1,4 +1,5 @@
-"""Restore one image file: the work behind ``pixelsmith restore``."""
+"""Restore one image file (read, restore, write with its metadata): the work behind
+``pixelsmith restore`` and the web app's restore jobs, so both give the same bytes."""
 
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ def std_target(target: Path) -> Path:
 
 
 def restore_file(restorer: Restorer, source: Path, target: Path, options: dict,
-                 max_pixels: int, std_path: Path | None = None) -> Known:
+                 max_pixels: int, std_path: Path | None = None, progress=None) -> Known:
     """Read ``source``, restore it with ``restorer`` and write ``target`` atomically.
 
     ``options`` holds the CLI values: ``sigma`` (0-255 or "auto": estimated from this image),
@@ -37,7 +38,8 @@ def restore_file(restorer: Restorer, source: Path, target: Path, options: dict,
     any estimated sigma (in [0, 1] units) or quality filled in.
 
     With ``std_path`` (VAE methods), the output is the mean over the latent samples and their
-    per-pixel standard deviation is written there too (:data:`STD_SCALE`).
+    per-pixel standard deviation is written there too (:data:`STD_SCALE`). ``progress(done,
+    total)`` is passed to the restorer (per tile of a trained model).
     """
     output_format(target)
     image = load_image(source, max_pixels=max_pixels)
@@ -55,7 +57,7 @@ def restore_file(restorer: Restorer, source: Path, target: Path, options: dict,
     if std_path is not None:
         restored, std = restorer.restore_with_std(image.pixels, known)
     else:
-        restored = restorer(image.pixels, known)
+        restored = restorer(image.pixels, known, progress)
     alpha = image.alpha
     if alpha is not None and alpha.shape[-2:] != restored.shape[-2:]:
         from pixelsmith.degrade.resize import imresize

@@ -1,0 +1,264 @@
+"""The FastAPI app behind ``pixelsmith serve``: one static page and a small job API.
+
+``POST /jobs`` takes an image (multipart) and options and answers at once with the job;
+``GET /jobs/{id}`` tells its status, progress and place in line, ``GET /jobs/{id}/events``
+streams the same as server-sent events, and ``GET /jobs/{id}/result`` gives the file. The
+OpenAPI description is at ``/docs`` and ``/openapi.json``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import threading
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import FastAPI, File, Form, HTTPException, Request, UploadFile
+from fastapi import Path as PathParam
+from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
+from starlette.middleware.trustedhost import TrustedHostMiddleware
+
+from pixelsmith._version import __version__
+from pixelsmith.degrade.known import TASKS
+from pixelsmith.errors import PixelsmithError
+from pixelsmith.io import DEFAULT_MAX_PIXELS
+from pixelsmith.web import work
+from pixelsmith.web.jobs import DONE, FAILED, JobManager, QueueFull
+from pixelsmith.web.security import (
+    DEFAULT_MAX_UPLOAD_BYTES,
+    FORM_OVERHEAD_BYTES,
+    LOOPBACK_NAMES,
+    BodyLimit,
+    UploadTooLarge,
+    clean_stem,
+    decode_upload,
+    read_upload,
+)
+
+STATIC = Path(__file__).parent / "static"
+JOB_ID = PathParam(pattern=r"^[0-9a-f]{24}$", description="The job's id, as POST /jobs gave it.")
+#: Content-Security-Policy of the page: everything from this server, images also from blob:
+PAGE_CSP = ("default-src 'self'; img-src 'self' blob: data:; style-src 'self'; "
+            "script-src 'self'; connect-src 'self'; object-src 'none'; frame-ancestors 'none'")
+
+
+def create_app(*, workers: int | None = None, max_waiting: int = 16,
+               max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
+               max_pixels: int = DEFAULT_MAX_PIXELS, ttl: float = 3600.0,
+               hosts: list[str] | None = None, runner=None) -> FastAPI:
+    """The app. ``workers`` jobs run at once (default: one per CPU), ``max_waiting`` more wait
+    (beyond: 429); uploads above ``max_upload_bytes`` (413) or ``max_pixels`` (400) are refused;
+    results are deleted ``ttl`` seconds after their job ends, and all of them at shutdown. Only
+    requests whose Host header is in ``hosts`` (default: the loopback names) are answered.
+    ``runner`` replaces the job runner (tests)."""
+    workers = workers or os.cpu_count() or 1
+    decoding = threading.BoundedSemaphore(workers)  # decoded uploads held in memory at once
+    limits = {"max_upload_bytes": max_upload_bytes, "max_pixels": max_pixels,
+              "workers": workers, "max_waiting": max_waiting, "result_ttl_s": ttl}
+
+    @asynccontextmanager
+    async def lifespan(app):
+        # the workers and the temporary folder live as long as the server runs
+        app.state.manager = JobManager(runner or work.Runner(max_pixels), workers=workers,
+                                       max_waiting=max_waiting, ttl=ttl)
+        try:
+            yield
+        finally:
+            app.state.manager.close()
+
+    app = FastAPI(title="pixelsmith", version=__version__, lifespan=lifespan,
+                  description="Restore, compress and generate images with pixelsmith. Jobs run "
+                              "in a bounded queue; results are kept for a limited time.")
+    app.state.limits = limits
+    app.add_middleware(BodyLimit, max_bytes=2 * max_upload_bytes + FORM_OVERHEAD_BYTES)
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(hosts or LOOPBACK_NAMES))
+
+    @app.exception_handler(PixelsmithError)
+    async def _bad_input(_request, exc: PixelsmithError):
+        status = 413 if isinstance(exc, UploadTooLarge) else 400
+        return JSONResponse({"detail": str(exc)}, status_code=status)
+
+    @app.exception_handler(QueueFull)
+    async def _busy(_request, exc: QueueFull):
+        return JSONResponse({"detail": str(exc)}, status_code=429, headers={"Retry-After": "5"})
+
+    @app.middleware("http")
+    async def _headers(request: Request, call_next):
+        response = await call_next(request)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        if request.url.path == "/" or request.url.path.startswith("/static/"):
+            response.headers.setdefault("Content-Security-Policy", PAGE_CSP)
+        return response
+
+    @app.get("/", include_in_schema=False)
+    async def page():
+        return FileResponse(STATIC / "index.html", media_type="text/html")
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.get("/api/catalogue", summary="Tasks, methods (with defaults), generators and limits")
+    async def catalogue() -> dict:
+        return {**await run_in_threadpool(work.catalogue), "limits": limits,
+                "version": __version__}
+
+    @app.get("/api/status", summary="Workers, running and waiting jobs")
+    async def status() -> dict:
+        return app.state.manager.counts()
+
+    @app.post("/jobs", status_code=202, summary="Start a job",
+              description="Multipart form: `task` (denoise, dejpeg, sr, deblur, inpaint, "
+                          "compress, decompress, generate), `image` (every task but generate; "
+                          "a .pxs file for decompress), `mask` (inpaint: white = missing, the "
+                          "image's size) and the task's options. Answers 202 with the job; 400 "
+                          "for bad input, 413 over the byte limit, 429 when the queue is full.")
+    async def submit(
+        task: Annotated[str, Form(description="What to do.")],
+        image: Annotated[UploadFile | None, File(description="The image (or .pxs file).")] = None,
+        mask: Annotated[UploadFile | None, File(description="inpaint: white = missing.")] = None,
+        method: Annotated[str, Form(description="A method of the task; empty: the default.")] = "",
+        sigma: Annotated[str, Form(description="denoise/deblur: noise sigma 0-255, or auto.")] = "",
+        quality: Annotated[str, Form(description="dejpeg: JPEG quality 1-100, or auto.")] = "",
+        scale: Annotated[str, Form(description="sr: factor (default 4).")] = "",
+        kernel: Annotated[str, Form(description="deblur: " + work.KERNEL_FORMS)] = "",
+        codec_quality: Annotated[str, Form(description="compress: 1 (smallest) to 4 (best).")] = "",
+        model: Annotated[str, Form(description="generate: a shipped VAE or GAN.")] = "",
+        seed: Annotated[str, Form(description="generate: seed of the latents.")] = "",
+        count: Annotated[str, Form(description="generate: how many images (1-64).")] = "",
+        temperature: Annotated[str, Form(description="generate: latent temperature (0-4).")] = "",
+    ) -> dict:
+        form = {"method": method, "sigma": sigma, "quality": quality, "scale": scale,
+                "kernel": kernel, "codec_quality": codec_quality, "model": model, "seed": seed,
+                "count": count, "temperature": temperature}
+        options = await run_in_threadpool(work.check_options, task.strip(), form)
+        task = task.strip()
+        if task != "generate" and image is None:
+            raise PixelsmithError(f"task '{task}' needs an image")
+        if task == "inpaint" and mask is None:
+            raise PixelsmithError("inpaint needs a mask (white = missing), drawn on the image")
+        data = None if task == "generate" else await read_upload(image, max_upload_bytes,
+                                                                 "the upload")
+        mask_data = None if task != "inpaint" else await read_upload(mask, max_upload_bytes,
+                                                                     "the mask")
+        job = app.state.manager.new_job(task, options)
+        try:
+            info = await run_in_threadpool(_prepare, job.folder, task, data, mask_data,
+                                           max_pixels, decoding)
+            info["download"] = clean_stem(image.filename if image else None)
+            if task == "sr" and info["width"] * info["height"] * options["scale"] ** 2 \
+                    > max_pixels:
+                raise PixelsmithError(
+                    f"x{options['scale']} of {info['width']}x{info['height']} is above the limit "
+                    f"of {max_pixels / 1e6:.1f} megapixels for the result")
+            job.info = info
+            if task in TASKS or task == "compress":
+                job.files["before"] = (work.PREVIEW_IN, "image/png", "input.png")
+            app.state.manager.enqueue(job)
+        except BaseException:
+            app.state.manager.discard(job)
+            raise
+        return app.state.manager.snapshot(job.id)
+
+    def _job(job_id: str):
+        job = app.state.manager.get(job_id)
+        if job is None:
+            raise HTTPException(404, "no such job (unknown, or its results have expired)")
+        return job
+
+    @app.get("/jobs/{job_id}", summary="A job's status, progress and place in line")
+    async def job_status(job_id: str = JOB_ID) -> dict:
+        _job(job_id)
+        snapshot = app.state.manager.snapshot(job_id)
+        if snapshot is None:
+            raise HTTPException(404, "no such job (unknown, or its results have expired)")
+        return snapshot
+
+    @app.get("/jobs/{job_id}/events", summary="Server-sent events with the job's status",
+             description="Each event's data is the JSON of GET /jobs/{id}; the stream ends "
+                         "after the job is done or failed.")
+    async def job_events(request: Request, job_id: str = JOB_ID):
+        _job(job_id)
+
+        async def stream():
+            last, quiet = None, 0
+            while True:
+                snapshot = app.state.manager.snapshot(job_id)
+                if snapshot is None:
+                    yield "event: gone\ndata: {}\n\n"
+                    return
+                key = (snapshot["status"], snapshot["position"], snapshot["done"],
+                       snapshot["total"])
+                if key != last:
+                    last, quiet = key, 0
+                    yield f"data: {json.dumps(snapshot)}\n\n"
+                    if snapshot["status"] in (DONE, FAILED):
+                        return
+                else:
+                    quiet += 1
+                    if quiet % 150 == 0:  # every 15 s: keep proxies and the browser patient
+                        yield ": waiting\n\n"
+                if await request.is_disconnected():
+                    return
+                await asyncio.sleep(0.1)
+
+        return StreamingResponse(stream(), media_type="text/event-stream",
+                                 headers={"Cache-Control": "no-cache"})
+
+    def _file(job_id: str, role: str, download: bool):
+        job = _job(job_id)
+        entry = app.state.manager.file(job, role)
+        if entry is None or not entry[0].is_file():
+            state = "is not finished" if job.status not in (DONE, FAILED) else "has no such file"
+            raise HTTPException(404 if job.status in (DONE, FAILED) else 409,
+                                f"the job {state}")
+        path, media_type, name = entry
+        return FileResponse(path, media_type=media_type, filename=name,
+                            content_disposition_type="attachment" if download else "inline")
+
+    @app.get("/jobs/{job_id}/result", summary="Download the result (PNG, or .pxs for compress)")
+    async def job_result(job_id: str = JOB_ID):
+        return _file(job_id, "result", True)
+
+    @app.get("/jobs/{job_id}/before", summary="The input as PNG (for the comparison)")
+    async def job_before(job_id: str = JOB_ID):
+        return _file(job_id, "before", False)
+
+    @app.get("/jobs/{job_id}/after", summary="The result as PNG (for the comparison)")
+    async def job_after(job_id: str = JOB_ID):
+        return _file(job_id, "after", False)
+
+    return app
+
+
+def _prepare(folder: Path, task: str, data: bytes | None, mask: bytes | None, max_pixels: int,
+             decoding: threading.BoundedSemaphore) -> dict:
+    """Write the uploads into the job's folder under fixed names and check them by decoding
+    (images) or reading the header (.pxs); returns what the page shows of the input."""
+    from pixelsmith.io import save_image
+
+    if task == "generate":
+        return {}
+    (folder / work.INPUT).write_bytes(data)
+    if task == "decompress":
+        from pixelsmith.codec.api import read_header
+
+        header = read_header(data, max_pixels)
+        return {"width": header.width, "height": header.height, "model": header.model_name}
+    with decoding:
+        image = decode_upload(folder / work.INPUT, max_pixels, "the upload")
+        height, width = image.size
+        info = {"width": width, "height": height, "channels": int(image.pixels.shape[1]),
+                "format": image.source_format, "bit_depth": image.bit_depth}
+        save_image(folder / work.PREVIEW_IN, image.pixels)
+        del image
+        if mask is not None:
+            (folder / work.MASK).write_bytes(mask)
+            drawn = decode_upload(folder / work.MASK, max_pixels, "the mask")
+            if drawn.size != (height, width):
+                raise PixelsmithError(f"the mask is {drawn.size[1]}x{drawn.size[0]} but the "
+                                      f"image is {width}x{height}")
+    return info
