@@ -92,3 +92,108 @@ def test_package_has_no_import_cycle() -> None:
     assert graph_tool["cycles"](graph) == []
     # the tool finds a cycle when there is one
     assert graph_tool["cycles"]({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == [["a", "b", "c"]]
+
+
+# -- every training family: two steps through the Trainer change every weight --------------
+# (two: a U-Net's output layer starts at zero, so the first step moves only that layer)
+
+def _family_recipe(family: str, photos: Path, classes: Path, output: Path) -> dict:
+    """A recipe of ``family`` whose one step takes well under a second."""
+    gray_28 = {"train": str(photos), "kind": "folder", "color": "gray", "image_size": 28}
+    recipes = {
+        "restoration": {
+            "model": {"name": "dncnn", "args": {"channels": 1, "features": 8, "depth": 3}},
+            "data": {"train": str(photos), "color": "gray", "patch_size": 16,
+                     "patches_per_epoch": 16, "val_fraction": 0.25},
+            "degradation": {"task": "denoise", "sigma": [10, 30]}},
+        "pix2pix": {
+            "model": {"name": "unet", "args": {"channels": 3, "features": [4, 8], "blocks": 1,
+                                               "conditioning": "mask"}},
+            "data": {"train": str(photos), "kind": "folder", "color": "rgb", "image_size": 32,
+                     "val_fraction": 0.25},
+            "degradation": {"task": "inpaint", "masks": ["box"], "mask_coverage": [0.2, 0.4]},
+            "loss": {"name": "l1", "args": {"discriminator": {"base": 4, "depth": 2}}},
+            "val": {"mask_kind": "box:0.3"}},
+        "autoencoder": {
+            "model": {"name": "conv-ae", "args": {"channels": 1, "image_size": 28, "base": 4,
+                                                  "latent_dim": 4}},
+            "data": gray_28, "loss": {"name": "mse"}},
+        "vae": {
+            "model": {"name": "conv-vae", "args": {"channels": 1, "image_size": 28, "base": 4,
+                                                   "latent_dim": 4}},
+            "data": gray_28, "loss": {"name": "elbo"}, "val": {"metric": "loss"}},
+        "gan": {
+            "model": {"name": "dcgan-g", "args": {"channels": 1, "image_size": 28, "base": 4,
+                                                  "latent_dim": 8}},
+            "data": gray_28, "loss": {"name": "gan", "args": {"discriminator": {"base": 4}}},
+            "val": {"metric": "loss"}},
+        "codec": {
+            "model": {"name": "codec-hyperprior",
+                      "args": {"channels": 3, "N": 8, "M": 12, "quality": 1, "lmbda": 0.01}},
+            "data": {"train": [str(photos)], "patch_size": 64, "patches_per_epoch": 8},
+            "loss": {"name": "mse"}, "val": {"data": str(photos), "metric": "loss"}},
+        "classifier": {
+            "model": {"name": "feature-classifier",
+                      "args": {"channels": 3, "image_size": 32, "num_classes": 10, "width": 4}},
+            "data": {"train": str(classes), "kind": "cifar10", "val_fraction": 0.25},
+            "loss": {"name": "cross_entropy"}, "val": {"metric": "accuracy"}},
+    }
+    recipe = recipes[family]
+    return {"name": f"tiny-{family}", "family": family, **recipe,
+            "val": {"every": 1000, **recipe.get("val", {})},
+            "optim": {"name": "adam", "lr": 1e-3},
+            "train": {"batch_size": 4, "steps": 2, "seed": 0, "log_every": 1,
+                      "checkpoint_every": 1000},
+            "output": str(output)}
+
+
+def _family_images(root: Path) -> tuple[Path, Path]:
+    """8 colour 64x64 photos-like images, and 10 class folders of two 32x32 images each."""
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    photos, classes = root / "photos", root / "classes"
+    photos.mkdir()
+    for i in range(8):
+        blocks = np.kron(rng.random((8, 8, 3)), np.ones((8, 8, 1)))
+        Image.fromarray((blocks * 255).astype(np.uint8)).save(photos / f"{i}.png")
+    from pixelsmith.data import CIFAR10_CLASSES
+
+    for name in CIFAR10_CLASSES:
+        (classes / name).mkdir(parents=True)
+        for i in range(2):
+            pixels = (rng.random((32, 32, 3)) * 255).astype(np.uint8)
+            Image.fromarray(pixels).save(classes / name / f"{i}.png")
+    return photos, classes
+
+
+# Parameters one step may leave unchanged, with the reason: a hinge discriminator's last bias
+# has gradient mean(-1) + mean(+1) = 0 while every logit lies inside the margin (as at
+# initialisation).
+UNCHANGED_BY_DESIGN = {("gan", "discriminator"): {"body.{last}.bias"},
+                       ("pix2pix", "discriminator"): {"head.bias"}}
+
+
+@pytest.mark.parametrize("family", ["restoration", "pix2pix", "autoencoder", "vae", "gan",
+                                    "codec", "classifier"])
+def test_every_family_subclasses_family_and_training_changes_every_weight(family, tmp_path):
+    from pixelsmith.train.config import recipe_from_dict
+    from pixelsmith.train.families import FAMILIES, family_class
+    from pixelsmith.train.families.base import Family
+    from pixelsmith.train.trainer import Trainer
+
+    assert set(FAMILIES) == {"restoration", "pix2pix", "autoencoder", "vae", "gan", "codec",
+                             "classifier"}
+    assert issubclass(family_class(family), Family)
+    photos, classes = _family_images(tmp_path)
+    recipe = recipe_from_dict(_family_recipe(family, photos, classes, tmp_path / "run"))
+    trainer = Trainer(recipe, progress=False)
+    before = {key: {k: v.detach().clone() for k, v in model.named_parameters()}
+              for key, model in trainer.models.items()}
+    trainer.fit()
+    for key, model in trainer.models.items():
+        exempt = {name.format(last=len(getattr(model, "body", [])) - 1)
+                  for name in UNCHANGED_BY_DESIGN.get((family, key), ())}
+        same = {k for k, v in model.named_parameters() if torch.equal(before[key][k], v)}
+        assert same <= exempt, (key, sorted(same))
