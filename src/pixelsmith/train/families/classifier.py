@@ -30,6 +30,7 @@ exactly. Exported models carry the task ``features``.
 from __future__ import annotations
 
 import torch
+from pydantic import Field
 from torch.nn import functional as F
 
 from pixelsmith.data.images import SynthesisItems
@@ -38,6 +39,16 @@ from pixelsmith.train.augment import augment_translation, random_flip
 from pixelsmith.train.config import Recipe
 from pixelsmith.train.families.base import evaluating, step_generator
 from pixelsmith.train.families.synthesis import VAL_BATCH, SynthesisFamily
+from pixelsmith.train.loss_args import LossArgs, flag
+
+
+class ClassifierArgs(LossArgs):
+    """``loss.args`` of the classifier family."""
+
+    label_smoothing: float = Field(0.0, ge=0, lt=1, strict=True, description="in [0, 1)")
+    flip: bool = flag()
+    translate: float = Field(0.0, ge=0, lt=0.5, strict=True, description="in [0, 0.5)")
+    face_label: str = Field("gender_age", strict=True, description="a face label name")
 
 
 class ClassifierFamily(SynthesisFamily):
@@ -46,8 +57,7 @@ class ClassifierFamily(SynthesisFamily):
 
     task = "features"
     loss_names = ("cross_entropy",)
-    loss_defaults = {"label_smoothing": 0.0, "flip": False, "translate": 0.0,
-                     "face_label": "gender_age"}
+    loss_args = ClassifierArgs
     metrics = ("accuracy", "loss")
 
     def __init__(self, recipe: Recipe, device: torch.device) -> None:
@@ -57,11 +67,9 @@ class ClassifierFamily(SynthesisFamily):
         if recipe.data.kind == "folder" or recipe.val.data is not None:
             raise PixelsmithError("the classifier family needs labelled images: data.kind "
                                   "mnist, fashion-mnist, cifar10 or faces, and no val.data")
-        if self.args["face_label"] not in FACE_LABELS:
+        if self.args.face_label not in FACE_LABELS:
             raise PixelsmithError(f"loss.args.face_label must be one of "
-                                  f"{', '.join(FACE_LABELS)}, not '{self.args['face_label']}'")
-        if not 0.0 <= float(self.args["translate"]) < 0.5:
-            raise PixelsmithError("loss.args.translate must be in [0, 0.5)")
+                                  f"{', '.join(FACE_LABELS)}, not '{self.args.face_label}'")
         self._val_labels: torch.Tensor | None = None
 
     def train_dataset(self) -> SynthesisItems:
@@ -69,7 +77,7 @@ class ClassifierFamily(SynthesisFamily):
 
         train = super().train_dataset()
         if isinstance(train.base, FaceFolder):  # shared by the training and validation items
-            train.base.label = self.args["face_label"]
+            train.base.label = self.args.face_label
         return train
 
     def validation_data(self) -> tuple[torch.Tensor, torch.Tensor]:
@@ -87,10 +95,10 @@ class ClassifierFamily(SynthesisFamily):
         return self.validation_data()[0]
 
     def augment(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        if self.args["flip"]:
+        if self.args.flip:
             x = random_flip(x, generator)
-        if float(self.args["translate"]) > 0:
-            x = augment_translation(x, float(self.args["translate"]), generator)
+        if float(self.args.translate) > 0:
+            x = augment_translation(x, float(self.args.translate), generator)
         return x
 
     def _check_labels(self, labels: torch.Tensor, num_classes: int) -> None:
@@ -106,7 +114,7 @@ class ClassifierFamily(SynthesisFamily):
         with trainer.autocast():
             logits = trainer.wrapped[self.main](x)
         loss = F.cross_entropy(logits.float(), labels, ignore_index=-1,
-                               label_smoothing=float(self.args["label_smoothing"]))
+                               label_smoothing=float(self.args.label_smoothing))
         trainer.optimize(loss, self.main)
         known = labels >= 0
         accuracy = (logits.detach().argmax(dim=1)[known] == labels[known]).float().mean()

@@ -32,42 +32,36 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+from pydantic import Field
 
 from pixelsmith.errors import PixelsmithError
 from pixelsmith.train.config import Recipe
 from pixelsmith.train.families.base import evaluating
 from pixelsmith.train.families.restoration import RestorationFamily
 from pixelsmith.train.finetune import init_and_freeze
+from pixelsmith.train.loss_args import (
+    KIND_RULE,
+    GanKind,
+    LossArgs,
+    network_args,
+    parse_loss_args,
+    weight,
+)
 from pixelsmith.train.losses import (
-    GAN_KINDS,
     discriminator_loss,
     feature_matching_loss,
     generator_loss,
 )
 
-DEFAULTS: dict[str, Any] = {"pixel_weight": 100.0, "kind": "hinge", "adversarial_weight": 1.0,
-                            "feature_matching": 0.0, "discriminator": {}}
-_WEIGHTS = ("pixel_weight", "adversarial_weight", "feature_matching")
 
+class Pix2PixArgs(LossArgs):
+    """``loss.args`` of the pix2pix family."""
 
-def check_args(recipe: Recipe) -> dict[str, Any]:
-    """``loss.args`` with defaults filled in, or a one-line error naming the bad key."""
-    args = recipe.loss.args
-    unknown = sorted(set(args) - set(DEFAULTS))
-    if unknown:
-        raise PixelsmithError(f"loss.args: unknown {', '.join(unknown)} for the pix2pix family "
-                              f"(known: {', '.join(DEFAULTS)})")
-    args = {**DEFAULTS, **args}
-    if args["kind"] not in GAN_KINDS:
-        raise PixelsmithError(f"loss.args.kind must be one of {', '.join(GAN_KINDS)}, "
-                              f"not '{args['kind']}'")
-    for key in _WEIGHTS:
-        value = args[key]
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-            raise PixelsmithError(f"loss.args.{key} must be a number >= 0, not '{value}'")
-    if not isinstance(args["discriminator"], dict):
-        raise PixelsmithError("loss.args.discriminator must be a mapping of network args")
-    return args
+    pixel_weight: float = weight(100.0)
+    kind: GanKind = Field("hinge", description=KIND_RULE)
+    adversarial_weight: float = weight(1.0)
+    feature_matching: float = weight(0.0)
+    discriminator: dict[str, Any] = network_args()
 
 
 class Pix2PixFamily(RestorationFamily):
@@ -76,7 +70,7 @@ class Pix2PixFamily(RestorationFamily):
 
     main = "generator"
     optimized = ("generator", "discriminator")
-    takes_loss_args = True  # check_args
+    takes_loss_args = True  # Pix2PixArgs
 
     def __init__(self, recipe: Recipe, device: torch.device) -> None:
         super().__init__(recipe, device)
@@ -85,7 +79,7 @@ class Pix2PixFamily(RestorationFamily):
             raise PixelsmithError(f"the pix2pix family needs degradation.task deblur, inpaint, "
                                   f"denoise or dejpeg (an input of the output's size), "
                                   f"not '{task}'")
-        self.args = check_args(recipe)
+        self.args = parse_loss_args(Pix2PixArgs, recipe.loss.args, "pix2pix")
         self.models: dict[str, torch.nn.Module] = {}
 
     # -- networks -----------------------------------------------------------------------------
@@ -99,12 +93,12 @@ class Pix2PixFamily(RestorationFamily):
         from pixelsmith.nets import build_network
 
         generator = build_network(self.recipe.model.name, self.recipe.model.args)
-        args = dict(self.args["discriminator"])
+        args = dict(self.args.discriminator)
         name = args.pop("name", "patchgan")
         if name == "patchgan":
             args.setdefault("in_channels", self.pair_channels())
         discriminator = build_network(name, args)
-        if self.args["feature_matching"] and not hasattr(discriminator, "features"):
+        if self.args.feature_matching and not hasattr(discriminator, "features"):
             raise PixelsmithError(f"loss.args.feature_matching needs a discriminator with "
                                   f"features(x) (e.g. patchgan), not '{name}'")
         return {"generator": generator, "discriminator": discriminator}
@@ -141,7 +135,7 @@ class Pix2PixFamily(RestorationFamily):
         with trainer.autocast():
             logits = trainer.wrapped["discriminator"](pairs).float()
         real_logits, fake_logits = logits[:len(clean)], logits[len(clean):]
-        loss = discriminator_loss(self.args["kind"], real_logits, fake_logits)
+        loss = discriminator_loss(self.args.kind, real_logits, fake_logits)
         trainer.optimize(loss, "discriminator")
         return {"d_loss": float(loss.detach()), "d_real": float(real_logits.detach().mean()),
                 "d_fake": float(fake_logits.detach().mean())}
@@ -151,7 +145,7 @@ class Pix2PixFamily(RestorationFamily):
         """One optimiser step of G: weighted pixel + adversarial (+ feature matching) loss,
         through the frozen discriminator."""
         args = self.args
-        fm_weight = float(args["feature_matching"])
+        fm_weight = float(args.feature_matching)
         pixel = self.loss(fake.float(), clean)
         with evaluating(self.models["discriminator"], frozen=True) as disc:
             with trainer.autocast():
@@ -160,9 +154,9 @@ class Pix2PixFamily(RestorationFamily):
                 if fm_weight > 0:
                     with torch.no_grad():
                         real_features = disc.features(torch.cat([condition, clean], dim=1))
-            adversarial = generator_loss(args["kind"], fake_features[-1].float())
-            total = float(args["pixel_weight"]) * pixel + \
-                float(args["adversarial_weight"]) * adversarial
+            adversarial = generator_loss(args.kind, fake_features[-1].float())
+            total = float(args.pixel_weight) * pixel + \
+                float(args.adversarial_weight) * adversarial
             logs = {"g_pixel": float(pixel.detach()), "g_adv": float(adversarial.detach())}
             if fm_weight > 0:
                 matching = feature_matching_loss(fake_features[:-1], real_features[:-1])

@@ -44,6 +44,7 @@ import copy
 from typing import Any
 
 import torch
+from pydantic import Field
 
 from pixelsmith.data.images import SynthesisItems
 from pixelsmith.errors import PixelsmithError
@@ -53,7 +54,16 @@ from pixelsmith.train.datasets import synthesis_datasets
 from pixelsmith.train.families.base import Family, evaluating, step_generator
 from pixelsmith.train.feature_validation import FeatureValidator, check_fid_metric
 from pixelsmith.train.finetune import init_and_freeze
-from pixelsmith.train.losses import GAN_KINDS, discriminator_loss, generator_loss, r1_penalty
+from pixelsmith.train.loss_args import (
+    KIND_RULE,
+    GanKind,
+    LossArgs,
+    flag,
+    network_args,
+    parse_loss_args,
+    weight,
+)
+from pixelsmith.train.losses import discriminator_loss, generator_loss, r1_penalty
 
 VAL_BATCH = 250
 GAN_VAL_SAMPLES = 1000
@@ -77,12 +87,31 @@ def _mean_over_batches(images: torch.Tensor, fn) -> dict[str, float]:
     return {key: value / len(images) for key, value in totals.items()}
 
 
+class VAEArgs(LossArgs):
+    """``loss.args`` of the VAE family."""
+
+    beta: float = weight(1.0)
+    kl_warmup_steps: int = Field(0, ge=0, strict=True, description="a whole number >= 0")
+    binarize: bool = flag()
+
+
+class GANArgs(LossArgs):
+    """``loss.args`` of the GAN family."""
+
+    kind: GanKind = Field("hinge", description=KIND_RULE)
+    r1_gamma: float = weight(0.0)
+    r1_every: int = Field(16, ge=1, strict=True, description="a whole number >= 1")
+    diffaugment: bool = flag()
+    xflip: bool = flag()
+    discriminator: dict[str, Any] = network_args()
+
+
 class SynthesisFamily(Family):
     """What the three families share: one main network from ``recipe.model``, whole-image
     data, checked ``loss.args`` and validation metric, fine-tuning (``init``/``freeze``)."""
 
     loss_names: tuple[str, ...] = ()
-    loss_defaults: dict[str, Any] = {}
+    loss_args: type[LossArgs] = LossArgs
     metrics: tuple[str, ...] = ("loss",)
 
     def __init__(self, recipe: Recipe, device: torch.device) -> None:
@@ -91,10 +120,7 @@ class SynthesisFamily(Family):
         if recipe.loss.name not in self.loss_names:
             raise PixelsmithError(f"the {family} family needs loss.name "
                                   f"{' or '.join(self.loss_names)}, not '{recipe.loss.name}'")
-        unknown = sorted(set(recipe.loss.args) - set(self.loss_defaults))
-        if unknown:
-            raise PixelsmithError(f"loss.args: unknown {', '.join(unknown)} for the {family} "
-                                  f"family (known: {', '.join(self.loss_defaults) or 'none'})")
+        self.args = parse_loss_args(self.loss_args, recipe.loss.args, family)
         if recipe.val.metric not in self.metrics:
             raise PixelsmithError(f"the {family} family validates with val.metric "
                                   f"{' | '.join(self.metrics)}, not '{recipe.val.metric}'")
@@ -102,7 +128,6 @@ class SynthesisFamily(Family):
             raise PixelsmithError(f"val.extractor is for GANs; the {family} family does not "
                                   "use it (benchmarks/vae.py scores VAE samples)")
         check_fid_metric(recipe.val, "features-mnist")
-        self.args = {**self.loss_defaults, **recipe.loss.args}
         self.higher_is_better = recipe.val.metric not in ("loss", "fid")
         self.feature_validator = (
             FeatureValidator(recipe.val.extractor, device, recipe.val.seed, coverage=True)
@@ -192,12 +217,12 @@ class VAEFamily(SynthesisFamily):
     """
 
     loss_names = ("elbo",)
-    loss_defaults = {"beta": 1.0, "kl_warmup_steps": 0, "binarize": False}
+    loss_args = VAEArgs
     metrics = ("psnr", "loss")
 
     def validation_images(self) -> torch.Tensor:
         """The validation images; binarised once, by ``val.seed``, when ``binarize`` is on."""
-        if self._val_images is None and bool(self.args["binarize"]):
+        if self._val_images is None and bool(self.args.binarize):
             images = super().validation_images()
             generator = torch.Generator(device=images.device)
             generator.manual_seed(self.recipe.val.seed)
@@ -206,7 +231,7 @@ class VAEFamily(SynthesisFamily):
 
     def beta_at(self, step: int) -> float:
         """beta for the step about to run: linear from 0 over ``kl_warmup_steps``."""
-        beta, warmup = float(self.args["beta"]), int(self.args["kl_warmup_steps"])
+        beta, warmup = float(self.args.beta), int(self.args.kl_warmup_steps)
         return beta * min(1.0, step / warmup) if warmup > 0 else beta
 
     def train_step(self, batch: dict, trainer) -> dict:
@@ -215,7 +240,7 @@ class VAEFamily(SynthesisFamily):
         x, net = batch["image"], trainer.wrapped[self.main]
         beta = self.beta_at(trainer.step)
         generator = step_generator(trainer, x.device)
-        if bool(self.args["binarize"]):
+        if bool(self.args.binarize):
             x = torch.bernoulli(x, generator=generator)
         with trainer.autocast():
             params, mu, logvar = net(x, generator=generator)
@@ -233,7 +258,7 @@ class VAEFamily(SynthesisFamily):
         images = self.validation_images()
         generator = torch.Generator(device=images.device)
         generator.manual_seed(self.recipe.val.seed)
-        beta = float(self.args["beta"])
+        beta = float(self.args.beta)
 
         def scores(x: torch.Tensor) -> dict:
             terms = elbo_terms(model, x, beta, generator)
@@ -260,32 +285,24 @@ class GANFamily(SynthesisFamily):
     optimized = ("generator", "discriminator")
     loss_names = ("gan",)
     metrics = ("loss", "fid")
-    loss_defaults = {"kind": "hinge", "r1_gamma": 0.0, "r1_every": 16, "diffaugment": False,
-                     "xflip": False, "discriminator": {}}
+    loss_args = GANArgs
 
     def __init__(self, recipe: Recipe, device: torch.device) -> None:
         super().__init__(recipe, device)
-        if self.args["kind"] not in GAN_KINDS:
-            raise PixelsmithError(f"loss.args.kind must be one of {', '.join(GAN_KINDS)}, "
-                                  f"not '{self.args['kind']}'")
-        if int(self.args["r1_every"]) < 1:
-            raise PixelsmithError("loss.args.r1_every must be >= 1")
-        if not isinstance(self.args["discriminator"], dict):
-            raise PixelsmithError("loss.args.discriminator must be a mapping of network args")
         self.last_r1: float | None = None
 
     def build_models(self) -> dict[str, torch.nn.Module]:
         from pixelsmith.nets import build_network
 
         generator = super().build_models()[self.main]
-        args = dict(self.args["discriminator"])
+        args = dict(self.args.discriminator)
         name = args.pop("name", "dcgan-d")
         args.setdefault("channels", generator.channels)
         args.setdefault("image_size", generator.image_size)
         return {"generator": generator, "discriminator": build_network(name, args)}
 
     def augment(self, x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
-        return diff_augment(x, generator) if self.args["diffaugment"] else x
+        return diff_augment(x, generator) if self.args.diffaugment else x
 
     def train_step(self, batch: dict, trainer) -> dict:
         real = batch["image"]
@@ -294,7 +311,7 @@ class GANFamily(SynthesisFamily):
                         device=real.device)
         with trainer.autocast():
             fake = trainer.wrapped["generator"](z)
-        if self.args["xflip"]:
+        if self.args.xflip:
             real = random_flip(real, generator)
         logs = self.discriminator_step(real, fake.detach(), trainer, generator)
         logs.update(self.generator_step(fake, trainer, generator))
@@ -303,7 +320,7 @@ class GANFamily(SynthesisFamily):
     def discriminator_step(self, real: torch.Tensor, fake: torch.Tensor, trainer,
                            generator: torch.Generator | None = None) -> dict:
         """One optimiser step of D on real vs (detached) fake images, with lazy R1."""
-        gamma, every = float(self.args["r1_gamma"]), int(self.args["r1_every"])
+        gamma, every = float(self.args.r1_gamma), int(self.args.r1_every)
         with_r1 = gamma > 0 and trainer.step % every == 0
         real_in = self.augment(real, generator)
         fake_in = self.augment(fake.detach(), generator)
@@ -312,7 +329,7 @@ class GANFamily(SynthesisFamily):
         with trainer.autocast():
             logits = trainer.wrapped["discriminator"](torch.cat([real_in, fake_in])).float()
         real_logits, fake_logits = logits[:len(real)], logits[len(real):]
-        loss = discriminator_loss(self.args["kind"], real_logits, fake_logits)
+        loss = discriminator_loss(self.args.kind, real_logits, fake_logits)
         total = loss
         if with_r1:
             penalty = r1_penalty(real_logits, real_in)
@@ -331,7 +348,7 @@ class GANFamily(SynthesisFamily):
         with evaluating(self.models["discriminator"], frozen=True) as disc:
             with trainer.autocast():
                 logits = disc(self.augment(fake, generator)).float()
-            loss = generator_loss(self.args["kind"], logits)
+            loss = generator_loss(self.args.kind, logits)
             trainer.optimize(loss, "generator")
         return {"g_loss": float(loss.detach())}
 
@@ -383,5 +400,5 @@ class GANFamily(SynthesisFamily):
         features = (self.feature_validator(samples.clamp(0, 1), images)
                     if self.feature_validator is not None else {})
         return {"loss": distance, "pixel_stats": distance,
-                "g_loss": float(generator_loss(self.args["kind"], logits)),
+                "g_loss": float(generator_loss(self.args.kind, logits)),
                 "d_fake": float(logits.mean()), **features}
