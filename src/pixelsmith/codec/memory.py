@@ -15,14 +15,15 @@ import torch
 from pixelsmith.codec.models import LATENT_STRIDE, SYNTHESIS_HALO, SYNTHESIS_TILE, Codec
 from pixelsmith.errors import PixelsmithError
 
-#: bytes per output pixel and image channel of the model: the float32 image
-OUTPUT_BYTES = 4
-#: bytes per latent element while the entropy decoder runs (symbols, their rows, coding order,
-#: means and scales, the dequantized latent), set above the benchmark's measurement
-LATENT_BYTES = 160
-#: bytes per pixel of one synthesis tile (halo included) and hidden channel (N): its
-#: activations, set above the benchmark's measurement
-TILE_BYTES_PER_CHANNEL = 6
+#: bytes per output pixel and channel of the model: the float32 image (4) and the temporaries
+#: of writing it as an 8-bit file (pixelsmith decompress), set above the benchmark's measurement
+OUTPUT_BYTES = 12
+#: bytes per latent value while the entropy decoder runs (symbols, their rows, coding order,
+#: means, the dequantized latent), set above the benchmark's measurement
+LATENT_BYTES = 40
+#: bytes per pixel of one synthesis tile (halo included) and hidden channel (N): the tile's
+#: activations and convolution workspace, set above the benchmark's measurement
+TILE_BYTES_PER_CHANNEL = 10
 
 
 def latent_elements(codec: Codec, height: int, width: int) -> int:

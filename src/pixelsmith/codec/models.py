@@ -74,6 +74,9 @@ LATENT_STRIDE = 16
 #: output pixel depends on latents within 1 + 1/2 + 1/4 + 1/8 < 2 latent samples
 SYNTHESIS_TILE = 32
 SYNTHESIS_HALO = 2
+#: the same for the hyperprior's h_s, in hyper-latent samples (4 latent samples each)
+HYPER_TILE = 16
+HYPER_HALO = 2
 
 _LIMB = 21  # fixed-point activations are split into two limbs of 21 bits
 _ACTIVATION_LIMIT = (1 << (2 * _LIMB)) - 1  # |activation counts| are kept below 2^42
@@ -183,24 +186,8 @@ class Codec(nn.Module):
         tested; with several threads float32 sums may be split differently, as they are
         between two whole-image runs with different thread counts.)
         """
-        n, _, rows, cols = latent.shape
-        height, width = crop or (rows * LATENT_STRIDE, cols * LATENT_STRIDE)
-        out = None
-        for top in range(0, math.ceil(height / LATENT_STRIDE), tile):
-            for left in range(0, math.ceil(width / LATENT_STRIDE), tile):
-                r0, c0 = max(top - SYNTHESIS_HALO, 0), max(left - SYNTHESIS_HALO, 0)
-                r1 = min(top + tile + SYNTHESIS_HALO, rows)
-                c1 = min(left + tile + SYNTHESIS_HALO, cols)
-                piece = self.g_s(self.synthesis_input(latent[..., r0:r1, c0:c1]))
-                if out is None:
-                    out = piece.new_empty((n, piece.shape[1], height, width))
-                y0, x0 = top * LATENT_STRIDE, left * LATENT_STRIDE
-                y1 = min((top + tile) * LATENT_STRIDE, height)
-                x1 = min((left + tile) * LATENT_STRIDE, width)
-                out[..., y0:y1, x0:x1] = piece[..., y0 - r0 * LATENT_STRIDE:y1 - r0 * LATENT_STRIDE,
-                                               x0 - c0 * LATENT_STRIDE:x1 - c0 * LATENT_STRIDE]
-                del piece
-        return out
+        return map_tiles(lambda part: self.g_s(self.synthesis_input(part)), latent,
+                         LATENT_STRIDE, tile, SYNTHESIS_HALO, crop)
 
 
 class FactorizedPrior(Codec):
@@ -291,9 +278,16 @@ class MeanScaleHyperprior(Codec):
         if self.training:
             params = self.h_s(z_hat)
         else:
-            counts = hyper_synthesis_fixed(self.h_s, z_hat)
-            params = counts.to(torch.float64).mul_(2.0**-SCALE_BITS).to(z_hat.device)
+            params = self.hyper_counts(z_hat).to(torch.float64).mul_(2.0**-SCALE_BITS)
+            params = params.to(z_hat.device)
         return self._split(params)
+
+    @torch.no_grad()
+    def hyper_counts(self, z_hat: torch.Tensor, tile: int = HYPER_TILE) -> torch.Tensor:
+        """:func:`hyper_synthesis_fixed` over tiles of z_hat (integer arithmetic, so the tiles
+        equal the whole exactly): int64 counts of 2^-SCALE_BITS, means first, on the CPU."""
+        return map_tiles(lambda part: hyper_synthesis_fixed(self.h_s, part), z_hat.cpu(), 4,
+                         tile, HYPER_HALO)
 
     def entropy_parameters_float64(self, z_hat: torch.Tensor
                                    ) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -371,8 +365,12 @@ class MeanScaleHyperprior(Codec):
             scales, means = self.entropy_parameters_float64(z_hat)
             rows = self.gaussian.indexes_float(scales, scale_table)
         else:
-            scales, means = self.entropy_parameters(z_hat)
+            counts = self.hyper_counts(z_hat)
+            scales, mean_counts = self._split(counts)
             rows = self.gaussian.indexes(scales)
+            means = None if mean_counts is None else (
+                mean_counts.to(torch.float64).mul_(2.0**-SCALE_BITS).to(self._device()))
+            del counts, mean_counts
         del scales
         rows = rows.cpu().numpy().ravel()
         y_symbols = coder.decode(streams[1], rows, self.gaussian.tables())
@@ -389,6 +387,29 @@ class MeanScaleHyperprior(Codec):
         y_hat = dequantize(y_symbols, 0.0 if means is None else means)
         del y_symbols, means
         return self.synthesize(y_hat, crop)
+
+
+def map_tiles(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, stride: int,
+              tile: int, halo: int, crop: tuple[int, int] | None = None) -> torch.Tensor:
+    """``fn(x)`` for a convolutional ``fn`` that maps (N, C, h, w) to (N, C', h * stride,
+    w * stride), computed over tiles of ``tile`` x ``tile`` samples of x, each with ``halo``
+    samples of context on every side, and assembled into one output cropped to ``crop``
+    (rows, columns; default the whole). Equal to ``fn(x)`` when the halo covers fn's reach."""
+    n, _, rows, cols = x.shape
+    height, width = crop or (rows * stride, cols * stride)
+    out = None
+    for top in range(0, math.ceil(height / stride), tile):
+        for left in range(0, math.ceil(width / stride), tile):
+            r0, c0 = max(top - halo, 0), max(left - halo, 0)
+            piece = fn(x[..., r0:min(top + tile + halo, rows), c0:min(left + tile + halo, cols)])
+            if out is None:
+                out = piece.new_empty((n, piece.shape[1], height, width))
+            y0, x0 = top * stride, left * stride
+            y1, x1 = min((top + tile) * stride, height), min((left + tile) * stride, width)
+            out[..., y0:y1, x0:x1] = piece[..., y0 - r0 * stride:y1 - r0 * stride,
+                                           x0 - c0 * stride:x1 - c0 * stride]
+            del piece
+    return out
 
 
 def _fixed_weight(weight: torch.Tensor, terms: int) -> tuple[torch.Tensor, int]:
