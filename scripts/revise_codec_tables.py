@@ -55,7 +55,8 @@ def state_id(state: dict[str, torch.Tensor]) -> bytes:
 
 def earlier_ids(codec: torch.nn.Module) -> dict[str, dict]:
     """version1_ids of a package before its revision (see the module notes)."""
-    state = {k: v for k, v in codec.state_dict().items() if k != "gaussian.final_scale_bounds"}
+    state = codec.state_dict()  # as stored before the revision (derived bounds left out)
+    assert "gaussian.final_scale_bounds" not in state
     table = state["gaussian.final_scale_table"].clone()
     overrides = {}
     for index, ulps in sorted(REBUILT_ULPS.items()):
@@ -83,6 +84,7 @@ def revise(folder: Path) -> None:
     keep = {k: v for k, v in config.items()
             if k not in ("format", "format_version", "sha256", "storage_dtype", "codec_tables")}
     keep["codec_tables"] = {"revision": REVISION, "version1_ids": version1}
+    codec.gaussian.derived.clear()  # the bounds derived at load are stored from now on
     dtype = getattr(torch, config.get("storage_dtype", "float32"))
     save_model(folder, codec, keep, storage_dtype=dtype if dtype != torch.float32 else None)
 

@@ -269,3 +269,25 @@ def test_revision_script_is_deterministic_and_reproduces_the_shipped_packages(tm
         assert (folder / file).read_bytes() == (ZOO / "codec-q1" / file).read_bytes(), file
     check = subprocess.run(script + ["--check"], env=env, capture_output=True, text=True)
     assert check.returncode == 0, check.stdout + check.stderr
+
+
+def test_models_saved_without_stored_bounds_keep_their_id():
+    """A model exported before the bounds were stored gets them derived exactly at load, and
+    its id stays the hash of what its file holds, so its version 1 files keep decoding."""
+    torch.manual_seed(0)
+    model = MeanScaleHyperprior(channels=3, N=8, M=12, quality=2, lmbda=0.05).eval()
+    model.update()
+    old_state = {k: v for k, v in model.state_dict().items()
+                 if k != "gaussian.final_scale_bounds"}
+    digest = hashlib.sha256()
+    for name, tensor in sorted(old_state.items()):
+        digest.update(f"{name}:{tensor.dtype}:{tuple(tensor.shape)}".encode())
+        digest.update(tensor.numpy().tobytes())
+    copy = MeanScaleHyperprior(channels=3, N=8, M=12, quality=2, lmbda=0.05).eval()
+    copy.load_state_dict(old_state)
+    assert copy.finalized() and "gaussian.final_scale_bounds" not in copy.state_dict()
+    assert api.model_id(copy) == digest.digest()[:8]
+    assert torch.equal(copy.gaussian.final["scale_bounds"], model.gaussian.final["scale_bounds"])
+    x = read_image(SAMPLE, gray=False)[..., :40, :56]
+    assert torch.equal(decompress(compress(x, model=model), model=model),
+                       decompress(compress(x, model=copy), model=copy))

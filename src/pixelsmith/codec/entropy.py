@@ -77,6 +77,9 @@ class FinalState(nn.Module):
     def __init__(self) -> None:
         super().__init__()
         self.final: dict[str, torch.Tensor] = {}
+        #: entries of ``final`` derived at load from older files, not stored in them: left out
+        #: of the state dict, so the model id stays the hash of what the file holds
+        self.derived: set[str] = set()
 
     def _complete(self, loaded: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """The loaded tables, or {} when some are missing (hook for derived entries)."""
@@ -85,7 +88,7 @@ class FinalState(nn.Module):
     def _save_to_state_dict(self, destination, prefix, keep_vars) -> None:
         super()._save_to_state_dict(destination, prefix, keep_vars)
         for name in self.final_names:
-            if name in self.final:
+            if name in self.final and name not in self.derived:
                 destination[f"{prefix}final_{name}"] = self.final[name].detach().clone()
 
     def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys,
@@ -95,6 +98,7 @@ class FinalState(nn.Module):
             key = f"{prefix}final_{name}"
             if key in state_dict:
                 loaded[name] = state_dict.pop(key).detach().cpu().clone()
+        self.derived = set()
         self.final = self._complete(loaded)
         super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys,
                                       unexpected_keys, error_msgs)
@@ -275,6 +279,7 @@ class GaussianConditional(FinalState):
         # float64 table (a power-of-two scaling and a floor, both exact)
         if "scale_bounds" not in loaded and "scale_table" in loaded:
             loaded["scale_bounds"] = scale_bounds(loaded["scale_table"])
+            self.derived = {"scale_bounds"}
         return super()._complete(loaded)
 
     def _source_of(self, scale_table: torch.Tensor) -> torch.Tensor:
@@ -314,6 +319,7 @@ class GaussianConditional(FinalState):
                                                              dtype=torch.float64))))
             offsets.append(-radius)
         table = self.scale_table.clone()
+        self.derived = set()
         self.final = {"scale_table": table, "scale_bounds": scale_bounds(table),
                       **_rows(pmfs, tails, offsets), "source": self._source_of(table)}
 
