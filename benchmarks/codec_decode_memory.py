@@ -119,14 +119,14 @@ def section(rows: list[dict], meta: dict) -> str:
     from pixelsmith.codec.models import LATENT_STRIDE, SYNTHESIS_HALO, SYNTHESIS_TILE
 
     lines = [
-        "## Decoding memory",
+        "### Decoding memory, measured",
         "",
         f"Command: `{meta['command']}`. Peak resident memory of a fresh process that loads the "
         "model and reads one .pxs file, then decodes it (`decode`: `decompress`, the API) or "
         "decodes it and writes a PNG (`decode+png`: what `pixelsmith decompress` does). "
         "\"Added\" is the peak minus the peak before decoding. The flat files code a flat grey "
-        "image (all latent symbols 0; a few ten kB for 16 megapixels); the photo is kodim23 "
-        "tiled 2 x 2. The guard's estimate is what `pixelsmith.codec.memory.decode_bytes` "
+        "image (all latent symbols 0: a file of tens of kB asks for megapixels); the photo is "
+        "kodim23 tiled 2 x 2. The guard's estimate is what `pixelsmith.codec.memory.decode_bytes` "
         f"predicts from the header alone ({OUTPUT_BYTES} bytes x channels x pixels for the "
         f"output and its writing, {LATENT_BYTES} bytes per latent value, "
         f"{TILE_BYTES_PER_CHANNEL} bytes x N x tile pixels); a file whose estimate exceeds "
@@ -154,17 +154,17 @@ def section(rows: list[dict], meta: dict) -> str:
             if len(flat) < 2:
                 continue
             (a, b), mp = flat[-2:], [r["height"] * r["width"] / 1e6 for r in flat[-2:]]
-            slope = ((b["peak"] - b["before"]) - (a["peak"] - a["before"])) / (mp[1] - mp[0])
+            slope = ((b["peak"] - b["before"]) - (a["peak"] - a["before"])) / 1e6 / (mp[1] - mp[0])
             worst = max((r["peak"] - r["before"]) / 1e6 - slope * r["height"] * r["width"] / 1e6
                         for r in rows if r["model"] == model and r["mode"] == mode)
             codec = load_codec(model)
             side = (SYNTHESIS_TILE + 2 * SYNTHESIS_HALO) * LATENT_STRIDE
             fixed = TILE_BYTES_PER_CHANNEL * codec.N * side * side / 1e6
             per_mp = (decode_bytes(codec, 4096, 4096) / 1e6 - fixed) / (4096 * 4096 / 1e6)
-            lines.append(f"- {model}, {mode}: measured {slope:.0f} MB per megapixel (between the "
-                         f"two largest flat images) + at most {worst:.0f} MB (every image "
-                         f"above); the guard assumes {per_mp:.0f} MB per megapixel + "
-                         f"{fixed:.0f} MB.")
+            lines.append(f"- {model}, {mode}: added memory is at most {slope:.0f} MB per "
+                         f"megapixel (slope between the two largest flat images) + {worst:.0f} "
+                         f"MB (the most any image above needs beyond that slope); the guard "
+                         f"assumes {per_mp:.0f} MB per megapixel + {fixed:.0f} MB.")
     return "\n".join(lines)
 
 
