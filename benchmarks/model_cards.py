@@ -38,7 +38,9 @@ def staged(name: str, count: int) -> str:
 
 #: How a model came to be where its config alone does not say it (several stages).
 CODEC_FP16 = ("shipped with float16 weights (`scripts/ship_model.py --fp16`), the entropy tables "
-              "rebuilt from the rounded weights before saving (docs/CODEC.md).")
+              "rebuilt from the rounded weights before saving (docs/CODEC.md); then revised to "
+              "table revision 2 by `scripts/revise_codec_tables.py` (integer row bounds stored, "
+              "the ids of files written before listed; weights and tables unchanged).")
 
 
 def codec_stage2(name: str) -> str:

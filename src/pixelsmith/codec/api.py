@@ -31,7 +31,12 @@ def shipped_name(quality: int) -> str:
 
 
 def model_id(codec: Codec) -> bytes:
-    """8 bytes identifying the model's exact state (weights and entropy tables)."""
+    """8 bytes identifying the model's exact state (weights and entropy tables).
+
+    Every entry of the state is read from the model file as it is (tables, medians) or
+    widened exactly (float16 weights to float32); loading computes none of them, so the id is
+    a function of the stored bytes alone and the same on every machine.
+    """
     digest = hashlib.sha256()
     for name, tensor in sorted(codec.state_dict().items()):
         tensor = tensor.detach().cpu().contiguous()
@@ -66,8 +71,25 @@ def load_codec(name_or_path: str | Path, device: str | torch.device = "cpu") -> 
                                   f"{config.task or 'other'} model)")
         finalize(model, str(folder))
         model.pixelsmith_id = model_id(model)
+        model.version1_ids = version1_ids(model.pixelsmith_config, folder)
         _LOADED[key] = model
     return _LOADED[key].to(device)
+
+
+def version1_ids(config: dict, source: str | Path = "model") -> dict[bytes, dict]:
+    """Ids that version 1 files of this model may carry besides its own, from ``config.json``
+    (``codec_tables.version1_ids``: hex id -> {"scale_table": {index: value}}, the entries of
+    the float64 scale table that the writing model had otherwise). A revised package lists its
+    earlier ids here, so files written before the revision still decode."""
+    tables = config.get("codec_tables") or {}
+    found = {}
+    try:
+        for ident, overrides in (tables.get("version1_ids") or {}).items():
+            table = {int(k): float(v) for k, v in (overrides.get("scale_table") or {}).items()}
+            found[bytes.fromhex(ident)] = {"scale_table": table}
+    except (AttributeError, TypeError, ValueError):
+        raise PixelsmithError(f"{source}: bad codec_tables in config.json") from None
+    return found
 
 
 def _installed(name: str) -> bool:
@@ -164,6 +186,8 @@ def decompress(data: bytes, model: str | Path | Codec | None = None, *,
     The model is the one named in the file (a shipped name) unless ``model`` is given; it must
     be the very model that coded the file (same weights and tables), else a one-line error.
     """
+    from pixelsmith.codec.memory import check_decode_memory
+
     header, streams = unpack(data, max_pixels)
     if model is None:
         if not _installed(header.model_name):
@@ -172,7 +196,8 @@ def decompress(data: bytes, model: str | Path | Codec | None = None, *,
         model = header.model_name
     codec = resolve_codec(model)
     ident = getattr(codec, "pixelsmith_id", None) or model_id(codec)
-    if header.model_id != ident:
+    earlier = getattr(codec, "version1_ids", {}) if header.version == 1 else {}
+    if header.model_id != ident and header.model_id not in earlier:
         raise PixelsmithError(f"the file was made with a different model ('{header.model_name}',"
                               f" id {header.model_id.hex()}; this one is {ident.hex()})")
     if (header.kind != codec.kind or len(streams) != codec.streams
@@ -182,11 +207,18 @@ def decompress(data: bytes, model: str | Path | Codec | None = None, *,
     if (header.pad_bottom, header.pad_right) != ((-header.height) % multiple,
                                                  (-header.width) % multiple):
         raise PixelsmithError("bad padding in .pxs header (does not fit the model)")
+    check_decode_memory(codec, header.height, header.width, header.pad_bottom, header.pad_right)
     height, width = header.padded_size
+    options = {"version": header.version, "crop": (header.height, header.width)}
+    overrides = earlier.get(header.model_id, {}).get("scale_table")
+    if overrides:
+        table = codec.gaussian.final["scale_table"].clone()
+        for index, value in overrides.items():
+            table[index] = value
+        options["scale_table"] = table
     with torch.no_grad():
-        x_hat = codec.decompress_padded(streams, height, width)
-    x_hat = torch.nan_to_num(x_hat[..., : header.height, : header.width].float().cpu())
-    x_hat = x_hat.clamp(0.0, 1.0)
+        x_hat = codec.decompress_padded(streams, height, width, **options)
+    x_hat = x_hat.float().cpu().nan_to_num_().clamp_(0.0, 1.0)
     if header.channels == 1 and codec.channels == 3:
         x_hat = x_hat.mean(dim=1, keepdim=True)
     return x_hat

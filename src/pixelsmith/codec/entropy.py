@@ -14,6 +14,12 @@ Finalize (``update()``) turns each model into integer frequency tables
 EMA and DDP (which average or broadcast buffers) never touch them. A SHA-256 of what they were
 built from (``final_source``) tells whether they still match the current weights.
 
+Loading never recomputes a table: whether stored tables are current is judged from stored
+values only (the bottleneck's parameters as stored; the Gaussian conditional's own stored scale
+table, since its tables depend on no weight), so no host's float rounding can make a shipped
+model look stale. The Gaussian conditional picks rows by comparing fixed-point scales with
+integer bounds (``final_scale_bounds``, units of 2^-SCALE_BITS) stored with the tables.
+
 Quantiles of the factorized density are found by bisection on its cumulative (which is
 monotone by construction) at finalize time, not learned by an auxiliary loss: exact, and no
 second optimiser.
@@ -33,6 +39,8 @@ from pixelsmith.codec.coder import MAX_TABLE, Tables, quantize_pmf
 from pixelsmith.codec.gdn import lower_bound
 
 LIKELIHOOD_BOUND = 1e-9
+#: fixed-point fraction bits of the hyperprior's scales and means (models.hyper_synthesis_fixed)
+SCALE_BITS = 16
 
 
 def symbols_of(y: torch.Tensor, centre: torch.Tensor | float) -> torch.Tensor:
@@ -69,11 +77,18 @@ class FinalState(nn.Module):
     def __init__(self) -> None:
         super().__init__()
         self.final: dict[str, torch.Tensor] = {}
+        #: entries of ``final`` derived at load from older files, not stored in them: left out
+        #: of the state dict, so the model id stays the hash of what the file holds
+        self.derived: set[str] = set()
+
+    def _complete(self, loaded: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """The loaded tables, or {} when some are missing (hook for derived entries)."""
+        return loaded if len(loaded) == len(self.final_names) else {}
 
     def _save_to_state_dict(self, destination, prefix, keep_vars) -> None:
         super()._save_to_state_dict(destination, prefix, keep_vars)
         for name in self.final_names:
-            if name in self.final:
+            if name in self.final and name not in self.derived:
                 destination[f"{prefix}final_{name}"] = self.final[name].detach().clone()
 
     def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys,
@@ -83,7 +98,8 @@ class FinalState(nn.Module):
             key = f"{prefix}final_{name}"
             if key in state_dict:
                 loaded[name] = state_dict.pop(key).detach().cpu().clone()
-        self.final = loaded if len(loaded) == len(self.final_names) else {}
+        self.derived = set()
+        self.final = self._complete(loaded)
         super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys,
                                       unexpected_keys, error_msgs)
 
@@ -229,6 +245,11 @@ class EntropyBottleneck(FinalState):
         return y_hat, self.likelihood(y_hat)
 
 
+def scale_bounds(scale_table: torch.Tensor) -> torch.Tensor:
+    """``floor(scale_table * 2^SCALE_BITS)`` as int64 (exact: a power-of-two scaling)."""
+    return torch.floor(scale_table.to(torch.float64) * float(1 << SCALE_BITS)).to(torch.int64)
+
+
 def normal_cdf(x: torch.Tensor) -> torch.Tensor:
     """Phi(x), accurate in the lower tail."""
     return 0.5 * torch.erfc(-x * (0.5**0.5))
@@ -237,16 +258,44 @@ def normal_cdf(x: torch.Tensor) -> torch.Tensor:
 class GaussianConditional(FinalState):
     """y ~ N(mean, scale^2) convolved with the unit box; means and scales come from the
     hyperprior. Coding picks, per element, the first entry of a fixed log-spaced scale table
-    at or above its predicted scale (rounding the scale up costs little and is safe)."""
+    at or above its predicted scale (rounding the scale up costs little and is safe).
 
-    final_names = ("scale_table", "freqs", "lengths", "offsets", "source")
+    The stored ``scale_bounds`` are ``floor(scale_table * 2^SCALE_BITS)`` as int64: for a
+    fixed-point scale ``s = k / 2^SCALE_BITS`` (what the hyperprior gives in eval mode),
+    ``s <= table[i]`` exactly when ``k <= bounds[i]``, so the row is an integer comparison."""
+
+    final_names = ("scale_table", "scale_bounds", "freqs", "lengths", "offsets", "source")
 
     def __init__(self, scale_min: float = 0.11, scale_max: float = 256.0, levels: int = 64,
                  tail_mass: float = 1e-9) -> None:
         super().__init__()
         self.scale_min, self.tail_mass = float(scale_min), float(tail_mass)
+        # used by update() only: loading reads the stored table and never looks at this one
         self.scale_table = torch.exp(torch.linspace(math.log(scale_min), math.log(scale_max),
                                                     levels, dtype=torch.float64))
+
+    def _complete(self, loaded: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        # tables saved before the bounds were stored: the bounds follow exactly from the stored
+        # float64 table (a power-of-two scaling and a floor, both exact)
+        if "scale_bounds" not in loaded and "scale_table" in loaded:
+            loaded["scale_bounds"] = scale_bounds(loaded["scale_table"])
+            self.derived = {"scale_bounds"}
+        return super()._complete(loaded)
+
+    def _source_of(self, scale_table: torch.Tensor) -> torch.Tensor:
+        return _digest(scale_table.to(torch.float64),
+                       torch.tensor([self.tail_mass], dtype=torch.float64))
+
+    def source_digest(self) -> torch.Tensor:
+        """SHA-256 of the stored scale table and the tail mass: the tables depend on nothing
+        else (no weight), so this reads stored values only."""
+        table = self.final["scale_table"] if self.final else self.scale_table
+        return self._source_of(table)
+
+    def finalized(self) -> bool:
+        return (super().finalized()
+                and torch.equal(self.final["scale_bounds"],
+                                scale_bounds(self.final["scale_table"])))
 
     def likelihood(self, values: torch.Tensor, scales: torch.Tensor) -> torch.Tensor:
         """P(round-off box around ``values``) for centred values and their scales."""
@@ -254,9 +303,6 @@ class GaussianConditional(FinalState):
         v = torch.abs(values)
         lik = normal_cdf((0.5 - v) / scales) - normal_cdf((-0.5 - v) / scales)
         return lower_bound(lik, LIKELIHOOD_BOUND)
-
-    def source_digest(self) -> torch.Tensor:
-        return _digest(self.scale_table, torch.tensor([self.tail_mass], dtype=torch.float64))
 
     @torch.no_grad()
     def update(self) -> None:
@@ -272,12 +318,30 @@ class GaussianConditional(FinalState):
             tails.append(2.0 * float(normal_cdf(torch.tensor((-radius - 0.5) / scale,
                                                              dtype=torch.float64))))
             offsets.append(-radius)
-        self.final = {"scale_table": self.scale_table.clone(), **_rows(pmfs, tails, offsets),
-                      "source": self.source_digest()}
+        table = self.scale_table.clone()
+        self.derived = set()
+        self.final = {"scale_table": table, "scale_bounds": scale_bounds(table),
+                      **_rows(pmfs, tails, offsets), "source": self._source_of(table)}
 
     def indexes(self, scales: torch.Tensor) -> torch.Tensor:
-        """Row of the table for each scale (int64): the first table scale >= it."""
-        table = self.final["scale_table"].to(scales.device)
+        """Row of the table for each fixed-point scale: the first row whose bound is >= it.
+
+        ``scales`` are int64 counts of 2^-SCALE_BITS, or floats holding such multiples (what
+        the hyperprior gives in eval mode, :func:`pixelsmith.codec.models.hyper_synthesis_fixed`;
+        converting them back is exact). Integer comparisons: the same rows on every machine."""
+        if scales.is_floating_point():
+            scales = torch.round(scales.to(torch.float64) * float(1 << SCALE_BITS))
+        bounds = self.final["scale_bounds"].to(scales.device)
+        index = torch.bucketize(scales.to(torch.int64), bounds)
+        return index.clamp_(0, len(bounds) - 1)
+
+    def indexes_float(self, scales: torch.Tensor, table: torch.Tensor | None = None
+                      ) -> torch.Tensor:
+        """Row for each float64 scale against the float64 table (the stored one unless
+        ``table`` is given): how version 1 files chose rows (from float64 scales whose last
+        bits may differ between machines)."""
+        table = self.final["scale_table"] if table is None else table
+        table = table.to(device=scales.device, dtype=torch.float64)
         index = torch.bucketize(scales.to(torch.float64), table)
         return index.clamp_(0, len(table) - 1)
 

@@ -17,7 +17,8 @@ from pixelsmith.errors import PixelsmithError
 from pixelsmith.io import DEFAULT_MAX_PIXELS
 
 MAGIC = b"\x89PXS\r\n\x1a\n"
-VERSION = 1
+VERSION = 2  # written; version 1 differs only in how the hyperprior picks rows (FORMAT.md)
+READ_VERSIONS = (1, 2)
 KIND_NAMES = {1: "factorized prior", 2: "hyperprior", 3: "conv-ae 8-bit + zlib"}
 MAX_NAME = 64
 MAX_STREAMS = 4
@@ -34,7 +35,8 @@ class Header:
 
     ``channels`` is the image's (1 gray, 3 RGB), which may be fewer than the model's: a gray
     image is coded by an RGB model as three equal channels. ``model_id`` is the first 8 bytes
-    of the SHA-256 of the model's state (weights and entropy tables).
+    of the SHA-256 of the model's state (weights and entropy tables). ``version`` is the
+    format version the file was written in.
     """
 
     kind: int
@@ -46,6 +48,7 @@ class Header:
     pad_right: int
     model_id: bytes
     model_name: str
+    version: int = VERSION
 
     @property
     def padded_size(self) -> tuple[int, int]:
@@ -80,8 +83,10 @@ def pack(header: Header, streams: list[bytes]) -> bytes:
     _check(header, MAX_SIDE * MAX_SIDE)
     if not 1 <= len(streams) <= MAX_STREAMS:
         raise ValueError(f"1 to {MAX_STREAMS} streams, not {len(streams)}")
+    if header.version not in READ_VERSIONS:
+        raise ValueError(f"cannot write .pxs version {header.version}")
     name = header.model_name.encode("ascii")
-    head = _FIXED.pack(MAGIC, VERSION, header.kind, header.channels, header.quality,
+    head = _FIXED.pack(MAGIC, header.version, header.kind, header.channels, header.quality,
                        header.width, header.height, header.pad_bottom, header.pad_right,
                        header.model_id, len(name))
     lengths = struct.pack(f"<B{len(streams)}I", len(streams), *(len(s) for s in streams))
@@ -98,9 +103,10 @@ def unpack(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[Header, l
         raise PixelsmithError("not a .pxs file (no pixelsmith magic number)")
     if len(data) < len(MAGIC) + 1:
         raise PixelsmithError("truncated .pxs file")
-    if data[len(MAGIC)] != VERSION:
-        raise PixelsmithError(f".pxs version {data[len(MAGIC)]} is not supported "
-                              f"(this pixelsmith reads version {VERSION})")
+    version = data[len(MAGIC)]
+    if version not in READ_VERSIONS:
+        raise PixelsmithError(f".pxs version {version} is not supported (this pixelsmith "
+                              f"reads versions {', '.join(map(str, READ_VERSIONS))})")
     end = len(data) - _CRC
     position = _FIXED.size
     if position > end:
@@ -132,6 +138,6 @@ def unpack(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[Header, l
         streams.append(data[position:position + length])
         position += length
     header = Header(kind, channels, quality, width, height, pad_bottom, pad_right, model_id,
-                    name_bytes.decode("ascii", errors="replace"))
+                    name_bytes.decode("ascii", errors="replace"), version)
     _check(header, max_pixels)
     return header, streams

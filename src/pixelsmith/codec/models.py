@@ -21,15 +21,23 @@ gray, 3 RGB), ``N`` (hidden width), ``M`` (latent channels), and the operating p
 ``quality`` (the index written into files, 0 = unnamed) and ``lmbda`` (the rate-distortion
 trade-off the codec family trains with: rate + lmbda * 255^2 * MSE).
 
-The hyperprior computes its entropy parameters (scales, means) in float64 at evaluation time:
-the scale of each latent picks a row of the coding table, so encoder and decoder must agree
-on it; float64 makes a disagreement between two machines' BLAS negligible (docs/CODEC.md).
+The hyperprior computes its entropy parameters (scales, means) in fixed point at evaluation
+time (:func:`hyper_synthesis_fixed`): the scale of each latent picks a row of the coding table,
+so encoder and decoder must agree on it exactly, and integer arithmetic gives the same scales on
+every machine. (Files of format version 1 chose rows from float64 scales;
+``decompress_padded(..., version=1)`` still reads them that way.)
+
+Decoding runs the synthesis transform over tiles of the latent (:meth:`Codec.synthesize`), each
+with a halo wide enough that the tiles equal the whole-image transform, so the memory of
+decoding grows with the image only through its output (docs/CODEC.md).
 """
 
 from __future__ import annotations
 
+import math
 import zlib
 from collections.abc import Callable
+from fractions import Fraction
 
 import numpy as np
 import torch
@@ -38,6 +46,7 @@ from torch.nn import functional as F
 
 from pixelsmith.codec import coder
 from pixelsmith.codec.entropy import (
+    SCALE_BITS,
     EntropyBottleneck,
     GaussianConditional,
     dequantize,
@@ -55,6 +64,22 @@ RD_SCALE = 255.0**2
 
 #: ``quantize(values, centre)``: a differentiable stand-in for rounding around ``centre``
 Quantizer = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+#: the newest .pxs version (pixelsmith.codec.format.VERSION): what compress writes
+FORMAT_VERSION = 2
+#: pixels per latent element along each side of the synthesis transform (4 stride-2 layers)
+LATENT_STRIDE = 16
+#: latent rows and columns per synthesis tile (512 pixels), and the halo around each tile:
+#: each 5x5 stride-2 transposed convolution reaches one input sample either side, so an
+#: output pixel depends on latents within 1 + 1/2 + 1/4 + 1/8 < 2 latent samples
+SYNTHESIS_TILE = 32
+SYNTHESIS_HALO = 2
+#: the same for the hyperprior's h_s, in hyper-latent samples (4 latent samples each)
+HYPER_TILE = 16
+HYPER_HALO = 2
+
+_LIMB = 21  # fixed-point activations are split into two limbs of 21 bits
+_ACTIVATION_LIMIT = (1 << (2 * _LIMB)) - 1  # |activation counts| are kept below 2^42
 
 
 def conv(cin: int, cout: int, kernel: int = 5, stride: int = 2) -> nn.Conv2d:
@@ -145,6 +170,25 @@ class Codec(nn.Module):
     def _device(self) -> torch.device:
         return next(self.parameters()).device
 
+    def synthesis_input(self, latent: torch.Tensor) -> torch.Tensor:
+        """What ``g_s`` takes, from the decoded latent (pointwise, so it tiles freely)."""
+        return latent
+
+    @torch.no_grad()
+    def synthesize(self, latent: torch.Tensor, crop: tuple[int, int] | None = None,
+                   tile: int = SYNTHESIS_TILE) -> torch.Tensor:
+        """``g_s`` over tiles of ``tile`` x ``tile`` latent samples plus a halo of
+        ``SYNTHESIS_HALO``, written into one output cropped to ``crop`` (height, width).
+
+        The halo covers the transform's reach, so every tile's pixels are those of the
+        whole-image transform; peak memory is the output plus one tile's activations, whatever
+        the image size. (Bit for bit equal to ``g_s`` on the whole latent with one thread, as
+        tested; with several threads float32 sums may be split differently, as they are
+        between two whole-image runs with different thread counts.)
+        """
+        return map_tiles(lambda part: self.g_s(self.synthesis_input(part)), latent,
+                         LATENT_STRIDE, tile, SYNTHESIS_HALO, crop)
+
 
 class FactorizedPrior(Codec):
     """Balle et al. 2018's factorized-prior model: g_a, a per-channel learned density, g_s."""
@@ -186,12 +230,16 @@ class FactorizedPrior(Codec):
         return [coder.encode(symbols, channel_ids(y.shape), self.entropy_y.tables())]
 
     @torch.no_grad()
-    def decompress_padded(self, streams: list[bytes], height: int, width: int) -> torch.Tensor:
+    def decompress_padded(self, streams: list[bytes], height: int, width: int, *,
+                          version: int = FORMAT_VERSION,
+                          crop: tuple[int, int] | None = None) -> torch.Tensor:
+        """x_hat of padded size (height, width), or cropped to ``crop``; all versions alike."""
         shape = self.latent_shape(height, width)
         symbols = coder.decode(streams[0], channel_ids(shape), self.entropy_y.tables())
         centre = self.entropy_y.medians().view(1, -1, 1, 1)
         y_hat = dequantize(torch.from_numpy(symbols).view(shape).to(self._device()), centre)
-        return self.g_s(y_hat)
+        del symbols
+        return self.synthesize(y_hat, crop)
 
 
 class MeanScaleHyperprior(Codec):
@@ -225,12 +273,29 @@ class MeanScaleHyperprior(Codec):
 
     def entropy_parameters(self, z_hat: torch.Tensor
                            ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """(scales, means or None) from z_hat: float32 in training, float64 in eval mode."""
+        """(scales, means or None) from z_hat: float32 in training; in eval mode float64
+        holding the exact fixed-point values of :func:`hyper_synthesis_fixed`."""
         if self.training:
             params = self.h_s(z_hat)
         else:
-            weights = {k: v.double() for k, v in self.h_s.named_parameters()}
-            params = torch.func.functional_call(self.h_s, weights, (z_hat.double(),))
+            params = self.hyper_counts(z_hat).to(torch.float64).mul_(2.0**-SCALE_BITS)
+            params = params.to(z_hat.device)
+        return self._split(params)
+
+    @torch.no_grad()
+    def hyper_counts(self, z_hat: torch.Tensor, tile: int = HYPER_TILE) -> torch.Tensor:
+        """:func:`hyper_synthesis_fixed` over tiles of z_hat (integer arithmetic, so the tiles
+        equal the whole exactly): int64 counts of 2^-SCALE_BITS, means first, on the CPU."""
+        return map_tiles(lambda part: hyper_synthesis_fixed(self.h_s, part), z_hat.cpu(), 4,
+                         tile, HYPER_HALO)
+
+    def entropy_parameters_float64(self, z_hat: torch.Tensor
+                                   ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(scales, means or None) from h_s in float64: how format version 1 computed them."""
+        weights = {k: v.double() for k, v in self.h_s.named_parameters()}
+        return self._split(torch.func.functional_call(self.h_s, weights, (z_hat.double(),)))
+
+    def _split(self, params: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         if not self.mean:
             return params, None
         means, scales = params.chunk(2, dim=1)
@@ -286,15 +351,145 @@ class MeanScaleHyperprior(Codec):
                 coder.encode(_numpy_symbols(y_symbols), rows, self.gaussian.tables())]
 
     @torch.no_grad()
-    def decompress_padded(self, streams: list[bytes], height: int, width: int) -> torch.Tensor:
+    def decode_symbols(self, streams: list[bytes], height: int, width: int,
+                       version: int = FORMAT_VERSION, scale_table: torch.Tensor | None = None
+                       ) -> tuple[np.ndarray, np.ndarray, torch.Tensor | None]:
+        """(z symbols, y symbols, means) of padded size (height, width): version 2 picks the
+        rows of y from fixed-point scales, version 1 from float64 ones against the float64
+        scale table (``scale_table``, else the stored one)."""
         z_shape = self.latent_shape(height, width, 64, self.N)
         z_symbols = coder.decode(streams[0], channel_ids(z_shape), self.entropy_z.tables())
-        z_symbols = torch.from_numpy(z_symbols).view(z_shape).to(self._device())
-        scales, means = self.entropy_parameters(dequantize(z_symbols, self._z_centre()))
-        rows = self.gaussian.indexes(scales).cpu().numpy().ravel()
+        z_hat = dequantize(torch.from_numpy(z_symbols).view(z_shape).to(self._device()),
+                           self._z_centre())
+        if version == 1:
+            scales, means = self.entropy_parameters_float64(z_hat)
+            rows = self.gaussian.indexes_float(scales, scale_table)
+        else:
+            counts = self.hyper_counts(z_hat)
+            scales, mean_counts = self._split(counts)
+            rows = self.gaussian.indexes(scales)
+            means = None if mean_counts is None else (
+                mean_counts.to(torch.float64).mul_(2.0**-SCALE_BITS).to(self._device()))
+            del counts, mean_counts
+        del scales
+        rows = rows.cpu().numpy().ravel()
         y_symbols = coder.decode(streams[1], rows, self.gaussian.tables())
-        y_symbols = torch.from_numpy(y_symbols).view(scales.shape).to(self._device())
-        return self.g_s(dequantize(y_symbols, 0.0 if means is None else means))
+        return z_symbols, y_symbols, means
+
+    @torch.no_grad()
+    def decompress_padded(self, streams: list[bytes], height: int, width: int, *,
+                          version: int = FORMAT_VERSION, crop: tuple[int, int] | None = None,
+                          scale_table: torch.Tensor | None = None) -> torch.Tensor:
+        """x_hat of padded size (height, width), or cropped to ``crop``."""
+        _, y_symbols, means = self.decode_symbols(streams, height, width, version, scale_table)
+        shape = self.latent_shape(height, width)
+        y_symbols = torch.from_numpy(y_symbols).view(shape).to(self._device())
+        y_hat = dequantize(y_symbols, 0.0 if means is None else means)
+        del y_symbols, means
+        return self.synthesize(y_hat, crop)
+
+
+def map_tiles(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, stride: int,
+              tile: int, halo: int, crop: tuple[int, int] | None = None) -> torch.Tensor:
+    """``fn(x)`` for a convolutional ``fn`` that maps (N, C, h, w) to (N, C', h * stride,
+    w * stride), computed over tiles of ``tile`` x ``tile`` samples of x, each with ``halo``
+    samples of context on every side, and assembled into one output cropped to ``crop``
+    (rows, columns; default the whole). Equal to ``fn(x)`` when the halo covers fn's reach."""
+    n, _, rows, cols = x.shape
+    height, width = crop or (rows * stride, cols * stride)
+    out = None
+    for top in range(0, math.ceil(height / stride), tile):
+        for left in range(0, math.ceil(width / stride), tile):
+            r0, c0 = max(top - halo, 0), max(left - halo, 0)
+            piece = fn(x[..., r0:min(top + tile + halo, rows), c0:min(left + tile + halo, cols)])
+            if out is None:
+                out = piece.new_empty((n, piece.shape[1], height, width))
+            y0, x0 = top * stride, left * stride
+            y1, x1 = min((top + tile) * stride, height), min((left + tile) * stride, width)
+            out[..., y0:y1, x0:x1] = piece[..., y0 - r0 * stride:y1 - r0 * stride,
+                                           x0 - c0 * stride:x1 - c0 * stride]
+            del piece
+    return out
+
+
+def _fixed_weight(weight: torch.Tensor, terms: int) -> tuple[torch.Tensor, int]:
+    """(W, s): float64 integers W = round(weight * 2^s), with s chosen so that |W| stays
+    below 2^bits where two-limb products summed over ``terms`` fit float64's 53 bits. Exact
+    (a power-of-two scaling, then rounding), so the same on every machine."""
+    bits = 53 - _LIMB - max(1, math.ceil(math.log2(terms))) - 1
+    weight = weight.detach().to(torch.float64).cpu()
+    peak = float(weight.abs().max())
+    if peak == 0.0 or not math.isfinite(peak):
+        return torch.zeros_like(weight), 0
+    shift = bits - math.frexp(peak)[1]  # peak < 2^frexp exponent
+    return torch.round(weight * 2.0**shift), shift
+
+
+def _round_shift(values: torch.Tensor, shift: int) -> torch.Tensor:
+    """round(values / 2^shift) for int64 values, halves up (exact integer arithmetic)."""
+    if shift <= 0:
+        return values << -shift
+    return (values + (1 << (shift - 1))) >> shift
+
+
+def _fixed_layer(layer: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """One layer of :func:`hyper_synthesis_fixed` on int64 activation counts."""
+    if isinstance(layer, nn.LeakyReLU):
+        slope = Fraction(layer.negative_slope).limit_denominator(1 << 16)
+        scaled = torch.div(x * slope.numerator + slope.denominator // 2, slope.denominator,
+                           rounding_mode="floor")
+        return torch.where(x < 0, scaled, x)
+    if isinstance(layer, nn.ReLU):
+        return x.clamp_min(0)
+    if not isinstance(layer, (nn.Conv2d, nn.ConvTranspose2d)) or layer.groups != 1:
+        raise TypeError(f"no fixed-point form for {type(layer).__name__}")
+    transposed = isinstance(layer, nn.ConvTranspose2d)
+    cin = layer.weight.shape[0 if transposed else 1]
+    weight, shift = _fixed_weight(layer.weight, cin * layer.weight.shape[2] * layer.weight.shape[3])
+    high = x >> _LIMB  # x = high * 2^LIMB + low, 0 <= low < 2^LIMB
+    low = x - (high << _LIMB)
+
+    def conv(part: torch.Tensor) -> torch.Tensor:
+        part = part.to(torch.float64)
+        if transposed:
+            out = F.conv_transpose2d(part, weight, None, layer.stride, layer.padding,
+                                     layer.output_padding, 1, layer.dilation)
+        else:
+            out = F.conv2d(part, weight, None, layer.stride, layer.padding, layer.dilation)
+        # every product and partial sum is an integer below 2^53: exact in any order
+        return torch.round(out).to(torch.int64)
+
+    c_high, c_low = conv(high), conv(low)
+    if shift <= _LIMB:
+        out = (c_high << (_LIMB - shift)) + _round_shift(c_low, shift)
+    else:
+        quotient = c_high >> (shift - _LIMB)
+        rest = c_high - (quotient << (shift - _LIMB))
+        out = quotient + _round_shift((rest << _LIMB) + c_low, shift)
+    if layer.bias is not None:
+        bias = torch.round(layer.bias.detach().to(torch.float64).cpu() * float(1 << SCALE_BITS))
+        out = out + bias.to(torch.int64).view(1, -1, 1, 1)
+    return out
+
+
+@torch.no_grad()
+def hyper_synthesis_fixed(h_s: nn.Sequential, z_hat: torch.Tensor) -> torch.Tensor:
+    """h_s(z_hat) in fixed point: int64 counts of 2^-SCALE_BITS, the same on every machine.
+
+    Activations are integers (counts of 2^-SCALE_BITS, kept below 2^42 in magnitude), each
+    layer's weights are integers ``round(w * 2^s)`` with a per-layer power of two, and each
+    convolution runs in float64 on two 21-bit limbs of the activations, where every product and
+    partial sum is an integer below 2^53, so the float64 result is exact whatever the summation
+    order, instruction set or thread count. Rescaling, biases and the leaky ReLU's slope are
+    integer arithmetic with round-half-up. The result is within a few 2^-17 of the float
+    computation, far below what matters for coding, and it is a function of the stored weights
+    and the decoded z alone. Runs on the CPU.
+    """
+    x = torch.round(z_hat.detach().to(torch.float64).cpu() * float(1 << SCALE_BITS))
+    x = x.to(torch.int64)
+    for layer in h_s:
+        x = _fixed_layer(layer, x.clamp(-_ACTIVATION_LIMIT, _ACTIVATION_LIMIT))
+    return x.clamp(-_ACTIVATION_LIMIT, _ACTIVATION_LIMIT)
 
 
 def straight_through_round(y: torch.Tensor, centre: torch.Tensor | None) -> torch.Tensor:
@@ -322,13 +517,14 @@ class ConvAECodec(Codec):
         """The latent in [0, 255] (before rounding)."""
         return (torch.tanh(self.g_a(x)) + 1.0) * 127.5
 
-    def synthesize(self, levels: torch.Tensor) -> torch.Tensor:
-        return self.g_s(levels / 127.5 - 1.0)
+    def synthesis_input(self, latent: torch.Tensor) -> torch.Tensor:
+        """The 8-bit levels back in [-1, 1]."""
+        return latent / 127.5 - 1.0
 
     def forward(self, x: torch.Tensor, generator: torch.Generator | None = None) -> dict:
         q = self.levels(x)
         q = uniform_noise(q, generator) if self.training else torch.round(q)
-        return {"x_hat": self.synthesize(q), "likelihoods": {}}
+        return {"x_hat": self.g_s(self.synthesis_input(q)), "likelihoods": {}}
 
     @torch.no_grad()
     def compress_padded(self, x: torch.Tensor) -> list[bytes]:
@@ -336,7 +532,10 @@ class ConvAECodec(Codec):
         return [zlib.compress(q.cpu().numpy().tobytes(), 9)]
 
     @torch.no_grad()
-    def decompress_padded(self, streams: list[bytes], height: int, width: int) -> torch.Tensor:
+    def decompress_padded(self, streams: list[bytes], height: int, width: int, *,
+                          version: int = FORMAT_VERSION,
+                          crop: tuple[int, int] | None = None) -> torch.Tensor:
+        """x_hat of padded size (height, width), or cropped to ``crop``; all versions alike."""
         shape = self.latent_shape(height, width)
         expected = int(np.prod(shape))
         inflater = zlib.decompressobj()
@@ -347,7 +546,7 @@ class ConvAECodec(Codec):
         if len(raw) != expected or not inflater.eof or inflater.unused_data:
             raise PixelsmithError("corrupted stream (latent has the wrong size)")
         q = torch.from_numpy(np.frombuffer(raw, dtype=np.uint8).copy()).view(shape)
-        return self.synthesize(q.to(self._device(), torch.float32))
+        return self.synthesize(q.to(self._device(), torch.float32), crop)
 
 
 def rate_bits(likelihoods: dict[str, torch.Tensor]) -> torch.Tensor:

@@ -17,6 +17,17 @@ from pixelsmith.errors import PixelsmithError
 
 _LOG_ANXIETY = (math.log10(3e-4), -2.0)
 _NEGATIVE_TOLERANCE = 1e-6  # relative to the largest value: round-off below this is clipped
+#: the most memory building one kernel may take (bytes): larger kernels are refused up front
+KERNEL_MEMORY_LIMIT = 1 << 30
+
+
+def _check_kernel_memory(what: str, size: int, bytes_per_cell: float) -> None:
+    """A one-line error, before any array exists, for a kernel too large to build."""
+    needed = float(size) ** 2 * bytes_per_cell
+    if needed > KERNEL_MEMORY_LIMIT:
+        largest = int(math.isqrt(int(KERNEL_MEMORY_LIMIT / bytes_per_cell)))
+        raise PixelsmithError(f"a {what} kernel of side {size} would need {needed / 2**30:.3g} "
+                              f"GB to build; sides up to {largest} are allowed")
 
 
 def _normalised(array: np.ndarray, source: str = "kernel") -> torch.Tensor:
@@ -69,6 +80,7 @@ def gaussian_kernel(
     size = _odd_size(3 * max(sx, sy)) if size is None else int(size)
     if size < 1:
         raise ValueError(f"kernel size must be >= 1, got {size}")
+    _check_kernel_memory("Gaussian blur", size, 64)  # a few float64 grids of size x size
     coords = np.arange(size, dtype=np.float64) - (size - 1) / 2
     cols, rows = np.meshgrid(coords, coords)  # x to the right, y downwards
     if max(sx, sy) == 0:
@@ -94,6 +106,7 @@ def disk_kernel(radius: float, supersample: int = 16) -> torch.Tensor:
     if radius < 0 or not math.isfinite(radius):
         raise ValueError(f"disk radius must be finite and >= 0, got {radius}")
     size = _odd_size(radius)
+    _check_kernel_memory("disk blur", size, 10 * supersample**2)  # the supersampled grid
     sub = (np.arange(supersample) + 0.5) / supersample - 0.5  # offsets inside one pixel
     coords = (np.arange(size) - size // 2)[:, None] + sub[None, :]  # (size, supersample)
     x2 = coords[None, :, None, :] ** 2
@@ -189,6 +202,7 @@ def motion_kernel(
     size = int(size)
     if size < 3:
         raise ValueError(f"motion kernel size must be >= 3, got {size}")
+    _check_kernel_memory("motion blur", size, 32)
     if steps < 2:
         raise ValueError(f"steps must be >= 2, got {steps}")
     length = float(size) if length is None else float(length)
