@@ -13,6 +13,7 @@ import click
 from pixelsmith._version import __version__
 from pixelsmith.cli_synthesis import register_synthesis
 from pixelsmith.errors import PixelsmithError
+from pixelsmith.explain.command import explain as explain_command
 
 TASK_CHOICES = ("denoise", "deblur", "inpaint", "sr", "dejpeg")
 
@@ -369,6 +370,7 @@ def decompress(inputs, output, model, max_pixels) -> None:
 
 
 register_synthesis(cli)  # generate, reconstruct, interpolate, traverse (pixelsmith.cli_synthesis)
+cli.add_command(explain_command, "explain")  # pixelsmith.explain.command (imports only click)
 
 
 def main(argv: list[str] | None = None) -> None:

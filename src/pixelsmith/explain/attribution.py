@@ -27,13 +27,18 @@ from pixelsmith.explain.subject import Subject
 class Target:
     """What one output number is: ``box`` (x0, y0, x1, y1), x1/y1 excluded, summed over the
     output's channels; or a class index ``label`` of a classifier; or ``region`` a (1, 1, H, W)
-    0/1 weight map over the output (inpainting: the filled pixels)."""
+    0/1 weight map over the output (inpainting: the filled pixels). ``residual``: explain the
+    restoration network's correction, output minus its weight-free skip path."""
 
     box: tuple[int, int, int, int] | None = None
     label: int | None = None
     region: torch.Tensor | None = None
+    residual: bool = False  # explain output - skip path (what the weights add), not the output
 
     def describe(self) -> str:
+        return ("correction of the " if self.residual else "") + self._what()
+
+    def _what(self) -> str:
         if self.label is not None:
             return f"class {self.label} logit"
         if self.region is not None:
@@ -104,6 +109,8 @@ def scalar_fn(subject: Subject, target: Target):
         out = subject.run(x)
         if target.label is not None:
             return out.reshape(len(x), -1)[:, target.label]
+        if target.residual:
+            out = out - subject.skip(x)
         if target.region is not None:
             return (out * target.region.to(out)).flatten(1).sum(dim=1)
         x0, y0, x1, y1 = target.box

@@ -286,8 +286,8 @@ def lrp(subject: Subject, target: Target, rule: str = "epsilon", eps: float = 1e
         relevance = (first["a"] * first["g_a"]).detach()
     else:
         relevance = (x.detach() * grad).detach()
-    return LRPResult(relevance, float(value.detach().sum()), _conditioning_relevance(subject, records),
-                     layers, rule)
+    return LRPResult(relevance, float(value.detach().sum()),
+                     _conditioning_relevance(subject, records), layers, rule)
 
 
 def relevance_map(result: LRPResult) -> np.ndarray:

@@ -45,6 +45,12 @@ class Subject:
     run: Callable[[torch.Tensor], torch.Tensor]
     mask: torch.Tensor | None = None
     extra: dict = field(default_factory=dict)
+    options: dict = field(default_factory=dict)  # resolved sigma/quality/mask, for rebind()
+    skip: Callable[[torch.Tensor], torch.Tensor] | None = None  # the weight-free path
+
+    def __post_init__(self) -> None:
+        if self.kind == "restoration" and self.skip is None:
+            self.skip = skip_path(self.model, self.mask)
 
     def output(self) -> torch.Tensor:
         """The model's output for ``x`` (no autograd)."""
@@ -78,6 +84,29 @@ def model_kind(model: nn.Module) -> str:
         raise PixelsmithError("a GAN generator takes latents, not images: explain its "
                               "discriminator, or see `pixelsmith traverse` for its latents")
     raise PixelsmithError(f"cannot explain a {type(model).__name__} model")
+
+
+def skip_path(model: nn.Module, mask: torch.Tensor | None = None
+              ) -> Callable[[torch.Tensor], torch.Tensor]:
+    """The part of a restoration network's output that no weight computes: the input itself
+    (residual U-Net, DnCNN), its bicubic upscale (EDSR), or its pull-push fill (inpainting).
+    Explaining ``output - skip`` explains what the network learned to add."""
+    from torch.nn import functional as F
+
+    from pixelsmith.nets.edsr import EDSR
+    from pixelsmith.nets.unet import pull_push_fill
+
+    if isinstance(model, EDSR):
+        return lambda t: F.interpolate(t, scale_factor=model.scale, mode="bicubic",
+                                       align_corners=False)
+    if mask is not None:
+        return lambda t: pull_push_fill(t, mask.expand(t.shape[0], -1, -1, -1))
+    return lambda t: t
+
+
+def rebind(subject: Subject, model: nn.Module) -> Subject:
+    """The same image and conditioning with another network (e.g. re-initialised weights)."""
+    return make_subject(model, subject.x, **subject.options)
 
 
 def model_name(model: nn.Module) -> str:
@@ -138,7 +167,8 @@ def make_subject(model: nn.Module, x: torch.Tensor, *, sigma: float | None = Non
             level = float(sigma) / 255.0
             extra["sigma"] = f"{float(sigma):g}"
         level_t = torch.full((1,), level)
-        return Subject(model, name, kind, x, lambda t: model(t, level_t), extra=extra)
+        return Subject(model, name, kind, x, lambda t: model(t, level_t), extra=extra,
+                       options={"sigma": level * 255.0})
     if conditioning == "quality":
         if quality is None and image_info and image_info.get("quantization"):
             from pixelsmith.estimate import estimate_jpeg_quality
@@ -149,7 +179,8 @@ def make_subject(model: nn.Module, x: torch.Tensor, *, sigma: float | None = Non
                                   "(or a JPEG file, whose tables tell it)")
         extra["quality"] = int(quality)
         level_t = torch.full((1,), float(quality) / 100.0)
-        return Subject(model, name, kind, x, lambda t: model(t, level_t), extra=extra)
+        return Subject(model, name, kind, x, lambda t: model(t, level_t), extra=extra,
+                       options={"quality": int(quality)})
     if conditioning == "mask":
         if mask is None:
             raise PixelsmithError(f"model '{name}' inpaints: give the mask with --mask FILE "
@@ -161,7 +192,8 @@ def make_subject(model: nn.Module, x: torch.Tensor, *, sigma: float | None = Non
         if not bool(mask.any()):
             raise PixelsmithError("the mask has no missing (white) pixel")
         extra["missing"] = f"{float(mask.mean()) * 100:.1f}% of the pixels"
-        return Subject(model, name, kind, x, lambda t: model(t, mask), mask=mask, extra=extra)
+        return Subject(model, name, kind, x, lambda t: model(t, mask), mask=mask, extra=extra,
+                       options={"mask": mask})
     return Subject(model, name, kind, x, model, extra=extra)
 
 
@@ -186,8 +218,6 @@ def load_subject(method: str | Path, image: str | Path | torch.Tensor, *,
                  mask: str | Path | torch.Tensor | None = None,
                  max_pixels: int = 100_000_000) -> Subject:
     """A :class:`Subject` from a shipped model name or folder and an image path or tensor."""
-    from pixelsmith.zoo import load_model
-
     info = None
     if isinstance(image, (str, Path)):
         from pixelsmith.io import load_image
@@ -200,5 +230,16 @@ def load_subject(method: str | Path, image: str | Path | torch.Tensor, *,
         from pixelsmith.degrade.mask import load_mask
 
         mask = load_mask(mask, size=tuple(x.shape[-2:]))
-    model = load_model(method)
+    model = _load(method)
     return make_subject(model, x, sigma=sigma, quality=quality, mask=mask, image_info=info)
+
+
+def _load(method: str | Path) -> nn.Module:
+    """A model by name or folder; codecs through the codec loader (finalized entropy tables)."""
+    from pixelsmith.zoo import load_model, read_config, resolve_model_dir
+
+    if read_config(resolve_model_dir(method)).get("family") == "codec":
+        from pixelsmith.codec.api import load_codec
+
+        return load_codec(method)
+    return load_model(method)
