@@ -158,7 +158,7 @@ def require_captum():
     return captum.attr
 
 
-def integrated_gradients(subject: Subject, target: Target, steps: int = 32,
+def integrated_gradients(subject: Subject, target: Target, steps: int = 16,
                          baseline: torch.Tensor | float = 0.0, batch: int = 8,
                          tolerance: float | None = 0.01, max_steps: int = 256) -> IGResult:
     """Integrated gradients from ``baseline`` (default: a black image) to the image, with
@@ -213,14 +213,17 @@ def _radius(mass: np.ndarray, cx: int, cy: int, fraction: float) -> int:
     return max(h, w)
 
 
-def effective_receptive_field(subject: Subject, at: tuple[int, int] | None = None
-                              ) -> ReceptiveField:
-    """The effective receptive field of the output pixel ``at`` (default: the centre)."""
+def effective_receptive_field(subject: Subject, at: tuple[int, int] | None = None,
+                              grad: torch.Tensor | None = None) -> ReceptiveField:
+    """The effective receptive field of the output pixel ``at`` (default: the centre);
+    ``grad``: that pixel's input gradient when it is already computed."""
     if subject.kind != "restoration":
         raise PixelsmithError("the receptive field is measured for restoration models")
     out_h, out_w = subject.output().shape[-2:]
     at = at or (out_w // 2, out_h // 2)
-    grad = pixel_map(gradient(subject, default_target(subject, at=at)).abs())
+    if grad is None:
+        grad = gradient(subject, default_target(subject, at=at))
+    grad = pixel_map(grad.abs())
     scale_y, scale_x = out_h / grad.shape[0], out_w / grad.shape[1]
     cx, cy = int(at[0] / scale_x), int(at[1] / scale_y)
     return ReceptiveField(grad, (cx, cy), _radius(grad, cx, cy, 0.5), _radius(grad, cx, cy, 0.9))

@@ -103,7 +103,8 @@ def _section_attribution(page: Page, subject: Subject, target, steps: int) -> No
         "Attribution", f"What each input pixel contributed to the {target.describe()} (red adds "
         "to it, blue takes away). Integrated gradients start from a black image; their sum "
         "should equal f(image) - f(black).")
-    gxi = at.gradient_x_input(subject, target)
+    grad = at.gradient(subject, target)
+    gxi = grad * subject.x
     page.add(section, "attribution-gradxinput.png", heatmap(at.pixel_map(gxi), signed=True),
              "gradient x input")
     rows = []
@@ -141,9 +142,13 @@ def _section_attribution(page: Page, subject: Subject, target, steps: int) -> No
     rows.append(["rank corr. with a Sobel edge map of the image",
                  f"{rank_correlation(trained, edge_map(subject.x), support=False):.2f}"])
     if subject.kind == "restoration":
-        field = at.effective_receptive_field(subject)
+        box = target.box
+        one = box is not None and (box[2] - box[0], box[3] - box[1]) == (1, 1)
+        field = at.effective_receptive_field(subject, box[:2] if one else None,
+                                             grad if one else None)
+        where = f"({box[0]}, {box[1]})" if one else "at the centre"
         page.add(section, "receptive-field.png", heatmap(field.grad, signed=False),
-                 f"effective receptive field of output pixel at the centre: 50% of |gradient| "
+                 f"effective receptive field of the output pixel {where}: 50% of |gradient| "
                  f"within r = {field.r50} px, 90% within r = {field.r90} px")
         rows += [["receptive field r50 / r90 (px)", f"{field.r50} / {field.r90}"]]
     if subject.mask is not None and target.region is not None:
@@ -258,7 +263,7 @@ def _section_vae(page: Page, subject: Subject, data: str | Path | None, limit: i
 
 def explain(subject: Subject, out: str | Path, kinds: list[str] | None = None, *,
             at: tuple[int, int] | None = None, box: tuple[int, int, int, int] | None = None,
-            label: int | None = None, steps: int = 32, data: str | Path | None = None,
+            label: int | None = None, steps: int = 16, data: str | Path | None = None,
             limit: int = 512) -> Path:
     """Write the explanations ``kinds`` (default: all that fit) of ``subject`` to the folder
     ``out`` (PNG panels + index.html); returns the page's path."""
