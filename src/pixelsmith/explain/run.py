@@ -235,16 +235,22 @@ def _section_codec(page: Page, subject: Subject) -> None:
     section.table = (["measure", "value"], rows)
 
 
-def _section_vae(page: Page, subject: Subject, data: str | Path | None, limit: int) -> None:
+def _section_vae(page: Page, subject: Subject, data: str | Path | torch.Tensor | None,
+                 limit: int) -> None:
     from pixelsmith.explain.vae_units import ACTIVE_THRESHOLD, dataset_images, vae_units
     from pixelsmith.synthesis import traverse
 
-    images = dataset_images(data, limit) if data else subject.x
+    if isinstance(data, torch.Tensor):  # images already in memory (Python API)
+        images, where = data, f"{len(data)} given images"
+    elif data:
+        images = dataset_images(data, limit)
+        where = f"{len(images)} images of {data}"
+    else:
+        images, where = subject.x, "this one image (give --data FOLDER for active units over " \
+            "a data set)"
     units = vae_units(subject.model, images)
     active = units.variance > ACTIVE_THRESHOLD
     order = units.order
-    where = f"{units.images} images of {data}" if data else "this one image (give --data FOLDER " \
-        "for active units over a data set)"
     section = page.section(
         "VAE latent dimensions", f"KL(q(z_k|x) || N(0,1)) per dimension, sorted, averaged "
         f"over {where}; red: active units (variance of the posterior mean > "
@@ -263,7 +269,8 @@ def _section_vae(page: Page, subject: Subject, data: str | Path | None, limit: i
 
 def explain(subject: Subject, out: str | Path, kinds: list[str] | None = None, *,
             at: tuple[int, int] | None = None, box: tuple[int, int, int, int] | None = None,
-            label: int | None = None, steps: int = 16, data: str | Path | None = None,
+            label: int | None = None, steps: int = 16,
+            data: str | Path | torch.Tensor | None = None,
             limit: int = 512) -> Path:
     """Write the explanations ``kinds`` (default: all that fit) of ``subject`` to the folder
     ``out`` (PNG panels + index.html); returns the page's path."""
