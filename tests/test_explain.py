@@ -4,7 +4,6 @@ randomisation, bit accounting) and the command writes a page or fails on one lin
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import re
 import subprocess
 import sys
@@ -26,7 +25,12 @@ from pixelsmith.explain.sanity import (
 from pixelsmith.explain.subject import load_subject, make_subject, rebind
 from pixelsmith.io import read_image
 
-HAS_CAPTUM = importlib.util.find_spec("captum") is not None
+try:
+    import captum.attr  # noqa: F401
+
+    HAS_CAPTUM = True
+except ImportError:
+    HAS_CAPTUM = False
 needs_captum = pytest.mark.skipif(not HAS_CAPTUM, reason="captum is not installed "
                                   "(pip install 'pixelsmith[explain]')")
 

@@ -196,7 +196,13 @@ def _section_lrp(page: Page, subject: Subject, target) -> None:
 def _section_gradcam(page: Page, subject: Subject, label: int | None) -> None:
     from pixelsmith.explain.gradcam import grad_cam
 
-    cam = grad_cam(subject, label)
+    try:
+        cam = grad_cam(subject, label)
+    except PixelsmithError as exc:
+        if "captum" not in str(exc):
+            raise
+        page.section("Grad-CAM", f"Skipped: {exc}.")
+        return
     section = page.section("Grad-CAM", f"Where the last convolutional stage ({cam.layer}) "
                            f"sees evidence for {cam.what} (score {cam.score:.3g}).")
     heat = heatmap(cam.heat.numpy(), signed=False, percentile=100)
