@@ -358,6 +358,8 @@ def test_cli_writes_a_self_contained_page(tmp_path, capsys, small_png):
     (["IMG", "--method", "no-such-model"], "neither a model folder"),
     (["IMG", "--method", "gan-mnist"], "GAN generator"),
     (["IMG", "--method", "denoise-gray", "--steps", "x"], "--steps"),
+    (["IMG", "--method", "features-mnist", "--at", "3,3"], "--class"),
+    (["IMG", "--method", "features-mnist", "--class", "12"], "--class"),
 ])
 def test_cli_bad_input_is_one_line_exit_2(tmp_path, capsys, small_png, argv, message):
     argv = [str(small_png) if a == "IMG" else a for a in argv]

@@ -76,6 +76,9 @@ def default_target(subject: Subject, at: tuple[int, int] | None = None,
                    label: int | None = None) -> Target:
     """The target for a subject: the given point/box/class, else the centre pixel (restoration),
     the filled region (inpainting), the predicted class (classifiers) or the logit."""
+    if subject.kind != "restoration" and (at is not None or box is not None):
+        raise PixelsmithError("--at and --box pick output pixels of restoration models; a "
+                              f"{subject.kind} model explains one score (use --class)")
     if subject.kind == "classifier":
         with torch.no_grad():
             logits = subject.run(subject.x)
