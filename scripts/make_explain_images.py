@@ -59,7 +59,8 @@ def main() -> None:
         pictures["activations"] = (tmp / "denoise", ["input.png", "activations-02.png"])
         pictures["attribution"] = (tmp / "denoise", [
             "input.png", "attribution-zoom.png", "receptive-field.png"])
-        pictures["lrp"] = (tmp / "denoise", ["lrp-epsilon.png", "lrp-zplus.png"])
+        pictures["lrp"] = (tmp / "denoise", ["attribution-zoom.png", "lrp-epsilon-zoom.png",
+                                             "lrp-zplus-zoom.png"])
 
         mask = torch.zeros(1, 1, 256, 256)
         mask[..., 104:144, 96:160] = 1.0

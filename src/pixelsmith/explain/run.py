@@ -184,8 +184,13 @@ def _section_lrp(page: Page, subject: Subject, target) -> None:
     rows = []
     for rule in ("epsilon", "zplus"):
         result = lrp(subject, target, rule=rule)
-        page.add(section, f"lrp-{rule}.png", heatmap(relevance_map(result), signed=True),
-                 f"LRP {rule}")
+        relevance = relevance_map(result)
+        page.add(section, f"lrp-{rule}.png", heatmap(relevance, signed=True), f"LRP {rule}")
+        if subject.kind == "restoration" and target.box is not None:
+            x0, y0, x1, y1 = _zoom_box(subject, target)
+            page.add(section, f"lrp-{rule}-zoom.png",
+                     heatmap(relevance[y0:y1, x0:x1], signed=True),
+                     f"LRP {rule}, zoomed to x {x0}-{x1 - 1}, y {y0}-{y1 - 1}")
         rows.append([rule, _fmt(result.output), _fmt(float(result.relevance.sum())),
                      _fmt(result.conditioning), f"{result.conservation_error:.2%}",
                      f"{result.worst_layer_error:.2%}"])
