@@ -148,7 +148,7 @@ def section(rows: list[dict], command: str, threads: int) -> str:
         f"- machine: {machine_summary()}",
         f"- threads: {threads}; the machine's 2 cores were shared with other jobs while this "
         "ran, so wall-clock seconds are inflated; CPU seconds are the work done (on 2 free "
-        "cores the wall time is at least CPU / 2)",
+        "cores the wall time lies between CPU / 2 and about CPU)",
         f"- date: {time.strftime('%Y-%m-%d %H:%M')}",
         "",
         "| model | target | IG completeness error (steps) | LRP epsilon: conservation / worst "
