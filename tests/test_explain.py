@@ -376,3 +376,12 @@ def test_importing_the_package_and_cli_loads_no_torch():
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                          check=True).stdout.strip()
     assert out == "False"
+
+
+def test_python_api_names_resolve():
+    import pixelsmith.explain as api
+
+    for name in api.__all__:
+        assert callable(getattr(api, name)), name
+    with pytest.raises(AttributeError):
+        api.no_such_thing  # noqa: B018
