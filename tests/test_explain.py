@@ -380,8 +380,13 @@ def test_importing_the_package_and_cli_loads_no_torch():
 
 def test_python_api_names_resolve():
     import pixelsmith.explain as api
+    import pixelsmith.explain.activations
+    import pixelsmith.explain.lrp
+    import pixelsmith.explain.vae_units  # noqa: F401 (the submodules are imported: no shadowing)
 
     for name in api.__all__:
-        assert callable(getattr(api, name)), name
+        value = getattr(api, name)
+        assert callable(value) and not isinstance(value, type(api)), name
+    assert api.lrp_relevance is pixelsmith.explain.lrp.lrp
     with pytest.raises(AttributeError):
         api.no_such_thing  # noqa: B018

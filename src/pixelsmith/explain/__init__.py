@@ -15,22 +15,28 @@ from __future__ import annotations
 
 import importlib
 
+#: public name -> (module, name there). Where a module and its main function share a name
+#: (activations, lrp, vae_units), the package exports the function under another name: once
+#: the submodule is imported, Python binds the package attribute of that name to the module.
 _NAMES = {
-    "Subject": "subject", "load_subject": "subject", "make_subject": "subject",
-    "rebind": "subject",
-    "activations": "activations", "stages": "activations",
-    "Target": "attribution", "default_target": "attribution", "gradient": "attribution",
-    "gradient_x_input": "attribution", "integrated_gradients": "attribution",
-    "effective_receptive_field": "attribution", "inpaint_sources": "attribution",
-    "pixel_map": "attribution",
-    "lrp": "lrp", "relevance_map": "lrp",
-    "grad_cam": "gradcam",
-    "bit_map": "codec_bits",
-    "vae_units": "vae_units",
-    "randomized": "sanity", "rank_correlation": "sanity", "edge_map": "sanity",
-    "radial_normalized": "sanity",
-    "Page": "page",
-    "explain": "run",
+    "Subject": ("subject", "Subject"), "load_subject": ("subject", "load_subject"),
+    "make_subject": ("subject", "make_subject"), "rebind": ("subject", "rebind"),
+    "layer_activations": ("activations", "activations"), "stages": ("activations", "stages"),
+    "Target": ("attribution", "Target"), "default_target": ("attribution", "default_target"),
+    "gradient": ("attribution", "gradient"),
+    "gradient_x_input": ("attribution", "gradient_x_input"),
+    "integrated_gradients": ("attribution", "integrated_gradients"),
+    "effective_receptive_field": ("attribution", "effective_receptive_field"),
+    "inpaint_sources": ("attribution", "inpaint_sources"),
+    "pixel_map": ("attribution", "pixel_map"),
+    "lrp_relevance": ("lrp", "lrp"), "relevance_map": ("lrp", "relevance_map"),
+    "grad_cam": ("gradcam", "grad_cam"),
+    "bit_map": ("codec_bits", "bit_map"),
+    "latent_units": ("vae_units", "vae_units"),
+    "randomized": ("sanity", "randomized"), "rank_correlation": ("sanity", "rank_correlation"),
+    "edge_map": ("sanity", "edge_map"), "radial_normalized": ("sanity", "radial_normalized"),
+    "Page": ("page", "Page"),
+    "explain": ("run", "explain"),
 }
 
 __all__ = sorted(_NAMES)
@@ -38,6 +44,6 @@ __all__ = sorted(_NAMES)
 
 def __getattr__(name: str):
     if name in _NAMES:
-        module = importlib.import_module(f"pixelsmith.explain.{_NAMES[name]}")
-        return getattr(module, name)
+        module, attribute = _NAMES[name]
+        return getattr(importlib.import_module(f"pixelsmith.explain.{module}"), attribute)
     raise AttributeError(f"module 'pixelsmith.explain' has no attribute '{name}'")
