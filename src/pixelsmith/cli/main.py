@@ -11,9 +11,10 @@ from pathlib import Path
 import click
 
 from pixelsmith._version import __version__
+from pixelsmith.cli.explain import explain as explain_command
+from pixelsmith.cli.serve import serve
 from pixelsmith.cli.synthesis import register_synthesis
 from pixelsmith.errors import PixelsmithError
-from pixelsmith.web.command import serve
 
 TASK_CHOICES = ("denoise", "deblur", "inpaint", "sr", "dejpeg")
 
@@ -386,7 +387,8 @@ def decompress(inputs, output, model, max_pixels) -> None:
 
 
 register_synthesis(cli)  # generate, reconstruct, interpolate, traverse (pixelsmith.cli.synthesis)
-cli.add_command(serve)  # the local web app (pixelsmith.web.command; FastAPI loads when it runs)
+cli.add_command(serve)  # the local web app (pixelsmith.cli.serve; FastAPI loads when it runs)
+cli.add_command(explain_command, "explain")  # pixelsmith.cli.explain (imports only click)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,0 +1,207 @@
+"""Do the explanations of `pixelsmith explain` mean something, and how long do they take?
+Writes the "explain-checks" section of docs/EXPLAIN.md.
+
+    python -m benchmarks.explain                                  # every shipped model
+    python -m benchmarks.explain --models denoise-color,codec-q3 --output /tmp/EXPLAIN.md
+
+Per shipped model, on the bundled 256 x 256 sample landscape.png (degraded for the model's
+task: Gaussian noise sigma 25, JPEG quality 20, Gaussian blur 1.6, a 64 x 40 hole, or bicubic
+downscaling so that the super-resolved output is 256 x 256):
+
+- integrated-gradients completeness: |sum of attributions - (f(x) - f(black))| / |f(x) -
+  f(black)|, and the steps the 1% tolerance needed (start 16, doubled up to 256);
+- LRP conservation: |relevance on the input - relevance at the output| / |output| for the
+  epsilon rule (bias shared) and the z+ rule, and the largest leak of one layer (epsilon);
+- model randomisation (Adebayo et al. 2018): Spearman rank correlation of |IG| maps of the
+  trained network and of the network re-initialised at random; for one-pixel targets also
+  with the fall-off with distance taken out (sanity.radial_normalized); and of Grad-CAM maps
+  for classifiers; plus the correlation of the trained map with a Sobel edge map;
+- the effective receptive field of the centre output pixel (restoration models): half-sides of
+  the centred squares holding 50% and 90% of |gradient|;
+- codecs: the bit map's sum against the file's payload and header;
+- seconds (wall and CPU) for the whole default explanation page of that model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image as PILImage
+
+from benchmarks.common import replace_section
+from pixelsmith.explain import attribution as at
+from pixelsmith.explain.lrp import lrp
+from pixelsmith.explain.run import explain
+from pixelsmith.explain.sanity import edge_map, radial_normalized, randomized, rank_correlation
+from pixelsmith.explain.subject import load_subject, rebind
+from pixelsmith.io import read_image
+from pixelsmith.sysinfo import machine_summary
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "src" / "pixelsmith" / "samples" / "landscape.png"
+SECTION = "explain-checks"
+RESTORATION = ("denoise-gray", "denoise-color", "dejpeg-gray", "dejpeg-color", "deblur-blind",
+               "deblur-gan", "inpaint", "inpaint-faces-l2", "inpaint-faces-gan", "sr-x2",
+               "sr-x4")
+CLASSIFIERS = ("features-mnist", "features-cifar10", "features-faces")
+CODECS = ("codec-q1", "codec-q2", "codec-q3", "codec-q4")
+
+
+def degraded(name: str, x: torch.Tensor) -> dict:
+    """The model's input and conditioning for the 256 x 256 sample."""
+    generator = torch.Generator().manual_seed(0)
+    if name.startswith("denoise"):
+        noisy = x + 25 / 255 * torch.randn(x.shape, generator=generator)
+        return {"image": noisy.clamp(0, 1), "sigma": 25.0}
+    if name.startswith("dejpeg"):
+        from pixelsmith.io import to_array
+
+        buffer = io.BytesIO()
+        PILImage.fromarray(to_array(x)).save(buffer, format="JPEG", quality=20)
+        array = np.asarray(PILImage.open(io.BytesIO(buffer.getvalue())), dtype=np.float32)
+        return {"image": torch.from_numpy(array / 255).permute(2, 0, 1)[None], "quality": 20}
+    if name.startswith("deblur"):
+        from scipy.ndimage import gaussian_filter
+
+        blurred = gaussian_filter(x.numpy(), sigma=(0, 0, 1.6, 1.6), mode="reflect")
+        return {"image": torch.from_numpy(blurred)}
+    if name.startswith("inpaint"):
+        mask = torch.zeros(1, 1, *x.shape[-2:])
+        mask[..., 104:144, 96:160] = 1.0
+        return {"image": x, "mask": mask}
+    if name.startswith("sr-x"):
+        scale = int(name[-1])
+        small = torch.nn.functional.interpolate(x, scale_factor=1 / scale, mode="bicubic",
+                                                antialias=True, align_corners=False)
+        return {"image": small.clamp(0, 1)}
+    return {"image": x}
+
+
+def timed(work):
+    wall, cpu = time.perf_counter(), time.process_time()
+    result = work()
+    return result, time.perf_counter() - wall, time.process_time() - cpu
+
+
+def measure(name: str, x: torch.Tensor) -> dict:
+    inputs = degraded(name, x)
+    image = inputs.pop("image")
+    subject = load_subject(name, image, **inputs)
+    row: dict = {"model": name, "kind": subject.kind}
+    with tempfile.TemporaryDirectory() as folder:
+        _, row["wall"], row["cpu"] = timed(lambda: explain(subject, folder))
+    if subject.kind == "codec":
+        from pixelsmith.explain.codec_bits import bit_map
+
+        bits = bit_map(subject)
+        row.update(map_bits=bits.map_bits, payload=bits.payload_bits,
+                   header=8 * bits.header_bytes, file=8 * bits.file_bytes)
+        return row
+    target = at.default_target(subject)
+    ig = at.integrated_gradients(subject, target)
+    row.update(ig_error=ig.completeness_error, ig_steps=ig.steps)
+    eps, zplus = lrp(subject, target), lrp(subject, target, rule="zplus")
+    row.update(lrp_eps=eps.conservation_error, lrp_layer=eps.worst_layer_error,
+               lrp_zplus=zplus.conservation_error)
+    shuffled = rebind(subject, randomized(subject.model, seed=0))
+    trained_map = at.pixel_map(ig.attribution)
+    random_map = at.pixel_map(at.integrated_gradients(shuffled, target).attribution)
+    row["rand_ig"] = rank_correlation(trained_map, random_map)
+    row["edge"] = rank_correlation(trained_map, edge_map(subject.x), support=False)
+    if subject.kind == "restoration":
+        field = at.effective_receptive_field(subject)
+        row["erf"] = f"{field.r50} / {field.r90}"
+    if target.box is not None and (target.box[2] - target.box[0]) == 1:
+        scale = subject.output().shape[-1] / subject.x.shape[-1]
+        centre = (target.box[0] / scale, target.box[1] / scale)
+        row["rand_radial"] = rank_correlation(radial_normalized(trained_map, centre),
+                                              radial_normalized(random_map, centre))
+    if subject.kind == "classifier":
+        from pixelsmith.explain.gradcam import grad_cam
+
+        row["rand_cam"] = rank_correlation(grad_cam(subject, target.label).heat.numpy(),
+                                           grad_cam(shuffled, target.label).heat.numpy(),
+                                           support=False)
+    return row
+
+
+def _f(value, spec: str = ".2f") -> str:
+    return "-" if value is None else format(value, spec)
+
+
+def section(rows: list[dict], command: str, threads: int) -> str:
+    lines = [
+        "## Checks and timings (generated)",
+        "",
+        f"Command: `{command}`, on the bundled 256 x 256 sample `landscape.png` degraded for "
+        "each task (one image: the figures show what the checks give, not a distribution). "
+        "benchmarks/explain.py says how each figure is computed.",
+        "",
+        f"- machine: {machine_summary()}",
+        f"- threads: {threads}; the machine's 2 cores were shared with other jobs while this "
+        "ran, so wall-clock seconds are inflated; CPU seconds are the work done (on 2 free "
+        "cores the wall time lies between CPU / 2 and about CPU)",
+        f"- date: {time.strftime('%Y-%m-%d %H:%M')}",
+        "",
+        "| model | target | IG completeness error (steps) | LRP epsilon: conservation / worst "
+        "layer | LRP z+ conservation | rank corr. trained vs random: IG (fall-off removed) | "
+        "Grad-CAM | IG vs edge map | receptive field r50 / r90 (px) | page: wall s / CPU s |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        if r["kind"] == "codec":
+            continue
+        target = "class logit" if r["kind"] == "classifier" else (
+            "filled region" if r["model"].startswith("inpaint") else "centre pixel")
+        radial = f" ({r['rand_radial']:.2f})" if "rand_radial" in r else ""
+        lines.append(
+            f"| {r['model']} | {target} | {r['ig_error']:.2%} ({r['ig_steps']}) | "
+            f"{r['lrp_eps']:.2%} / {r['lrp_layer']:.2%} | {r['lrp_zplus']:.2%} | "
+            f"{r['rand_ig']:.2f}{radial} | {_f(r.get('rand_cam'))} | {r['edge']:.2f} | "
+            f"{r.get('erf', '-')} | {r['wall']:.1f} / {r['cpu']:.1f} |")
+    codecs = [r for r in rows if r["kind"] == "codec"]
+    if codecs:
+        lines += ["", "| codec | sum of the bit map (bits) | payload: coded streams (bits) | "
+                  "payload - map | header (bits) | file (bits) | page: wall s / CPU s |",
+                  "|---|---|---|---|---|---|---|"]
+        for r in codecs:
+            lines.append(f"| {r['model']} | {r['map_bits']:.1f} | {r['payload']} | "
+                         f"{r['payload'] - r['map_bits']:.1f} | {r['header']} | {r['file']} | "
+                         f"{r['wall']:.1f} / {r['cpu']:.1f} |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", help="comma-separated (default: every shipped restoration "
+                        "model, feature classifier and codec)")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--output", type=Path, default=ROOT / "docs" / "EXPLAIN.md")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
+    names = args.models.split(",") if args.models else [*RESTORATION, *CLASSIFIERS, *CODECS]
+    x = read_image(SAMPLE)
+    rows = []
+    for name in names:
+        rows.append(measure(name, x))
+        print(rows[-1], file=sys.stderr, flush=True)
+    command = "python -m benchmarks.explain"
+    if args.models:
+        command += f" --models {args.models}"
+    if args.threads != 2:
+        command += f" --threads {args.threads}"
+    replace_section(args.output, SECTION, section(rows, command, args.threads),
+                    title="# Explaining models")
+
+
+if __name__ == "__main__":
+    main()
