@@ -57,7 +57,9 @@ def main() -> int:
     index = json.loads(index_path.read_text()) if index_path.exists() else {}
     entry = {"task": config["task"], "channels": config["channels"]}
     scale = config["network"].get("args", {}).get("scale")
-    if scale is not None:  # super-resolution: one default per scale
+    if scale is None and config["task"] == "photo":
+        scale = 1  # a photo model that keeps the size
+    if scale is not None:  # super-resolution and photos: one default per scale
         entry["scale"] = int(scale)
     index = with_entry(index, args.name, entry, make_default=args.default)
     atomic_write_text(index_path, json.dumps(index, indent=2) + "\n")

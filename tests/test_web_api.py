@@ -94,6 +94,7 @@ def decoded(client, url: str) -> np.ndarray:
     ("sr", {"method": "bicubic", "scale": "2"}, 128),
     ("deblur", {"method": "wiener", "kernel": "gaussian:1.6", "sigma": "2"}, 64),
     ("deblur", {"method": "identity"}, 64),
+    ("photo", {"scale": "4"}, 256),
 ])
 def test_restore_tasks(app, client, task, options, size):
     job = run_job(app, client, task, png_bytes(), **options)
@@ -170,7 +171,7 @@ def test_generate_is_reproducible_from_the_seed(app, client):
 
 def test_catalogue_lists_methods_with_defaults(client):
     catalogue = client.get("/api/catalogue").json()
-    assert set(catalogue["tasks"]) == {"denoise", "deblur", "inpaint", "sr", "dejpeg"}
+    assert set(catalogue["tasks"]) == {"denoise", "deblur", "inpaint", "sr", "dejpeg", "photo"}
     denoise = catalogue["tasks"]["denoise"]
     names = [m["name"] for m in denoise["methods"]]
     assert denoise["default"] in names and "tv" in names

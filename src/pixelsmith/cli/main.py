@@ -16,7 +16,7 @@ from pixelsmith.cli.serve import serve
 from pixelsmith.cli.synthesis import register_synthesis
 from pixelsmith.errors import PixelsmithError
 
-TASK_CHOICES = ("denoise", "deblur", "inpaint", "sr", "dejpeg")
+TASK_CHOICES = ("denoise", "deblur", "inpaint", "sr", "dejpeg", "photo")
 
 max_pixels_option = click.option(
     "--max-pixels", type=click.IntRange(min=1), default=100_000_000, show_default=True,
@@ -126,7 +126,8 @@ def _finish(failed: int, jobs, output: str) -> None:
                    "(the default for --task denoise).")
 @click.option("--kernel", type=click.Path(), help="Blur kernel file (PNG, NPY, MAT) for deblur.")
 @click.option("--mask", type=click.Path(), help="Mask image for inpaint: white = missing.")
-@click.option("--scale", type=click.IntRange(min=2), help="Super-resolution factor.")
+@click.option("--scale", type=click.IntRange(min=2),
+              help="Super-resolution factor (sr), or upscaling of a photo (photo; default 1).")
 @click.option("--quality", metavar="Q|auto",
               help="JPEG quality of the input (1-100), or 'auto' to read it from a JPEG file.")
 @click.option("--device", metavar="DEVICE",
@@ -144,9 +145,12 @@ def _finish(failed: int, jobs, output: str) -> None:
                    "per-pixel standard deviation, a 16-bit PNG of 2 x std (std = value / 2; "
                    "white = 0.5, the largest possible). VAE inpainting uses 16 samples without "
                    "it.")
+@click.option("--strength", type=click.FloatRange(0.0, 1.0), default=1.0, show_default=True,
+              help="Mix the input back in: 0 = the input (bicubic-enlarged for sr/photo), "
+                   "1 = the full restoration; keeps grain and texture in between.")
 @max_pixels_option
 def restore(inputs, output, task, method, sigma, kernel, mask, scale, quality, device, tile,
-            overlap, precision, samples, max_pixels) -> None:
+            overlap, precision, samples, strength, max_pixels) -> None:
     """Restore images (one file, several, or folders) with a classical or learned method.
 
     \b
@@ -156,6 +160,7 @@ def restore(inputs, output, task, method, sigma, kernel, mask, scale, quality, d
       pixelsmith restore blurred.png -o out.png --task deblur --kernel k.npy --sigma 2.55
       pixelsmith restore holes.png -o out.png --task inpaint --mask mask.png
       pixelsmith restore small.png -o big.png --task sr --scale 4
+      pixelsmith restore photo.jpg -o out.png --task photo --scale 4 --strength 0.8
       pixelsmith restore photos/ -o restored/ --task dejpeg --quality auto
       pixelsmith restore huge.jpg -o out.png --task dejpeg --quality auto --device cuda
       pixelsmith restore face.png -o out.png --task inpaint --method vae-faces --mask m.png \\
@@ -169,7 +174,7 @@ def restore(inputs, output, task, method, sigma, kernel, mask, scale, quality, d
                "quality": parse_quality(quality)}
     jobs = plan_outputs(list(inputs), output)
     restorer = Restorer(task, method, device=device, tile=tile, overlap=overlap,
-                        precision=precision, samples=samples)
+                        precision=precision, samples=samples, strength=strength)
     used = []
     failed = run_jobs(
         jobs,

@@ -6,7 +6,7 @@ from dataclasses import dataclass, replace
 
 import torch
 
-TASKS = ("denoise", "deblur", "inpaint", "sr", "dejpeg")
+TASKS = ("denoise", "deblur", "inpaint", "sr", "dejpeg", "photo")
 
 
 @dataclass(frozen=True)

@@ -44,7 +44,8 @@ def restore_file(restorer: Restorer, source: Path, target: Path, options: dict,
     output_format(target)
     image = load_image(source, max_pixels=max_pixels)
     quality = options.get("quality")
-    if quality is None and "quality" in restorer.method.needs and "quantization" in image.info:
+    wants_quality = "quality" in restorer.method.needs or restorer.task == "photo"
+    if quality is None and wants_quality and "quantization" in image.info:
         quality = "auto"  # a JPEG input tells its own quality
     known = Known(
         sigma=resolve_sigma(options.get("sigma"), image.pixels),

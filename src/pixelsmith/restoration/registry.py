@@ -91,6 +91,11 @@ for _m in (
     Method("identity", "dejpeg", f"{_C}.dejpeg:identity", "the decoded JPEG itself"),
     Method("identity", "deblur", f"{_C}.dejpeg:identity",
            "the blurred input itself (the reference for blind deblurring)"),
+    Method("photo-chain", "photo", "pixelsmith.restoration.photo:PhotoChain",
+           "estimated sigma -> denoise -> de-JPEG (quality known) -> SR: the shipped models "
+           "in sequence", kind="pretrained"),
+    Method("photo-classical", "photo", "pixelsmith.restoration.photo:ClassicalPhotoChain",
+           "(C)BM3D at the estimated sigma, then bicubic", requires=("bm3d",)),
 ):
     register(_m)
 
@@ -129,7 +134,10 @@ def model_method(source: str, task: str) -> Method:
         raise PixelsmithError(
             f"model '{source}' is for task '{config.get('task')}', not '{task}'"
         )
-    scale = config["network"].get("args", {}).get("scale") if task == "sr" else None
+    args = config["network"].get("args", {})
+    # an SR model upscales by its scale; a photo model by its scale, 1 when it keeps the size
+    scale = args.get("scale") if task == "sr" else args.get("scale", 1) if task == "photo" \
+        else None
     return Method(str(source), task, "pixelsmith.restoration.trained:load_restore_fn",
                   config.get("summary", f"trained {config['network']['name']}"),
                   kind="pretrained", needs=tuple(config.get("needs", ())), source=str(source),
@@ -190,6 +198,7 @@ DEFAULT_METHOD = {
     "inpaint": "biharmonic",
     "sr": "bicubic",
     "dejpeg": "identity",
+    "photo": "photo-chain",
 }
 
 

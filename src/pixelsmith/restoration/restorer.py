@@ -12,7 +12,11 @@ from pixelsmith.degrade.known import TASKS, Known
 from pixelsmith.errors import PixelsmithError
 from pixelsmith.restoration.method import ConfiguredMethod, RestoreMethod, SamplingMethod
 from pixelsmith.restoration.registry import Method, default_method, get_method
+from pixelsmith.restoration.strength import blend
 from pixelsmith.restoration.trained import ModelRestorer, RunOptions
+
+#: tasks whose output can be mixed with the input (``strength``); inpainting has no such input
+BLENDABLE_TASKS = ("denoise", "deblur", "sr", "dejpeg", "photo")
 
 
 class Restorer:
@@ -34,12 +38,20 @@ class Restorer:
 
     def __init__(self, task: str, method: str | None = None, *,
                  device: str | torch.device | None = None, tile: int = 512, overlap: int = 32,
-                 precision: str = "fp32", samples: int | None = None) -> None:
+                 precision: str = "fp32", samples: int | None = None,
+                 strength: float = 1.0) -> None:
         if task not in TASKS:
             raise PixelsmithError(f"unknown task '{task}' (choose from {', '.join(TASKS)})")
+        if strength != 1.0 and task not in BLENDABLE_TASKS:
+            raise PixelsmithError(f"strength is for tasks {', '.join(BLENDABLE_TASKS)}, "
+                                  f"not '{task}'")
+        if not 0.0 <= strength <= 1.0:
+            raise PixelsmithError(f"strength must be in 0-1, not {strength:g}")
+        self.strength = float(strength)
         options = RunOptions(device, tile, overlap, precision).checked()
         self.task = task
-        self._run = {"device": device, "tile": tile, "overlap": overlap, "precision": precision}
+        self._run = {"device": device, "tile": tile, "overlap": overlap, "precision": precision,
+                     "strength": strength}
         # method None: the default is chosen per input (gray or colour model, SR scale, kernel
         # known or not) and each chosen method is loaded once
         self._auto = method is None
@@ -144,7 +156,7 @@ class Restorer:
                 out = (self._fn(y, known, progress) if tiled else self._fn(y, known)).clamp(0, 1)
         if progress is not None and not tiled:
             progress(1, 1)
-        return out
+        return blend(out, y, self.strength) if self.strength != 1.0 else out
 
 
 def _image_mask(mask: torch.Tensor | None, index: int) -> torch.Tensor | None:
@@ -259,6 +271,7 @@ def restore(
     overlap: int = 32,
     precision: str = "fp32",
     progress: Callable[[int, int], None] | None = None,
+    strength: float = 1.0,
 ):
     """Restore ``image`` for ``task`` with ``method`` (default: the best available one).
 
@@ -267,14 +280,15 @@ def restore(
     from a JPEG file (``image`` must then be a path). ``kernel`` and ``mask`` may be arrays or
     file paths (mask: white = missing). ``device`` / ``tile`` / ``overlap`` / ``precision`` tune
     trained models (see :class:`Restorer`); ``progress(done, tiles)`` is called after each tile
-    (see :meth:`Restorer.__call__`). Returns the same kind of object as given, on the
-    input's device: a tensor for a tensor or path, a float32 HxW[xC] array in [0, 1] for a NumPy
-    array.
+    (see :meth:`Restorer.__call__`). ``strength`` (0-1) mixes the input back in: 0 returns the
+    input (enlarged by bicubic for super-resolution), 1 the full restoration. Returns the same
+    kind of object as given, on the input's device: a tensor for a tensor or path, a float32
+    HxW[xC] array in [0, 1] for a NumPy array.
     """
     sigma = parse_sigma(sigma, task)
     parse_quality(quality)
     restorer = Restorer(task, method, device=device, tile=tile, overlap=overlap,
-                        precision=precision)
+                        precision=precision, strength=strength)
     batch, kind, info = _as_batch(image)
     batch = batch.float()
     known = Known(

@@ -159,6 +159,8 @@ def _restore_options(task: str, form: dict, parse_sigma, parse_quality) -> dict:
         options["quality"] = parse_quality(_text(form.get("quality")) or None)
     if task == "sr":
         options["scale"] = _int("scale", form.get("scale"), 2, 8, DEFAULT_SR_SCALE)
+    if task == "photo":
+        options["scale"] = _int("scale", form.get("scale"), 1, 4, 1)
     if task == "deblur":
         options["kernel"] = parse_kernel(form.get("kernel"))
     return options

@@ -69,8 +69,9 @@ class RestorationFamily(Family):
 
     @classmethod
     def exported_task(cls, recipe: Recipe) -> str:
-        """A restoration model restores what its recipe degraded."""
-        return recipe.degradation.task
+        """A restoration model restores what its recipe degraded; a model trained on realistic
+        degradations restores photos (task ``photo``, at its scale)."""
+        return "photo" if recipe.degradation.kind == "realistic" else recipe.degradation.task
 
     @staticmethod
     def channels(recipe: Recipe) -> int:

@@ -176,9 +176,10 @@ function formFor(task) {
   form.append("task", task);
   const fields = { denoise: ["method", "sigma"], dejpeg: ["method", "quality"],
                    sr: ["method", "scale"], deblur: ["method", "sigma", "kernel"],
+                   photo: ["method", "photo-scale"],
                    inpaint: ["method"], compress: ["codec-quality"], decompress: [],
                    generate: ["generator", "seed", "count", "temperature"] }[task];
-  const names = { "codec-quality": "codec_quality", generator: "model" };
+  const names = { "codec-quality": "codec_quality", generator: "model", "photo-scale": "scale" };
   for (const id of fields) form.append(names[id] || id, $(id).value.trim());
   return form;
 }
