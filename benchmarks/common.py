@@ -32,7 +32,7 @@ def _module_name() -> str:
 
 def meta_lines(meta: dict[str, Any]) -> str:
     """The meta block as the Markdown lines every docs section starts with."""
-    return (f"Measured on {meta['machine']}, {meta['threads']} threads, {meta['date']}; "
+    return (f"Measured on {meta['machine']}, torch threads {meta['threads']}, {meta['date']}; "
             f"regenerate with `{meta['command']}`.")
 
 
