@@ -17,6 +17,7 @@ from pixelsmith.cli.synthesis import register_synthesis
 from pixelsmith.errors import PixelsmithError
 
 TASK_CHOICES = ("denoise", "deblur", "inpaint", "sr", "dejpeg", "photo")
+EVALUATED_TASKS = TASK_CHOICES[:-1]  # photo has its own benchmark (benchmarks.photo)
 
 max_pixels_option = click.option(
     "--max-pixels", type=click.IntRange(min=1), default=100_000_000, show_default=True,
@@ -145,12 +146,15 @@ def _finish(failed: int, jobs, output: str) -> None:
                    "per-pixel standard deviation, a 16-bit PNG of 2 x std (std = value / 2; "
                    "white = 0.5, the largest possible). VAE inpainting uses 16 samples without "
                    "it.")
+@click.option("--ensemble", is_flag=True,
+              help="Average the method over the 8 flips and quarter turns of each image "
+                   "(8x slower; a small quality gain for trained models).")
 @click.option("--strength", type=click.FloatRange(0.0, 1.0), default=1.0, show_default=True,
               help="Mix the input back in: 0 = the input (bicubic-enlarged for sr/photo), "
                    "1 = the full restoration; keeps grain and texture in between.")
 @max_pixels_option
 def restore(inputs, output, task, method, sigma, kernel, mask, scale, quality, device, tile,
-            overlap, precision, samples, strength, max_pixels) -> None:
+            overlap, precision, samples, ensemble, strength, max_pixels) -> None:
     """Restore images (one file, several, or folders) with a classical or learned method.
 
     \b
@@ -174,7 +178,8 @@ def restore(inputs, output, task, method, sigma, kernel, mask, scale, quality, d
                "quality": parse_quality(quality)}
     jobs = plan_outputs(list(inputs), output)
     restorer = Restorer(task, method, device=device, tile=tile, overlap=overlap,
-                        precision=precision, samples=samples, strength=strength)
+                        precision=precision, samples=samples, strength=strength,
+                        ensemble=ensemble)
     used = []
     failed = run_jobs(
         jobs,
@@ -207,7 +212,7 @@ def methods(task) -> None:
 
 
 @cli.command()
-@click.option("--task", type=click.Choice(TASK_CHOICES), required=True)
+@click.option("--task", type=click.Choice(EVALUATED_TASKS), required=True)
 @click.option("--data", required=True, type=click.Path(), help="Folder of clean images.")
 @click.option("--methods", "method_list",
               help="Comma-separated methods; default: all available ones but the VAEs.")

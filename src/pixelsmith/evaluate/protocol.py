@@ -52,6 +52,9 @@ class EvalParams:
         """Fill in the task's defaults and validate, with one-line errors for bad values."""
         if self.task not in TASKS:
             raise PixelsmithError(f"unknown task '{self.task}' (choose from {', '.join(TASKS)})")
+        if self.task == "photo":
+            raise PixelsmithError("evaluate has no protocol for task photo (unknown, mixed "
+                                  "damage): python -m benchmarks.photo measures it")
         if self.color not in ("auto", "gray", "rgb"):
             raise PixelsmithError(f"--color must be auto, gray or rgb, not '{self.color}'")
         defaults = {

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from pixelsmith.data.augment import dihedral, dihedral_inverse
 from pixelsmith.degrade.known import TASKS, Known
 from pixelsmith.errors import PixelsmithError
 from pixelsmith.restoration.method import ConfiguredMethod, RestoreMethod, SamplingMethod
@@ -39,7 +40,7 @@ class Restorer:
     def __init__(self, task: str, method: str | None = None, *,
                  device: str | torch.device | None = None, tile: int = 512, overlap: int = 32,
                  precision: str = "fp32", samples: int | None = None,
-                 strength: float = 1.0) -> None:
+                 strength: float = 1.0, ensemble: bool = False) -> None:
         if task not in TASKS:
             raise PixelsmithError(f"unknown task '{task}' (choose from {', '.join(TASKS)})")
         if strength != 1.0 and task not in BLENDABLE_TASKS:
@@ -48,10 +49,11 @@ class Restorer:
         if not 0.0 <= strength <= 1.0:
             raise PixelsmithError(f"strength must be in 0-1, not {strength:g}")
         self.strength = float(strength)
+        self.ensemble = bool(ensemble)
         options = RunOptions(device, tile, overlap, precision).checked()
         self.task = task
         self._run = {"device": device, "tile": tile, "overlap": overlap, "precision": precision,
-                     "strength": strength}
+                     "strength": strength, "ensemble": ensemble}
         # method None: the default is chosen per input (gray or colour model, SR scale, kernel
         # known or not) and each chosen method is loaded once
         self._auto = method is None
@@ -153,10 +155,34 @@ class Restorer:
             else:
                 if isinstance(sigma, torch.Tensor) and sigma.numel() == 1:
                     known = known.with_(sigma=float(sigma))
-                out = (self._fn(y, known, progress) if tiled else self._fn(y, known)).clamp(0, 1)
+                if self.ensemble:
+                    out = self_ensemble(self._fn, y, known, progress if tiled else None)
+                else:
+                    out = self._fn(y, known, progress) if tiled else self._fn(y, known)
+                out = out.clamp(0, 1)
         if progress is not None and not tiled:
             progress(1, 1)
         return blend(out, y, self.strength) if self.strength != 1.0 else out
+
+
+def self_ensemble(fn, y: torch.Tensor, known: Known,
+                  progress: Callable[[int, int], None] | None = None) -> torch.Tensor:
+    """The mean of ``fn`` over the 8 dihedral transforms of ``y`` (flips and quarter turns),
+    each output turned back; the mask and the blur kernel turn with the image."""
+    total = None
+    for k in range(8):
+        turned = known.with_(
+            mask=None if known.mask is None else dihedral(known.mask, k),
+            kernel=None if known.kernel is None else dihedral(known.kernel, k))
+        args = (dihedral(y, k), turned) + ((_offset(progress, k),) if progress else ())
+        out = dihedral(fn(*args), dihedral_inverse(k))
+        total = out if total is None else total + out
+    return total / 8
+
+
+def _offset(progress: Callable[[int, int], None], k: int) -> Callable[[int, int], None]:
+    """Progress of pass ``k`` of 8 as progress of the whole ensemble."""
+    return lambda done, tiles: progress(k * tiles + done, 8 * tiles)
 
 
 def _image_mask(mask: torch.Tensor | None, index: int) -> torch.Tensor | None:
@@ -272,6 +298,7 @@ def restore(
     precision: str = "fp32",
     progress: Callable[[int, int], None] | None = None,
     strength: float = 1.0,
+    ensemble: bool = False,
 ):
     """Restore ``image`` for ``task`` with ``method`` (default: the best available one).
 
@@ -281,14 +308,16 @@ def restore(
     file paths (mask: white = missing). ``device`` / ``tile`` / ``overlap`` / ``precision`` tune
     trained models (see :class:`Restorer`); ``progress(done, tiles)`` is called after each tile
     (see :meth:`Restorer.__call__`). ``strength`` (0-1) mixes the input back in: 0 returns the
-    input (enlarged by bicubic for super-resolution), 1 the full restoration. Returns the same
+    input (enlarged by bicubic for super-resolution), 1 the full restoration; ``ensemble`` averages
+    the method over the 8 flips and quarter turns of the input (slower, often better). Returns the
+    same
     kind of object as given, on the input's device: a tensor for a tensor or path, a float32
     HxW[xC] array in [0, 1] for a NumPy array.
     """
     sigma = parse_sigma(sigma, task)
     parse_quality(quality)
     restorer = Restorer(task, method, device=device, tile=tile, overlap=overlap,
-                        precision=precision, strength=strength)
+                        precision=precision, strength=strength, ensemble=ensemble)
     batch, kind, info = _as_batch(image)
     batch = batch.float()
     known = Known(
