@@ -8,20 +8,8 @@ import sys
 
 import numpy as np
 import pytest
+from cli_runner import run
 from PIL import Image as PILImage
-
-from pixelsmith.cli.main import main
-
-
-def run(capsys, *argv: str) -> tuple[int, str, str]:
-    """Run the CLI in-process; returns (exit code, stdout, stderr)."""
-    try:
-        main(list(argv))
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def assert_one_line_error(code: int, err: str) -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from cli_runner import run as run_cli
 from torch import nn
 
 from pixelsmith.explain import attribution as at
@@ -308,16 +309,6 @@ def test_codec_bit_map_refuses_the_zlib_baseline():
 
 # -- the command --------------------------------------------------------------------------------
 
-def run_cli(capsys, *argv: str) -> tuple[int, str, str]:
-    from pixelsmith.cli.main import main
-
-    try:
-        main(list(argv))
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture
