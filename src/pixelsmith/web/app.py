@@ -242,7 +242,8 @@ def create_app(*, workers: int | None = None, max_waiting: int = 16,
         return FileResponse(path, media_type=media_type, filename=name,
                             content_disposition_type="attachment" if download else "inline")
 
-    @app.get("/jobs/{job_id}/result", summary="Download the result (the image, .pxs for compress, .zip for explain)")
+    @app.get("/jobs/{job_id}/result",
+             summary="Download the result (the image, .pxs for compress, .zip for explain)")
     async def job_result(job_id: str = JOB_ID):
         return _file(job_id, "result", True)
 
