@@ -62,6 +62,10 @@ def main() -> None:
     server, base = serve()
     with tempfile.TemporaryDirectory() as tmp, sync_playwright() as playwright:
         image, clean = photos(Path(tmp))
+        face = Path(tmp) / "astronaut-face.png"
+        from PIL import Image
+
+        Image.open(image).crop((64, 24, 192, 152)).save(face)
         browser = playwright.chromium.launch(executable_path=CHROMIUM)
         page = browser.new_page(viewport={"width": 1280, "height": 880})
         page.goto(base + "/")
@@ -90,12 +94,13 @@ def main() -> None:
         page.wait_for_timeout(300)
         page.screenshot(path=str(out / "web-compress.png"))
 
-        # explain one output pixel of the denoising model: picked by a click on the image
-        page.set_input_files("#file", str(image))
+        # explain one output pixel of the denoising model, picked by a click on the image (a
+        # 128x128 crop of the face: the panels are enlarged, and the screenshot stays small)
+        page.set_input_files("#file", str(face))
         page.select_option("#task", "explain")
         page.select_option("#kind", "attribution")
         box = page.locator("#point-image").bounding_box()
-        page.mouse.click(box["x"] + box["width"] * 0.52, box["y"] + box["height"] * 0.36)
+        page.mouse.click(box["x"] + box["width"] * 0.53, box["y"] + box["height"] * 0.52)
         page.click("#run")
         expect(page.locator("#progress-text")).to_have_text("done 100%", timeout=300_000)
         page.wait_for_function("[...document.querySelectorAll('#panels img')]"
