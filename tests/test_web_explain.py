@@ -118,6 +118,23 @@ def test_attribution_of_a_picked_pixel(app, client):
         assert f'src="{name}"' in page
 
 
+def test_panels_are_those_of_pixelsmith_explain(app, client, tmp_path):
+    """The same image and options give the same PNG panels as the command line."""
+    from pixelsmith.cli.main import main
+
+    data = photo_bytes(seed=4)
+    job = explain(app, client, data, model="denoise-gray", kind="attribution", at="20,30")
+    assert job["status"] == "done", job["error"]
+    archive = zipfile.ZipFile(io.BytesIO(client.get(job["files"]["result"]).content))
+    (tmp_path / "in.png").write_bytes(data)
+    main(["explain", str(tmp_path / "in.png"), "--method", "denoise-gray", "--kind",
+          "attribution", "--at", "20,30", "-o", str(tmp_path / "out")])
+    written = sorted(p.name for p in (tmp_path / "out").glob("*.png"))
+    assert sorted(n for n in archive.namelist() if n.endswith(".png")) == written
+    for name in written:
+        assert archive.read(name) == (tmp_path / "out" / name).read_bytes(), name
+
+
 def test_the_point_moves_the_explanation(app, client):
     """Attribution follows the picked pixel: its integrated gradients peak near it."""
     peaks = []

@@ -10,6 +10,7 @@ them by number, so a client asks for ``/jobs/{id}/panels/3``, never for a file n
 from __future__ import annotations
 
 import io
+import threading
 import zipfile
 from pathlib import Path
 
@@ -24,6 +25,9 @@ DEFAULT_MODEL = "denoise-color"
 EXPLAIN_MAX_PIXELS = 4_000_000
 STEPS = 16  # integrated-gradients steps to start with (doubled until complete within 1%)
 FOLDER, ZIP = "explain", "explain.zip"  # fixed names inside the job's folder
+#: explanations seed torch's global generator (the re-initialised weights of the randomisation
+#: check): one at a time, so that the figures are those ``pixelsmith explain`` gives
+_GLOBAL_RNG = threading.Lock()
 
 
 def explain_models() -> dict[str, dict]:
@@ -131,7 +135,8 @@ def run(job, progress, max_pixels: int, input_name: str, mask_name: str) -> tupl
                            quality=opts.get("quality"), mask=mask,
                            max_pixels=min(max_pixels, EXPLAIN_MAX_PIXELS))
     at = tuple(opts["at"]) if opts.get("at") else None
-    page = build_page(subject, opts["kinds"], at=at, steps=STEPS, progress=progress)
+    with _GLOBAL_RNG:
+        page = build_page(subject, opts["kinds"], at=at, steps=STEPS, progress=progress)
     page.write(folder / FOLDER)
 
     files: dict = {}
