@@ -156,6 +156,9 @@ def test_explain_a_picked_pixel_in_the_page(server, browser, tmp_path):
     """Pick an output pixel on the image, explain it, see the panels and download the page."""
     import zipfile
 
+    pytest.importorskip("captum.attr", reason="captum (integrated gradients) is not installed "
+                                              "(pip install 'pixelsmith[explain]')")
+
     from PIL import Image
     from skimage import data
 

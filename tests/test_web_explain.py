@@ -24,6 +24,16 @@ from pixelsmith.web.app import create_app  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
+try:
+    import captum.attr  # noqa: F401
+
+    HAS_CAPTUM = True
+except ImportError:
+    HAS_CAPTUM = False
+#: integrated gradients and Grad-CAM come from captum; without it their panels are skipped
+needs_captum = pytest.mark.skipif(not HAS_CAPTUM, reason="captum is not installed "
+                                  "(pip install 'pixelsmith[explain]')")
+
 SIZE = 48
 
 
@@ -76,6 +86,7 @@ def table(section: dict) -> dict:
     return {row[0]: row[1] for row in section["table"]["rows"]}
 
 
+@needs_captum
 def test_attribution_of_a_picked_pixel(app, client):
     job = explain(app, client, model="denoise-color", kind="attribution", at="10,12")
     assert job["status"] == "done", job["error"]
@@ -135,6 +146,7 @@ def test_panels_are_those_of_pixelsmith_explain(app, client, tmp_path):
         assert archive.read(name) == (tmp_path / "out" / name).read_bytes(), name
 
 
+@needs_captum
 def test_the_point_moves_the_explanation(app, client):
     """Attribution follows the picked pixel: its integrated gradients peak near it."""
     peaks = []
@@ -155,7 +167,7 @@ def test_the_point_moves_the_explanation(app, client):
 
 
 @pytest.mark.parametrize("model, kind, title", [
-    ("features-mnist", "gradcam", "Grad-CAM"),
+    pytest.param("features-mnist", "gradcam", "Grad-CAM", marks=needs_captum),
     ("codec-q1", "codec", "Codec bit allocation"),
     ("denoise-color", "activations", "Activations"),
 ])
