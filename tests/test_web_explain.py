@@ -255,6 +255,17 @@ def test_the_catalogue_lists_what_can_be_explained(client):
     assert models["denoise-color"]["needs"] == ["sigma"]
     assert models["inpaint"]["needs"] == ["mask"]
     assert models["sr-x2"]["scale"] == 2 and models["codec-q3"]["kind"] == "codec"
+    assert models["codec-q3"]["kinds"] == ["codec", "activations"]
+    assert models["codec-ae"]["kinds"] == ["activations"]  # zlib: no bits per symbol
+
+
+def test_the_default_kinds_of_every_model_run(app, client):
+    """What the catalogue offers by default works for every model (fast ones: no gradients)."""
+    for name, model in client.get("/api/catalogue").json()["explain"]["models"].items():
+        if model["kind"] == "restoration" or name == "features-mnist":
+            continue  # attribution and LRP: covered above, and slower
+        job = explain(app, client, model=name)
+        assert job["status"] == "done", (name, job["error"])
 
 
 def test_explanations_have_their_own_pixel_limit(app, client, monkeypatch):

@@ -43,10 +43,13 @@ def explain_models() -> dict[str, dict]:
         if kind is None:
             continue
         try:
-            needs = list(read_config(resolve_model_dir(name)).get("needs", []))
+            config = read_config(resolve_model_dir(name))
         except PixelsmithError:  # listed but not installed
             continue
-        models[name] = {"kind": kind, "kinds": list(KINDS[kind]), "needs": needs,
+        kinds = list(KINDS[kind])
+        if kind == "codec" and "codec_tables" not in config:
+            kinds.remove("codec")  # no entropy model (the zlib baseline): no bits per symbol
+        models[name] = {"kind": kind, "kinds": kinds, "needs": list(config.get("needs", [])),
                         "scale": int(info.get("scale") or 1),
                         "channels": int(info.get("channels") or 3)}
     return models
