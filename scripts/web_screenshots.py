@@ -3,7 +3,8 @@
     python scripts/web_screenshots.py              # writes docs/images/web-*.png
 
 It starts the app on a free loopback port in this process, uploads a noisy crop of one of
-scikit-image's bundled photographs, runs the shown tasks with their defaults and saves the page.
+scikit-image's bundled photographs, runs the shown tasks with their defaults (the explanation:
+attribution of one output pixel of the default denoising model) and saves the page.
 """
 
 from __future__ import annotations
@@ -61,6 +62,10 @@ def main() -> None:
     server, base = serve()
     with tempfile.TemporaryDirectory() as tmp, sync_playwright() as playwright:
         image, clean = photos(Path(tmp))
+        face = Path(tmp) / "astronaut-face.png"
+        from PIL import Image
+
+        Image.open(image).crop((64, 24, 192, 152)).save(face)
         browser = playwright.chromium.launch(executable_path=CHROMIUM)
         page = browser.new_page(viewport={"width": 1280, "height": 880})
         page.goto(base + "/")
@@ -88,9 +93,22 @@ def main() -> None:
         expect(page.locator("#info")).to_contain_text("bits per pixel", timeout=120_000)
         page.wait_for_timeout(300)
         page.screenshot(path=str(out / "web-compress.png"))
+
+        # explain one output pixel of the denoising model, picked by a click on the image (a
+        # 128x128 crop of the face: the panels are enlarged, and the screenshot stays small)
+        page.set_input_files("#file", str(face))
+        page.select_option("#task", "explain")
+        page.select_option("#kind", "attribution")
+        box = page.locator("#point-image").bounding_box()
+        page.mouse.click(box["x"] + box["width"] * 0.53, box["y"] + box["height"] * 0.52)
+        page.click("#run")
+        expect(page.locator("#progress-text")).to_have_text("done 100%", timeout=300_000)
+        page.wait_for_function("[...document.querySelectorAll('#panels img')]"
+                               ".every((img) => img.complete && img.naturalWidth > 0)")
+        page.screenshot(path=str(out / "web-explain.png"), full_page=True)
         browser.close()
     server.should_exit = True
-    names = ("web-denoise.png", "web-inpaint-mask.png", "web-compress.png")
+    names = ("web-denoise.png", "web-inpaint-mask.png", "web-compress.png", "web-explain.png")
     print("wrote " + ", ".join(str(out / name) for name in names))
 
 

@@ -150,3 +150,102 @@ def test_inpaint_with_the_brush(server, browser, photo):
     expect(page.locator("#error")).to_have_text("")
     expect(page.locator("#info")).to_contain_text("inpaint")
     page.close()
+
+
+def test_explain_a_picked_pixel_in_the_page(server, browser, tmp_path):
+    """Pick an output pixel on the image, explain it, see the panels and download the page."""
+    import zipfile
+
+    pytest.importorskip("captum.attr", reason="captum (integrated gradients) is not installed "
+                                              "(pip install 'pixelsmith[explain]')")
+
+    from PIL import Image
+    from skimage import data
+
+    crop = data.astronaut()[40:88, 200:248].astype(float)
+    noisy = crop + np.random.default_rng(1).normal(0, 20, crop.shape)
+    path = tmp_path / "astronaut.png"
+    Image.fromarray(np.clip(noisy, 0, 255).round().astype(np.uint8)).save(path)
+
+    page = browser.new_page(viewport={"width": 1200, "height": 900}, accept_downloads=True)
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(server + "/")
+    expect(page.locator("#method option")).not_to_have_count(0)
+    page.select_option("#task", "explain")
+    expect(page.locator("#explain-model")).to_have_value("denoise-color")
+    expect(page.locator("#kind")).to_have_value("attribution")
+    # a classifier explains a class, not a pixel: no point to pick, Grad-CAM offered
+    page.select_option("#explain-model", "features-mnist")
+    expect(page.locator("#at-box")).to_be_hidden()
+    expect(page.locator("#kind option[value=gradcam]")).to_have_count(1)
+    page.select_option("#explain-model", "denoise-color")
+    expect(page.locator("#kind option[value=gradcam]")).to_have_count(0)
+
+    page.set_input_files("#file", str(path))
+    image = page.locator("#point-image")
+    expect(image).to_be_visible()
+    box = image.bounding_box()
+    page.mouse.click(box["x"] + box["width"] * 0.26, box["y"] + box["height"] * 0.51)
+    expect(page.locator("#at")).to_have_value("12,24")  # the 48 x 48 image's pixel
+    expect(page.locator("#point-mark")).to_be_visible()
+    page.click("#run")
+
+    expect(page.locator("#progress-text")).to_have_text("done 100%", timeout=60_000)
+    expect(page.locator("#error")).to_have_text("")
+    expect(page.locator("#info")).to_contain_text("output pixel12, 24")
+    panels = page.locator("#panels")
+    expect(panels).to_be_visible()
+    expect(panels.locator("h3")).to_have_text(["Input and output", "Attribution"])
+    expect(panels).to_contain_text("output pixel (12, 24)")
+    expect(panels.locator("figcaption", has_text="integrated gradients (")).not_to_have_count(0)
+    expect(panels.locator("td", has_text="IG completeness error")).to_have_count(1)
+    images = panels.locator("img")
+    assert images.count() >= 5
+    page.wait_for_function("[...document.querySelectorAll('#panels img')]"
+                           ".every((img) => img.complete && img.naturalWidth > 0)")
+    expect(page.locator("#compare")).to_be_hidden()
+
+    with page.expect_download() as download_info:
+        page.click("#download")
+    download = download_info.value
+    assert download.suggested_filename == "astronaut-explain-denoise-color.zip"
+    names = zipfile.ZipFile(download.path()).namelist()
+    assert "index.html" in names and len(names) == images.count() + 1
+    assert not errors
+    page.close()
+
+
+def test_download_in_the_inputs_format_matches_the_cli(server, browser, photo, tmp_path):
+    """A TIFF input, "same as the input": the download is the TIFF `pixelsmith restore`
+    writes; a JPEG input gets PNG for the same choice."""
+    from PIL import Image
+
+    tiff = tmp_path / "astronaut.tif"
+    Image.open(photo).save(tiff)
+    page = browser.new_page(viewport={"width": 1200, "height": 800}, accept_downloads=True)
+    page.goto(server + "/")
+    expect(page.locator("#method option")).not_to_have_count(0)
+    page.set_input_files("#file", str(tiff))
+    page.select_option("#format", "input")
+    page.click("#run")
+    expect(page.locator("#progress-text")).to_have_text("done 100%", timeout=60_000)
+    expect(page.locator("#info")).to_contain_text("TIFF (the input's format)")
+    expect(page.locator("#download")).to_have_text("Download TIFF")
+    expect(page.locator("#after")).to_have_js_property("complete", True)
+    with page.expect_download() as download_info:
+        page.click("#download")
+    download = download_info.value
+    assert download.suggested_filename == "astronaut-denoise.tif"
+    cli_output = tmp_path / "cli.tif"
+    main(["restore", str(tiff), "-o", str(cli_output), "--task", "denoise"])
+    assert Path(download.path()).read_bytes() == cli_output.read_bytes()
+
+    jpeg = tmp_path / "astronaut.jpg"
+    Image.open(photo).save(jpeg, quality=90)
+    page.set_input_files("#file", str(jpeg))
+    page.click("#run")
+    expect(page.locator("#progress-text")).to_have_text("done 100%", timeout=60_000)
+    expect(page.locator("#download")).to_have_text("Download PNG")
+    expect(page.locator("#info")).to_contain_text("a JPEG input gives PNG")
+    page.close()

@@ -8,6 +8,7 @@ used on their own.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -285,6 +286,17 @@ def explain(subject: Subject, out: str | Path, kinds: list[str] | None = None, *
             limit: int = 512) -> Path:
     """Write the explanations ``kinds`` (default: all that fit) of ``subject`` to the folder
     ``out`` (PNG panels + index.html); returns the page's path."""
+    return build_page(subject, kinds, at=at, box=box, label=label, steps=steps, data=data,
+                      limit=limit).write(out)
+
+
+def build_page(subject: Subject, kinds: list[str] | None = None, *,
+               at: tuple[int, int] | None = None, box: tuple[int, int, int, int] | None = None,
+               label: int | None = None, steps: int = 16,
+               data: str | Path | torch.Tensor | None = None, limit: int = 512,
+               progress: Callable[[int, int], None] | None = None) -> Page:
+    """The :class:`Page` of :func:`explain`, not yet written (the web app shows its panels);
+    ``progress(done, total)`` is called after each kind."""
     from pixelsmith.explain.attribution import default_target
 
     kinds = list(kinds or KINDS[subject.kind])
@@ -295,7 +307,9 @@ def explain(subject: Subject, out: str | Path, kinds: list[str] | None = None, *
                 f"Model {subject.name} ({subject.kind}); explanations: {', '.join(kinds)}.")
     _section_input(page, subject, target)
     torch.manual_seed(0)
-    for kind in kinds:
+    if progress is not None:
+        progress(0, len(kinds))
+    for done, kind in enumerate(kinds, 1):
         if kind == "activations":
             _section_activations(page, subject)
         elif kind == "attribution":
@@ -308,6 +322,7 @@ def explain(subject: Subject, out: str | Path, kinds: list[str] | None = None, *
             _section_codec(page, subject)
         elif kind == "vae":
             _section_vae(page, subject, data, limit)
+        if progress is not None:
+            progress(done, len(kinds))
     page.intro += f" Computed in {time.perf_counter() - started:.1f} s."
-    return page.write(out)
-
+    return page

@@ -27,7 +27,7 @@ from pixelsmith._version import __version__
 from pixelsmith.degrade.known import TASKS
 from pixelsmith.errors import PixelsmithError
 from pixelsmith.io import DEFAULT_MAX_PIXELS
-from pixelsmith.web import work
+from pixelsmith.web import explaining, work
 from pixelsmith.web.jobs import DONE, FAILED, JobManager, QueueFull
 from pixelsmith.web.security import (
     DEFAULT_MAX_UPLOAD_BYTES,
@@ -112,38 +112,55 @@ def create_app(*, workers: int | None = None, max_waiting: int = 16,
 
     @app.post("/jobs", status_code=202, summary="Start a job",
               description="Multipart form: `task` (denoise, dejpeg, sr, deblur, inpaint, "
-                          "compress, decompress, generate), `image` (every task but generate; "
-                          "a .pxs file for decompress), `mask` (inpaint: white = missing, the "
-                          "image's size) and the task's options. Answers 202 with the job; 400 "
+                          "compress, decompress, generate, explain), `image` (every task but "
+                          "generate; a .pxs file for decompress), `mask` (inpaint, and explain "
+                          "with an inpainting model: white = missing, the image's size) and the "
+                          "task's options. Answers 202 with the job; 400 "
                           "for bad input, 413 over the byte limit, 429 when the queue is full.")
     async def submit(
         task: Annotated[str, Form(description="What to do.")],
         image: Annotated[UploadFile | None, File(description="The image (or .pxs file).")] = None,
         mask: Annotated[UploadFile | None, File(description="inpaint: white = missing.")] = None,
         method: Annotated[str, Form(description="A method of the task; empty: the default.")] = "",
-        sigma: Annotated[str, Form(description="denoise/deblur: noise sigma 0-255, or auto.")] = "",
-        quality: Annotated[str, Form(description="dejpeg: JPEG quality 1-100, or auto.")] = "",
+        sigma: Annotated[str, Form(description="denoise/deblur (and explain with a denoising "
+                                               "model): noise sigma 0-255, or auto.")] = "",
+        quality: Annotated[str, Form(description="dejpeg (and explain with a de-JPEG model): "
+                                                 "JPEG quality 1-100, or auto.")] = "",
         scale: Annotated[str, Form(description="sr: factor (default 4).")] = "",
         kernel: Annotated[str, Form(description="deblur: " + work.KERNEL_FORMS)] = "",
         codec_quality: Annotated[str, Form(description="compress: 1 (smallest) to 4 (best).")] = "",
-        model: Annotated[str, Form(description="generate: a shipped VAE or GAN.")] = "",
+        model: Annotated[str, Form(description="generate: a shipped VAE or GAN; explain: a "
+                                               "shipped model that explain supports.")] = "",
         seed: Annotated[str, Form(description="generate: seed of the latents.")] = "",
         count: Annotated[str, Form(description="generate: how many images (1-64).")] = "",
         temperature: Annotated[str, Form(description="generate: latent temperature (0-4).")] = "",
+        kind: Annotated[str, Form(description="explain: activations, attribution, lrp, gradcam, "
+                                              "codec or vae, comma-separated (empty: all that "
+                                              "fit the model).")] = "",
+        at: Annotated[str, Form(description="explain: the output pixel x,y of a restoration "
+                                            "model (empty: the centre).")] = "",
+        output_format: Annotated[str, Form(
+            alias="format", description="restoration tasks: the result's file format: png "
+            "(default), input (the input's format where pixelsmith writes it; a JPEG input "
+            "gives PNG), jpeg, tiff or webp.")] = "",
     ) -> dict:
         form = {"method": method, "sigma": sigma, "quality": quality, "scale": scale,
                 "kernel": kernel, "codec_quality": codec_quality, "model": model, "seed": seed,
-                "count": count, "temperature": temperature}
+                "count": count, "temperature": temperature, "kind": kind, "at": at,
+                "format": output_format}
         options = await run_in_threadpool(work.check_options, task.strip(), form)
         task = task.strip()
         if task != "generate" and image is None:
             raise PixelsmithError(f"task '{task}' needs an image")
-        if task == "inpaint" and mask is None:
-            raise PixelsmithError("inpaint needs a mask (white = missing), drawn on the image")
+        wants_mask = task == "inpaint" or (task == "explain"
+                                           and explaining.needs_mask(options))
+        if wants_mask and mask is None:
+            what = "inpaint" if task == "inpaint" else f"model '{options['model']}' inpaints: it"
+            raise PixelsmithError(f"{what} needs a mask (white = missing), drawn on the image")
         data = None if task == "generate" else await read_upload(image, max_upload_bytes,
                                                                  "the upload")
-        mask_data = None if task != "inpaint" else await read_upload(mask, max_upload_bytes,
-                                                                     "the mask")
+        mask_data = None if not wants_mask else await read_upload(mask, max_upload_bytes,
+                                                                  "the mask")
         job = app.state.manager.new_job(task, options)
         try:
             info = await run_in_threadpool(_prepare, job.folder, task, data, mask_data,
@@ -154,6 +171,12 @@ def create_app(*, workers: int | None = None, max_waiting: int = 16,
                 raise PixelsmithError(
                     f"x{options['scale']} of {info['width']}x{info['height']} is above the limit "
                     f"of {max_pixels / 1e6:.1f} megapixels for the result")
+            if task == "explain" and info["width"] * info["height"] \
+                    > explaining.EXPLAIN_MAX_PIXELS:
+                raise PixelsmithError(
+                    f"{info['width']}x{info['height']} is above the limit of "
+                    f"{explaining.EXPLAIN_MAX_PIXELS / 1e6:.0f} megapixels for explanations "
+                    "(their gradients take memory)")
             job.info = info
             if task in TASKS or task == "compress":
                 job.files["before"] = (work.PREVIEW_IN, "image/png", "input.png")
@@ -219,9 +242,16 @@ def create_app(*, workers: int | None = None, max_waiting: int = 16,
         return FileResponse(path, media_type=media_type, filename=name,
                             content_disposition_type="attachment" if download else "inline")
 
-    @app.get("/jobs/{job_id}/result", summary="Download the result (PNG, or .pxs for compress)")
+    @app.get("/jobs/{job_id}/result",
+             summary="Download the result (the image, .pxs for compress, .zip for explain)")
     async def job_result(job_id: str = JOB_ID):
         return _file(job_id, "result", True)
+
+    @app.get("/jobs/{job_id}/panels/{index}", summary="One explanation panel (PNG)",
+             description="explain jobs: the panel numbered `index` in the job's `info.sections`.")
+    async def job_panel(job_id: str = JOB_ID,
+                        index: int = PathParam(ge=0, le=9999, description="The panel's number.")):
+        return _file(job_id, f"panels/{index}", False)
 
     @app.get("/jobs/{job_id}/before", summary="The input as PNG (for the comparison)")
     async def job_before(job_id: str = JOB_ID):

@@ -16,9 +16,10 @@ from pathlib import Path
 
 from pixelsmith.degrade.known import TASKS
 from pixelsmith.errors import PixelsmithError
+from pixelsmith.web import explaining
 
-#: Tasks of the page: the restoration tasks, then the codec and the generators.
-EXTRA_TASKS = ("compress", "decompress", "generate")
+#: Tasks of the page: the restoration tasks, then the codec, the generators and explanations.
+EXTRA_TASKS = ("compress", "decompress", "generate", "explain")
 ALL_TASKS = (*TASKS, *EXTRA_TASKS)
 GENERATOR_FAMILIES = ("vae", "gan")
 MAX_SAMPLES = 64
@@ -29,6 +30,14 @@ KERNEL_FORMS = "blind (empty), gaussian:SIGMA (0.3-10) or disk:RADIUS (0.5-15)"
 # file names inside a job's folder: fixed here, never taken from a client
 INPUT, MASK, PREVIEW_IN = "input", "mask", "input.png"
 RESULT_PNG, RESULT_PXS, DECODED = "result.png", "result.pxs", "decoded.png"
+RESULT_STEM, PREVIEW_OUT = "result", "after.png"
+
+#: Download formats of a restored image: ``input`` keeps the input's format where pixelsmith's
+#: writer has it (TIFF, WebP); a JPEG input gives PNG unless JPEG is asked for by name, since
+#: encoding the result as JPEG again loses quality; other inputs (PNG, BMP, ...) give PNG.
+OUTPUT_FORMATS = ("png", "input", "jpeg", "tiff", "webp")
+MEDIA_TYPES = {"PNG": "image/png", "JPEG": "image/jpeg", "TIFF": "image/tiff",
+               "WEBP": "image/webp"}
 
 
 # -- what there is ----------------------------------------------------------------------------
@@ -54,6 +63,8 @@ def catalogue() -> dict:
         "default_sr_scale": DEFAULT_SR_SCALE,
         "kernel_forms": KERNEL_FORMS,
         "max_samples": MAX_SAMPLES,
+        "output_formats": list(OUTPUT_FORMATS),
+        "explain": explaining.catalogue(),
     }
 
 
@@ -123,6 +134,8 @@ def check_options(task: str, form: dict) -> dict:
                                       min(QUALITIES), max(QUALITIES), DEFAULT_QUALITY)}
     if task == "decompress":
         return {}
+    if task == "explain":
+        return explaining.check_options(form)
     if task == "generate":
         model = _text(form.get("model"))
         names = generators()
@@ -163,7 +176,41 @@ def _restore_options(task: str, form: dict, parse_sigma, parse_quality) -> dict:
         options["scale"] = _int("scale", form.get("scale"), 1, 4, 1)
     if task == "deblur":
         options["kernel"] = parse_kernel(form.get("kernel"))
+    options["format"] = check_format(form.get("format"))
     return options
+
+
+def check_format(value) -> str:
+    """The requested download format of a restored image (see :data:`OUTPUT_FORMATS`)."""
+    text = _text(value).lower() or "png"
+    text = {"jpg": "jpeg", "tif": "tiff", "same": "input"}.get(text, text)
+    if text not in OUTPUT_FORMATS:
+        raise PixelsmithError(f"format must be one of {', '.join(OUTPUT_FORMATS)}, not '{text}'")
+    return text
+
+
+def output_format(requested: str, source_format: str) -> tuple[str, str]:
+    """(Pillow format name, why) of a restored image's file: ``requested`` is a checked
+    :data:`OUTPUT_FORMATS` value, ``source_format`` the input's format as pixelsmith's reader
+    found it (from the content, not the file name). ``input`` follows pixelsmith's writer
+    (:data:`pixelsmith.io.WRITE_FORMATS`): a format it writes is kept, except JPEG."""
+    from pixelsmith.io import WRITE_FORMATS
+
+    if requested != "input":
+        return requested.upper(), "as asked"
+    source = (source_format or "").upper()
+    if source == "JPEG":
+        return "PNG", "a JPEG input gives PNG: encoding it as JPEG again would lose quality"
+    if source in set(WRITE_FORMATS.values()):
+        return source, "the input's format"
+    return "PNG", f"pixelsmith does not write {source or 'the input format'}: PNG"
+
+
+def suffix(fmt: str) -> str:
+    """The file suffix pixelsmith's writer uses for the Pillow format ``fmt`` (".png")."""
+    from pixelsmith.io import WRITE_FORMATS
+
+    return next(s for s, f in WRITE_FORMATS.items() if f == fmt)
 
 
 # -- doing it ---------------------------------------------------------------------------------
@@ -222,11 +269,22 @@ class Runner:
         options = {"sigma": opts.get("sigma"), "quality": opts.get("quality"),
                    "scale": opts.get("scale"), "kernel": build_kernel(opts.get("kernel")),
                    "mask": folder / MASK if job.task == "inpaint" else None}
-        known = restore_file(restorer, folder / INPUT, folder / RESULT_PNG, options,
+        fmt, why = output_format(opts.get("format", "png"), job.info.get("format", ""))
+        result = RESULT_STEM + suffix(fmt)
+        known = restore_file(restorer, folder / INPUT, folder / result, options,
                              self.max_pixels, progress=progress)
+        after = result
+        if fmt != "PNG":  # browsers show PNG (not TIFF): a preview of the written file
+            from pixelsmith.io import load_image, save_image
+
+            written = load_image(folder / result, max_pixels=self.max_pixels)
+            save_image(folder / PREVIEW_OUT, written.pixels, alpha=written.alpha,
+                       bit_depth=written.bit_depth)
+            after = PREVIEW_OUT
         channels = int(job.info.get("channels", 3))
         used = restorer.for_input(torch.empty(1, channels, 1, 1), known)
-        info = {"method": used.name, "method_kind": used.method.kind}
+        info = {"method": used.name, "method_kind": used.method.kind, "output_format": fmt,
+                "output_format_why": why}
         if isinstance(known.sigma, float):
             info["sigma"] = round(known.sigma * 255, 2)
         if known.quality is not None:
@@ -234,8 +292,12 @@ class Runner:
         if known.scale is not None:
             info["scale"] = known.scale
         name = job.info.get("download", "image")
-        return info, {"result": (RESULT_PNG, "image/png", f"{name}-{job.task}.png"),
-                      "after": (RESULT_PNG, "image/png", f"{name}-{job.task}.png")}
+        download = f"{name}-{job.task}{suffix(fmt)}"
+        return info, {"result": (result, MEDIA_TYPES[fmt], download),
+                      "after": (after, "image/png", f"{name}-{job.task}.png")}
+
+    def explain(self, job, progress) -> tuple[dict, dict]:
+        return explaining.run(job, progress, self.max_pixels, INPUT, MASK)
 
     def compress(self, job, progress) -> tuple[dict, dict]:
         from pixelsmith.codec.api import compress, decompress, resolve_codec

@@ -16,6 +16,9 @@ async function loadCatalogue() {
   fillSelect($("scale"), cat.sr_scales.map((s) => [s, "x" + s]), cat.default_sr_scale);
   fillSelect($("codec-quality"), cat.codec.qualities.map((q) => [q, "q" + q]), cat.codec.default);
   fillSelect($("generator"), cat.generators.map((g) => [g, g]), cat.generators[0]);
+  fillSelect($("explain-model"), Object.keys(cat.explain.models).map((m) => [m, m]),
+             cat.explain.default);
+  explainModelChanged();
   const mb = (cat.limits.max_upload_bytes / 1048576).toFixed(0);
   const mp = (cat.limits.max_pixels / 1e6).toFixed(0);
   $("limits").textContent = `Uploads up to ${mb} MB and ${mp} megapixels; ` +
@@ -44,8 +47,102 @@ function taskChanged() {
     fillSelect($("method"), pairs, "");
   }
   methodChanged();
+  if (task === "explain") refineExplain();
   if (state.job && state.job.task !== task) clearResult();
   showMaskEditor();
+  showPointPicker();
+}
+
+// -- explanations: the model decides the kinds, its parameters and whether a point or a mask --
+
+function explainModel() {
+  const cat = state.catalogue;
+  return cat ? cat.explain.models[$("explain-model").value] : null;
+}
+
+function explainModelChanged() {
+  const model = explainModel();
+  if (!model) return;
+  const pairs = [["", `all that fit (${model.kinds.join(", ")})`]];
+  for (const k of model.kinds) pairs.push([k, k]);
+  fillSelect($("kind"), pairs, model.kinds.includes("attribution") ? "attribution"
+                                                                   : model.kinds[0]);
+  $("at").value = "";
+  $("point-mark").hidden = true;
+  if ($("task").value === "explain") {
+    refineExplain();
+    showMaskEditor();
+    showPointPicker();
+  }
+}
+
+function refineExplain() {  // within the explain task: only what the chosen model takes
+  const model = explainModel();
+  if (!model) return;
+  $("sigma-box").hidden = !model.needs.includes("sigma");
+  $("quality-box").hidden = !model.needs.includes("quality");
+  $("brush-box").hidden = !model.needs.includes("mask");
+  $("at-box").hidden = model.kind !== "restoration" || model.needs.includes("mask");
+}
+
+function wantsMask() {
+  const task = $("task").value;
+  if (task === "inpaint") return true;
+  const model = explainModel();
+  return task === "explain" && Boolean(model) && model.needs.includes("mask");
+}
+
+function wantsPoint() {
+  const model = explainModel();
+  return $("task").value === "explain" && Boolean(model) && model.kind === "restoration" &&
+    !model.needs.includes("mask");
+}
+
+let pointUrl = null;
+
+function showPointPicker() {
+  const picker = $("point-picker");
+  const want = wantsPoint() && state.file && !/\.pxs$/i.test(state.file.name);
+  picker.hidden = !want;
+  if (!want) return;
+  if (pointUrl) URL.revokeObjectURL(pointUrl);
+  pointUrl = URL.createObjectURL(state.file);
+  const img = $("point-image");
+  img.onload = () => {
+    const room = $("view").getBoundingClientRect().width;
+    const scale = Math.min(room / img.naturalWidth, 0.45 * innerHeight / img.naturalHeight);
+    img.style.width = Math.round(img.naturalWidth * scale) + "px";
+    img.style.height = Math.round(img.naturalHeight * scale) + "px";
+    placeMark();
+  };
+  img.src = pointUrl;
+}
+
+// A click picks an input pixel; the model's output pixel over its centre is what is explained
+// (super-resolution models: the input pixel times the scale, plus half of it).
+function pickPoint(event) {
+  const img = $("point-image");
+  const rect = img.getBoundingClientRect();
+  const x = Math.floor((event.clientX - rect.left) * img.naturalWidth / rect.width);
+  const y = Math.floor((event.clientY - rect.top) * img.naturalHeight / rect.height);
+  const inside = (v, n) => Math.min(n - 1, Math.max(0, v));
+  const scale = (explainModel() || { scale: 1 }).scale || 1;
+  const half = Math.floor(scale / 2);
+  $("at").value = `${inside(x, img.naturalWidth) * scale + half},` +
+                  `${inside(y, img.naturalHeight) * scale + half}`;
+  placeMark();
+}
+
+function placeMark() {  // the mark over the input pixel of the point in the "at" field
+  const mark = $("point-mark"), img = $("point-image");
+  const match = /^\s*(\d+)\s*,\s*(\d+)\s*$/.exec($("at").value);
+  if (!match || !img.naturalWidth) { mark.hidden = true; return; }
+  const scale = (explainModel() || { scale: 1 }).scale || 1;
+  const rect = img.getBoundingClientRect();
+  const px = rect.width / img.naturalWidth;
+  mark.style.left = ((Math.floor(Number(match[1]) / scale) + 0.5) * px) + "px";
+  mark.style.top = ((Math.floor(Number(match[2]) / scale) + 0.5) * px) + "px";
+  mark.hidden = false;
 }
 
 function methodChanged() {
@@ -66,6 +163,7 @@ function chooseFile(file) {
   if (/\.pxs$/i.test(file.name)) { $("task").value = "decompress"; taskChanged(); }
   else if ($("task").value === "decompress") { $("task").value = "denoise"; taskChanged(); }
   showMaskEditor();
+  showPointPicker();
 }
 
 function setupDrop() {
@@ -87,7 +185,7 @@ let painting = false, lastPoint = null, maskUrl = null;
 
 function showMaskEditor() {
   const editor = $("mask-editor");
-  const want = $("task").value === "inpaint" && state.file && !/\.pxs$/i.test(state.file.name);
+  const want = wantsMask() && state.file && !/\.pxs$/i.test(state.file.name);
   editor.hidden = !want;
   if (!want) return;
   if (maskUrl) URL.revokeObjectURL(maskUrl);
@@ -111,6 +209,7 @@ function clearResult() {
   setProgress(0, "idle");
   $("compare").hidden = true;
   $("download").hidden = true;
+  $("panels").hidden = true;
   $("info").replaceChildren();
 }
 
@@ -174,12 +273,15 @@ function maskBlob() {
 function formFor(task) {
   const form = new FormData();
   form.append("task", task);
-  const fields = { denoise: ["method", "sigma"], dejpeg: ["method", "quality"],
-                   sr: ["method", "scale"], deblur: ["method", "sigma", "kernel"],
-                   photo: ["method", "photo-scale"],
-                   inpaint: ["method"], compress: ["codec-quality"], decompress: [],
-                   generate: ["generator", "seed", "count", "temperature"] }[task];
-  const names = { "codec-quality": "codec_quality", generator: "model", "photo-scale": "scale" };
+  const fields = { denoise: ["method", "sigma", "format"], dejpeg: ["method", "quality", "format"],
+                   sr: ["method", "scale", "format"],
+                   deblur: ["method", "sigma", "kernel", "format"],
+                   photo: ["method", "photo-scale", "format"],
+                   inpaint: ["method", "format"], compress: ["codec-quality"], decompress: [],
+                   generate: ["generator", "seed", "count", "temperature"],
+                   explain: ["explain-model", "kind", "at", "sigma", "quality"] }[task];
+  const names = { "codec-quality": "codec_quality", generator: "model", "explain-model": "model",
+                  "photo-scale": "scale" };
   for (const id of fields) form.append(names[id] || id, $(id).value.trim());
   return form;
 }
@@ -190,7 +292,7 @@ async function run() {
   if (task !== "generate" && !state.file) { showError("choose a file first"); return; }
   const form = formFor(task);
   if (task !== "generate") form.append("image", state.file, state.file.name);
-  if (task === "inpaint") {
+  if (wantsMask()) {
     const [blob, painted] = await maskBlob();
     if (!painted) { showError("paint the area to fill in on the image first"); return; }
     form.append("mask", blob, "mask.png");
@@ -243,7 +345,8 @@ function update(job) {
   if (job.status === "queued") {
     setProgress(0, job.position ? `waiting: number ${job.position} in line` : "waiting");
   } else if (job.status === "running") {
-    const tiles = job.total > 1 ? ` (tile ${job.done} of ${job.total})` : "";
+    const unit = job.task === "explain" ? "explanation" : "tile";
+    const tiles = job.total > 1 ? ` (${unit} ${job.done} of ${job.total})` : "";
     setProgress(job.progress * 100, `running ${Math.round(job.progress * 100)}%${tiles}`);
   } else if (job.status === "done") {
     setProgress(100, "done 100%");
@@ -269,6 +372,17 @@ function showError(message) { $("error").textContent = message; }
 
 function showResult(job) {
   $("mask-editor").hidden = true;
+  const link = $("download");
+  link.href = job.files.result;
+  link.hidden = false;
+  if (job.task === "explain") {
+    link.textContent = "Download the page (.zip)";
+    $("compare").hidden = true;
+    showPanels(job);
+    showInfo(job);
+    return;
+  }
+  $("panels").hidden = true;
   $("compare").hidden = false;
   const before = $("before"), after = $("after");
   const hasBefore = Boolean(job.files.before);
@@ -285,16 +399,65 @@ function showResult(job) {
   };
   if (hasBefore) before.src = job.files.before; else before.removeAttribute("src");
   after.src = job.files.after + `?t=${job.id}`;
-  const link = $("download");
-  link.href = job.files.result;
-  link.textContent = job.task === "compress" ? "Download .pxs" : "Download PNG";
-  link.hidden = false;
+  link.textContent = job.task === "compress" ? "Download .pxs"
+    : `Download ${job.info.output_format || "PNG"}`;
   showInfo(job);
 }
 
+// The explanation: for each section its title, text, panels (numbered by the server) with
+// their captions, and its table of figures. Text goes in as text, never as HTML.
+function showPanels(job) {
+  const make = (tag, text) => {
+    const node = document.createElement(tag);
+    if (text !== undefined) node.textContent = text;
+    return node;
+  };
+  const parts = [];
+  if (job.info.intro) parts.push(make("p", job.info.intro));
+  for (const section of job.info.sections) {
+    const box = make("section");
+    box.className = "explain-section";
+    box.append(make("h3", section.title));
+    if (section.text) box.append(make("p", section.text));
+    const figures = make("div");
+    figures.className = "figures";
+    for (const panel of section.panels) {
+      const figure = make("figure");
+      const img = make("img");
+      img.src = job.files[`panels/${panel.index}`];
+      img.alt = panel.caption;
+      img.width = panel.width;
+      img.height = panel.height;
+      figure.append(img, make("figcaption", panel.caption));
+      figures.append(figure);
+    }
+    box.append(figures);
+    if (section.table) {
+      const table = make("table");
+      const head = make("tr");
+      for (const h of section.table.headers) head.append(make("th", h));
+      table.append(head);
+      for (const row of section.table.rows) {
+        const tr = make("tr");
+        for (const cell of row) tr.append(make("td", cell));
+        table.append(tr);
+      }
+      box.append(table);
+    }
+    parts.push(box);
+  }
+  $("panels").replaceChildren(...parts);
+  $("panels").hidden = false;
+}
+
 function showInfo(job) {
-  const rows = [["method", job.info.method]];
+  const rows = [[job.task === "explain" ? "model" : "method", job.info.method]];
   const o = job.options;
+  if (job.task === "explain") {
+    rows.push(["explanations", job.info.kinds.join(", ")]);
+    if (o.at) rows.push(["output pixel", o.at.join(", ")]);
+    for (const [k, v] of Object.entries(job.info.conditioning || {})) rows.push([k, v]);
+  }
   if (job.info.sigma !== undefined) rows.push(["sigma", job.info.sigma +
                                                (o.sigma === "auto" ? " (estimated)" : "")]);
   if (job.info.quality !== undefined) rows.push(["JPEG quality", job.info.quality]);
@@ -307,7 +470,10 @@ function showInfo(job) {
   }
   if (o.seed !== undefined) rows.push(["seed", o.seed], ["images", o.count],
                                       ["temperature", o.temperature]);
-  if (job.info.width) rows.push(["input", `${job.info.width} x ${job.info.height}`]);
+  if (job.info.width) rows.push(["input", `${job.info.width} x ${job.info.height}` +
+                                 (job.info.format ? ` ${job.info.format}` : "")]);
+  if (job.info.output_format) rows.push(["file", `${job.info.output_format} ` +
+                                         `(${job.info.output_format_why})`]);
   rows.push(["time", `${job.info.seconds} s`]);
   $("info").replaceChildren(...rows.flatMap(([k, v]) => {
     const dt = document.createElement("dt"), dd = document.createElement("dd");
@@ -383,6 +549,9 @@ document.addEventListener("DOMContentLoaded", () => {
   setupCompare();
   $("task").addEventListener("change", taskChanged);
   $("method").addEventListener("change", methodChanged);
+  $("explain-model").addEventListener("change", explainModelChanged);
+  $("point-image").addEventListener("click", pickPoint);
+  $("at").addEventListener("input", placeMark);
   $("run").addEventListener("click", run);
   loadCatalogue().catch((error) => showError(error.message));
 });
