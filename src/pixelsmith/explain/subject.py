@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from pixelsmith.errors import PixelsmithError
+from pixelsmith.zoo.config import config_of
 
 #: what each kind of model can explain (the CLI's default --kind per model kind)
 KINDS = {
@@ -110,8 +111,8 @@ def rebind(subject: Subject, model: nn.Module) -> Subject:
 
 
 def model_name(model: nn.Module) -> str:
-    config = getattr(model, "pixelsmith_config", None) or {}
-    return str(config.get("name") or type(model).__name__)
+    """The model's name in its config, else its class name."""
+    return config_of(model).display_name(model)
 
 
 def _channels(x: torch.Tensor, channels: int) -> torch.Tensor:

@@ -17,6 +17,7 @@ from pathlib import Path
 from pixelsmith.degrade.known import TASKS
 from pixelsmith.errors import PixelsmithError
 from pixelsmith.web import explaining
+from pixelsmith.zoo.config import config_of
 
 #: Tasks of the page: the restoration tasks, then the codec, the generators and explanations.
 EXTRA_TASKS = ("compress", "decompress", "generate", "explain")
@@ -317,7 +318,7 @@ class Runner:
         height, width = image.size
         value = float(psnr(decoded, image.pixels)[0])
         name = job.info.get("download", "image")
-        info = {"method": getattr(codec, "pixelsmith_config", {}).get("name", "codec"),
+        info = {"method": config_of(codec).name or "codec",
                 "bytes": len(data), "bpp": round(8 * len(data) / (height * width), 4),
                 "psnr": round(value, 2) if math.isfinite(value) else None}
         return info, {"result": (RESULT_PXS, "application/octet-stream", f"{name}.pxs"),
