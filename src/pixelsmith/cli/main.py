@@ -43,7 +43,7 @@ def cli() -> None:
       pixelsmith degrade photo.png -o noisy.png --noise gaussian:25 --seed 0
       pixelsmith restore noisy.png -o clean.png --task denoise --sigma 25 --method bm3d
       pixelsmith methods
-      pixelsmith evaluate --task denoise --data ../shared/data/test/Set12 --methods bm3d,tv
+      pixelsmith evaluate --task denoise --data test/Set12 --methods bm3d,tv
       pixelsmith demo
 
     \b
@@ -261,7 +261,9 @@ def methods(task) -> None:
 
 @cli.command()
 @click.option("--task", type=click.Choice(TASK_CHOICES), required=True)
-@click.option("--data", required=True, type=click.Path(), help="Folder of clean images.")
+@click.option("--data", required=True, type=click.Path(),
+              help="Folder of clean images; a relative path not found here is looked up in "
+                   "$PIXELSMITH_DATA (e.g. test/Set12).")
 @click.option("--methods", "method_list",
               help="Comma-separated methods; default: all available ones but the VAEs.")
 @click.option("--sigma", type=float, help="Noise sigma, 0-255 (denoise default 25, deblur 2.55).")
@@ -283,7 +285,7 @@ def evaluate(task, data, method_list, sigma, scale, quality, kernel, mask_kind, 
     """Degrade every image of a folder reproducibly, restore it with each method, measure.
 
     \b
-    Example: pixelsmith evaluate --task denoise --data Set12 --methods bm3d,tv --sigma 25
+    Example: pixelsmith evaluate --task denoise --data test/Set12 --methods bm3d,tv --sigma 25
     """
     import json
 
@@ -291,13 +293,13 @@ def evaluate(task, data, method_list, sigma, scale, quality, kernel, mask_kind, 
         EvalParams,
         evaluate,
         mixed_channels_warning,
+        resolve_data,
         to_markdown,
     )
     from pixelsmith.io import atomic_write_text
     from pixelsmith.restoration.registry import general_methods
 
-    if not Path(data).is_dir():
-        raise PixelsmithError(f"{data}: no such folder")
+    data = resolve_data(data)
     if method_list:
         names = [m.strip() for m in method_list.split(",") if m.strip()]
     else:  # VAEs know one kind of image: name them with --methods
