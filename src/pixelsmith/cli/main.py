@@ -227,7 +227,7 @@ def _restore_line(restorer, known, options: dict, samples: int | None) -> str:
     name = restorer.last_method
     parts = [name]
     if known.sigma is not None:
-        parts.append(f"sigma {float(known.sigma) * 255:.1f}"
+        parts.append(f"sigma {float(known.sigma) * 255:.3g}"
                      + (" (estimated)" if options["sigma"] == "auto" else ""))
     if known.quality is not None:
         parts.append(f"JPEG quality {known.quality}"
