@@ -226,7 +226,9 @@ def _restore_line(restorer, known, options: dict, samples: int | None) -> str:
 
     name = restorer.last_method
     parts = [name]
-    if known.sigma is not None:
+    method = get_method(restorer.task, name)
+    # sigma when the method used it or the user gave it (a VAE ignores the estimate)
+    if known.sigma is not None and ("sigma" in method.needs or options["sigma"] != "auto"):
         parts.append(f"sigma {float(known.sigma) * 255:.3g}"
                      + (" (estimated)" if options["sigma"] == "auto" else ""))
     if known.quality is not None:
@@ -236,9 +238,8 @@ def _restore_line(restorer, known, options: dict, samples: int | None) -> str:
     if known.scale is not None:
         parts.append(f"x{known.scale}")
     elif restorer.task == "sr":
-        model_scale = get_method("sr", name).scale
-        if model_scale is not None:
-            parts.append(f"x{model_scale} (the model's factor)")
+        if method.scale is not None:
+            parts.append(f"x{method.scale} (the model's factor)")
     if samples is not None:
         parts.append(f"mean of {samples} samples, std map beside it")
     return ", ".join(parts)
