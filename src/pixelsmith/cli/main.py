@@ -237,9 +237,8 @@ def _restore_line(restorer, known, options: dict, samples: int | None) -> str:
                         else " (from the quantisation tables)"))
     if known.scale is not None:
         parts.append(f"x{known.scale}")
-    elif restorer.task == "sr":
-        if method.scale is not None:
-            parts.append(f"x{method.scale} (the model's factor)")
+    elif method.scale is not None:
+        parts.append(f"x{method.scale} (the model's factor)")
     if samples is not None:
         parts.append(f"mean of {samples} samples, std map beside it")
     return ", ".join(parts)
