@@ -5,8 +5,7 @@ Every registered method loads to a :class:`RestoreMethod`: ``method(y, known) ->
 :class:`ConfiguredMethod` (they take the run options: device, tiles, precision), and methods
 that sample a latent posterior (the VAEs) satisfy :class:`SamplingMethod` (a number of
 samples and a per-pixel standard deviation; ``progress(done, total)`` per step and sample).
-The :class:`~.restorer.Restorer` checks these
-protocols, never attribute names.
+The :class:`~.restorer.Restorer` checks these protocols, never attribute names.
 """
 
 from __future__ import annotations
