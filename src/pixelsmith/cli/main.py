@@ -241,6 +241,10 @@ def _restore_line(restorer, known, options: dict, samples: int | None) -> str:
         parts.append(f"x{method.scale} (the model's factor)")
     if samples is not None:
         parts.append(f"mean of {samples} samples, std map beside it")
+    elif method.kind == "vae" and restorer.task == "inpaint":
+        from pixelsmith.restoration.vae import DEFAULT_SAMPLES
+
+        parts.append(f"mean of {DEFAULT_SAMPLES} samples")
     return ", ".join(parts)
 
 
