@@ -74,7 +74,7 @@ def test_every_example_reads_a_file_that_exists_or_an_earlier_line_wrote():
 
 @pytest.mark.slow
 def test_the_readme_block_runs_as_written(tmp_path):
-    """About 4 minutes on 2 cores (bm3d on Set12 is most of it)."""
+    """About 5 minutes on 2 shared cores (bm3d on Set12 is most of it)."""
     data = data_or_skip("test/Set12").parents[1]
     (tmp_path / "src").symlink_to(ROOT / "src")
     bin_dir = tmp_path / ".venv" / "bin"
