@@ -122,9 +122,9 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
 
 @contextlib.contextmanager
 def warnings_as_lines() -> Iterator[None]:
-    """Inside: every warning is one line on stderr (``pixelsmith: note|warning: ...``),
-    each message once, without the source location Python's own format shows."""
+    """Inside: every warning shown is one line on stderr (``pixelsmith: note|warning: ...``),
+    without the source location Python's own format shows. The filters are left as they are
+    (by default each message shows once per place that raises it)."""
     with warnings.catch_warnings():
-        warnings.simplefilter("default")
         warnings.showwarning = _show_warning
         yield
