@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -115,7 +116,7 @@ def test_plain_denoise_uses_the_shipped_model_and_estimates_sigma(tmp_path, caps
     code, _, err = run(capsys, "restore", str(tmp_path / "n.png"), "-o", str(tmp_path / "o.png"),
                        "--task", "denoise")
     assert code == 0, err
-    estimated = float(err.split("estimated sigma")[1].split()[0])
+    estimated = float(re.search(r"o\.png: denoise-\w+, sigma ([\d.]+) \(estimated\)", err)[1])
     assert 20 <= estimated <= 30
     out = np.asarray(PILImage.open(tmp_path / "o.png"), dtype=np.float64)
     psnr_in = 10 * np.log10(255**2 / np.mean((np.clip(noisy, 0, 255) - clean) ** 2))
@@ -156,7 +157,7 @@ def test_folder_batch_continues_past_a_bad_file(tmp_path, capsys, samples):
     (folder / "c.png").write_text("broken")
     code, _, err = run(capsys, "restore", str(folder), "-o", str(tmp_path / "out"),
                        "--task", "sr", "--scale", "2")
-    assert code == 2 and "c.png" in err and "Traceback" not in err
+    assert code == 1 and "c.png" in err and "Traceback" not in err  # 1: some files failed
     assert (tmp_path / "out" / "a.png").exists() and (tmp_path / "out" / "sub" / "b.png").exists()
     assert not (tmp_path / "out" / "c.png").exists()
 

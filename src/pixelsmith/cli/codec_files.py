@@ -85,11 +85,16 @@ def read_pxs(source: Path) -> bytes:
 
 
 def decompress_file(source: Path, target: Path, model: Codec | str | None,
-                    max_pixels: int) -> None:
-    """Decode one .pxs file to the image file ``target`` (format from its suffix)."""
+                    max_pixels: int) -> str:
+    """Decode one .pxs file to the image file ``target`` (format from its suffix); returns the
+    name of the model written in the file."""
+    from pixelsmith.codec.format import unpack
+
     output_format(target)
     try:
-        pixels = decompress(read_pxs(source), model=model, max_pixels=max_pixels)
+        data = read_pxs(source)
+        pixels = decompress(data, model=model, max_pixels=max_pixels)
     except PixelsmithError as exc:
         raise PixelsmithError(f"{source}: {exc}") from None
     save_image(target, pixels)
+    return unpack(data, max_pixels)[0].model_name

@@ -19,6 +19,16 @@ from pixelsmith.errors import PixelsmithError
 TASK_CHOICES = ("denoise", "deblur", "inpaint", "sr", "dejpeg", "photo")
 EVALUATED_TASKS = TASK_CHOICES[:-1]  # photo has its own benchmark (benchmarks.photo)
 
+quiet_option = click.option(
+    "-q", "--quiet", is_flag=True,
+    help="No progress bars and no line per output; errors, notes and warnings still show.",
+)
+skip_existing_option = click.option(
+    "--skip-existing", is_flag=True,
+    help="Leave outputs that already exist (resume an interrupted folder; outputs appear only "
+         "once complete).",
+)
+
 max_pixels_option = click.option(
     "--max-pixels", type=click.IntRange(min=1), default=100_000_000, show_default=True,
     help="Refuse images larger than this many pixels (guards against decompression bombs).",
@@ -35,8 +45,12 @@ def cli() -> None:
       pixelsmith degrade photo.png -o noisy.png --noise gaussian:25 --seed 0
       pixelsmith restore noisy.png -o clean.png --task denoise --sigma 25 --method bm3d
       pixelsmith methods
-      pixelsmith evaluate --task denoise --data ../shared/data/test/Set12 --methods bm3d,tv
+      pixelsmith evaluate --task denoise --data test/Set12 --methods bm3d,tv
       pixelsmith demo
+
+    \b
+    Exit codes: 0 done; 1 some files of a batch failed (each is named, the others were
+    written); 2 a bad command line or input, or every file of a batch failed; 130 interrupted.
     """
 
 
@@ -64,16 +78,20 @@ def cli() -> None:
 @click.option("--save-params", type=click.Path(),
               help="With --realistic: write the parameters of the draw (JSON).")
 @max_pixels_option
+@skip_existing_option
+@quiet_option
 def degrade(inputs, output, blur_spec, downsample, mask_spec, noise_spec, jpeg, seed, save_mask,
-            save_kernel, realistic, realistic_scale, save_params, max_pixels) -> None:
+            save_kernel, realistic, realistic_scale, save_params, max_pixels, skip_existing,
+            quiet) -> None:
     """Degrade images: blur -> downsample -> mask -> noise -> JPEG, reproducibly from --seed.
 
     \b
     Example: pixelsmith degrade in.png -o out.png --blur gaussian:1.6 --noise gaussian:25
              pixelsmith degrade in.png -o out.png --realistic --scale 4 --save-params p.json
     """
-    from pixelsmith.cli.batch import plan_outputs, run_jobs
+    from pixelsmith.cli.batch import finish, plan_outputs, run_jobs
     from pixelsmith.cli.degrade_files import degrade_file, realistic_scale_option
+    from pixelsmith.cli.report import Reporter
 
     scale = realistic_scale_option(realistic, realistic_scale, save_params,
                                    (blur_spec, downsample, mask_spec, noise_spec, jpeg))
@@ -85,8 +103,18 @@ def degrade(inputs, output, blur_spec, downsample, mask_spec, noise_spec, jpeg, 
         raise PixelsmithError("--save-mask needs --mask and --save-kernel needs --blur")
 
     order = {job.target: i for i, job in enumerate(jobs)}
+    chain = ", ".join(f"{name} {value}" for name, value in (
+        ("blur", blur_spec), ("downsample", downsample), ("mask", mask_spec),
+        ("noise", noise_spec), ("jpeg", jpeg)) if value) if not realistic \
+        else f"realistic chain, scale {scale}"
 
-    def work(job) -> None:
+    def side_outputs(job) -> list[Path]:
+        paths = (_side_output(option, job.source, suffix, several) for option, suffix in (
+            (save_mask, "_mask.png"), (save_kernel, "_kernel.npy"),
+            (save_params, "_params.json")))
+        return [p for p in paths if p is not None]
+
+    def work(job) -> str:
         degrade_file(
             job.source, job.target, index=order[job.target], seed=seed, blur=blur_spec,
             downsample=downsample, mask=mask_spec, noise=noise_spec, jpeg=jpeg,
@@ -95,8 +123,12 @@ def degrade(inputs, output, blur_spec, downsample, mask_spec, noise_spec, jpeg, 
             max_pixels=max_pixels, realistic=scale,
             save_params=_side_output(save_params, job.source, "_params.json", several),
         )
+        return f"{chain}, seed {seed} (image {order[job.target]})"
 
-    _finish(run_jobs(jobs, work, "degrade"), jobs, output)
+    reporter = Reporter(quiet)
+    outcome = run_jobs(jobs, work, "degrade", reporter=reporter, skip_existing=skip_existing,
+                       side_outputs=side_outputs)
+    finish(outcome, output, reporter)
 
 
 def _side_output(option: str | None, source: Path, suffix: str, several: bool) -> Path | None:
@@ -107,14 +139,6 @@ def _side_output(option: str | None, source: Path, suffix: str, several: bool) -
     if several or path.is_dir():
         return path / (source.stem + suffix)
     return path
-
-
-def _finish(failed: int, jobs, output: str) -> None:
-    done = len(jobs) - failed
-    if len(jobs) > 1:
-        click.echo(f"{done} of {len(jobs)} images written to {output}", err=True)
-    if failed:
-        sys.exit(2)
 
 
 @cli.command()
@@ -128,7 +152,9 @@ def _finish(failed: int, jobs, output: str) -> None:
 @click.option("--kernel", type=click.Path(), help="Blur kernel file (PNG, NPY, MAT) for deblur.")
 @click.option("--mask", type=click.Path(), help="Mask image for inpaint: white = missing.")
 @click.option("--scale", type=click.IntRange(min=2),
-              help="Super-resolution factor (sr), or upscaling of a photo (photo; default 1).")
+              help="Super-resolution factor; needed for --task sr (never guessed), except with "
+                   "a model method of one fixed factor, which then runs at its factor. For "
+                   "--task photo: the upscaling (default 1, the same size).")
 @click.option("--quality", metavar="Q|auto",
               help="JPEG quality of the input (1-100), or 'auto' to read it from a JPEG file.")
 @click.option("--device", metavar="DEVICE",
@@ -153,8 +179,11 @@ def _finish(failed: int, jobs, output: str) -> None:
               help="Mix the input back in: 0 = the input (bicubic-enlarged for sr/photo), "
                    "1 = the full restoration; keeps grain and texture in between.")
 @max_pixels_option
+@skip_existing_option
+@quiet_option
 def restore(inputs, output, task, method, sigma, kernel, mask, scale, quality, device, tile,
-            overlap, precision, samples, ensemble, strength, max_pixels) -> None:
+            overlap, precision, samples, ensemble, strength, max_pixels, skip_existing,
+            quiet) -> None:
     """Restore images (one file, several, or folders) with a classical or learned method.
 
     \b
@@ -169,8 +198,12 @@ def restore(inputs, output, task, method, sigma, kernel, mask, scale, quality, d
       pixelsmith restore huge.jpg -o out.png --task dejpeg --quality auto --device cuda
       pixelsmith restore face.png -o out.png --task inpaint --method vae-faces --mask m.png \\
           --samples 16                      # also writes out_std.png
+
+    Each output gets a line on stderr: the method that ran (a default chosen per image), the
+    sigma or JPEG quality it used (estimated or read from the file, or given), the time.
     """
-    from pixelsmith.cli.batch import plan_outputs, run_jobs
+    from pixelsmith.cli.batch import finish, plan_outputs, run_jobs
+    from pixelsmith.cli.report import Reporter
     from pixelsmith.restoration.files import restore_file, std_target
     from pixelsmith.restoration.restorer import Restorer, parse_quality, parse_sigma
 
@@ -180,20 +213,51 @@ def restore(inputs, output, task, method, sigma, kernel, mask, scale, quality, d
     restorer = Restorer(task, method, device=device, tile=tile, overlap=overlap,
                         precision=precision, samples=samples, strength=strength,
                         ensemble=ensemble)
-    used = []
-    failed = run_jobs(
-        jobs,
-        lambda job: used.append(
-            restore_file(restorer, job.source, job.target, options, max_pixels,
-                         std_path=None if samples is None else std_target(job.target))),
-        f"restore ({restorer.name})",
-    )
-    if len(jobs) == 1 and used:
-        if options["sigma"] == "auto":
-            click.echo(f"estimated sigma {used[0].sigma * 255:.1f}", err=True)
-        if options["quality"] == "auto":
-            click.echo(f"JPEG quality {used[0].quality} (from the quantisation tables)", err=True)
-    _finish(failed, jobs, output)
+    reporter = Reporter(quiet)
+
+    def std_of(job) -> list[Path]:
+        return [] if samples is None else [std_target(job.target)]
+
+    def work(job) -> str:
+        progress = reporter.progress(job.source.name, "tile" if samples is None else "step")
+        try:
+            known = restore_file(restorer, job.source, job.target, options, max_pixels,
+                                 std_path=(std_of(job) or [None])[0], progress=progress)
+        finally:
+            progress.close()
+        return _restore_line(restorer, known, options, samples)
+
+    outcome = run_jobs(jobs, work, f"restore ({restorer.name})", reporter=reporter,
+                       skip_existing=skip_existing, side_outputs=std_of)
+    finish(outcome, output, reporter)
+
+
+def _restore_line(restorer, known, options: dict, samples: int | None) -> str:
+    """What ``restore`` says about one output: method and the parameters it used."""
+    from pixelsmith.restoration.registry import get_method
+
+    name = restorer.last_method
+    parts = [name]
+    method = get_method(restorer.task, name)
+    # sigma when the method used it or the user gave it (a VAE ignores the estimate)
+    if known.sigma is not None and ("sigma" in method.needs or options["sigma"] != "auto"):
+        parts.append(f"sigma {float(known.sigma) * 255:.3g}"
+                     + (" (estimated)" if options["sigma"] == "auto" else ""))
+    if known.quality is not None:
+        parts.append(f"JPEG quality {known.quality}"
+                     + ("" if isinstance(options["quality"], int)
+                        else " (from the quantisation tables)"))
+    if known.scale is not None:
+        parts.append(f"x{known.scale}")
+    elif method.scale is not None:
+        parts.append(f"x{method.scale} (the model's factor)")
+    if samples is not None:
+        parts.append(f"mean of {samples} samples, std map beside it")
+    elif method.kind == "vae" and restorer.task == "inpaint":
+        from pixelsmith.restoration.vae import DEFAULT_SAMPLES
+
+        parts.append(f"mean of {DEFAULT_SAMPLES} samples")
+    return ", ".join(parts)
 
 
 @cli.command()
@@ -213,7 +277,9 @@ def methods(task) -> None:
 
 @cli.command()
 @click.option("--task", type=click.Choice(EVALUATED_TASKS), required=True)
-@click.option("--data", required=True, type=click.Path(), help="Folder of clean images.")
+@click.option("--data", required=True, type=click.Path(),
+              help="Folder of clean images; a relative path not found here is looked up in "
+                   "$PIXELSMITH_DATA (e.g. test/Set12).")
 @click.option("--methods", "method_list",
               help="Comma-separated methods; default: all available ones but the VAEs.")
 @click.option("--sigma", type=float, help="Noise sigma, 0-255 (denoise default 25, deblur 2.55).")
@@ -235,7 +301,7 @@ def evaluate(task, data, method_list, sigma, scale, quality, kernel, mask_kind, 
     """Degrade every image of a folder reproducibly, restore it with each method, measure.
 
     \b
-    Example: pixelsmith evaluate --task denoise --data Set12 --methods bm3d,tv --sigma 25
+    Example: pixelsmith evaluate --task denoise --data test/Set12 --methods bm3d,tv --sigma 25
     """
     import json
 
@@ -243,13 +309,13 @@ def evaluate(task, data, method_list, sigma, scale, quality, kernel, mask_kind, 
         EvalParams,
         evaluate,
         mixed_channels_warning,
+        resolve_data,
         to_markdown,
     )
     from pixelsmith.io import atomic_write_text
     from pixelsmith.restoration.registry import general_methods
 
-    if not Path(data).is_dir():
-        raise PixelsmithError(f"{data}: no such folder")
+    data = resolve_data(data)
     if method_list:
         names = [m.strip() for m in method_list.split(",") if m.strip()]
     else:  # VAEs know one kind of image: name them with --methods
@@ -344,7 +410,10 @@ def export_model(run_dir, output, checkpoint, raw) -> None:
                    "about 0.2 s per step for a 768x512 photo on 2 CPU cores. Decoding is "
                    "unchanged.")
 @max_pixels_option
-def compress(inputs, output, quality, model, refine_steps, max_pixels) -> None:
+@skip_existing_option
+@quiet_option
+def compress(inputs, output, quality, model, refine_steps, max_pixels, skip_existing,
+             quiet) -> None:
     """Compress images to .pxs files with a learned codec (one file, several, or folders).
 
     \b
@@ -353,20 +422,25 @@ def compress(inputs, output, quality, model, refine_steps, max_pixels) -> None:
       pixelsmith compress photo.png -o photo.pxs --quality 2 --refine 100
       pixelsmith compress photos/ -o packed/ --model models/codec-q3
     """
-    from pixelsmith.cli.batch import run_jobs
+    from pixelsmith.cli.batch import finish, run_jobs
     from pixelsmith.cli.codec_files import compress_file, plan_compress
+    from pixelsmith.cli.report import Reporter
     from pixelsmith.codec.api import resolve_codec
+    from pixelsmith.zoo.config import config_of
 
     jobs = plan_compress(list(inputs), output)
     codec = resolve_codec(model, quality)
-    sizes = []
-    failed = run_jobs(jobs, lambda job: sizes.append(
-        compress_file(codec, job.source, job.target, max_pixels, refine_steps,
-                      progress=len(jobs) == 1)), "compress")
-    if len(jobs) == 1 and sizes:
-        size, pixels = sizes[0]
-        click.echo(f"{size} bytes, {8 * size / pixels:.3f} bits per pixel", err=True)
-    _finish(failed, jobs, output)
+    name = config_of(codec).name or str(model)
+    reporter = Reporter(quiet)
+    refined = f", {refine_steps} refinement steps" if refine_steps else ""
+
+    def work(job) -> str:
+        size, pixels = compress_file(codec, job.source, job.target, max_pixels, refine_steps,
+                                     progress=len(jobs) == 1 and reporter.bars)
+        return f"{name}{refined}, {size} bytes, {8 * size / pixels:.3f} bits per pixel"
+
+    outcome = run_jobs(jobs, work, "compress", reporter=reporter, skip_existing=skip_existing)
+    finish(outcome, output, reporter, unit="files")
 
 
 @cli.command()
@@ -377,7 +451,9 @@ def compress(inputs, output, quality, model, refine_steps, max_pixels) -> None:
               help="The codec model folder the files were made with (default: the shipped "
                    "model named in each file).")
 @max_pixels_option
-def decompress(inputs, output, model, max_pixels) -> None:
+@skip_existing_option
+@quiet_option
+def decompress(inputs, output, model, max_pixels, skip_existing, quiet) -> None:
     """Decode .pxs files to images (one file, several, or folders of .pxs files).
 
     \b
@@ -385,15 +461,21 @@ def decompress(inputs, output, model, max_pixels) -> None:
       pixelsmith decompress photo.pxs -o photo.png
       pixelsmith decompress packed/ -o unpacked/ --model models/codec-q3
     """
-    from pixelsmith.cli.batch import run_jobs
+    from pixelsmith.cli.batch import finish, run_jobs
     from pixelsmith.cli.codec_files import decompress_file, plan_decompress
+    from pixelsmith.cli.report import Reporter
     from pixelsmith.codec.api import load_codec
 
     jobs = plan_decompress(list(inputs), output)
     codec = load_codec(model) if model else None
-    failed = run_jobs(jobs, lambda job: decompress_file(job.source, job.target, codec,
-                                                        max_pixels), "decompress")
-    _finish(failed, jobs, output)
+    reporter = Reporter(quiet)
+
+    def work(job) -> str:
+        used = decompress_file(job.source, job.target, codec, max_pixels)
+        return f"decoded with {model or used}" + ("" if model else " (named in the file)")
+
+    outcome = run_jobs(jobs, work, "decompress", reporter=reporter, skip_existing=skip_existing)
+    finish(outcome, output, reporter)
 
 
 register_synthesis(cli)  # generate, reconstruct, interpolate, traverse (pixelsmith.cli.synthesis)
@@ -403,8 +485,11 @@ cli.add_command(explain_command, "explain")  # pixelsmith.cli.explain (imports o
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the CLI, turning user errors into one line on stderr and exit code 2."""
+    from pixelsmith.cli.report import warnings_as_lines
+
     try:
-        cli.main(args=argv, prog_name="pixelsmith", standalone_mode=False)
+        with warnings_as_lines():
+            cli.main(args=argv, prog_name="pixelsmith", standalone_mode=False)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.ClickException as exc:

@@ -22,6 +22,10 @@ method_option = click.option(
 device_option = click.option(
     "--device", metavar="DEVICE", help="cpu, cuda or cuda:N (default: cuda when available).",
 )
+quiet_option = click.option(
+    "-q", "--quiet", is_flag=True,
+    help="No progress bar and no line per output; errors and notes still show.",
+)
 padding_option = click.option(
     "--padding", default="2", show_default=True, metavar="PX",
     help="Pixels of white between the images of the grid and around it.",
@@ -124,16 +128,25 @@ def _save_grid(path: str, images, nrow: int, padding: int) -> None:
 @click.option("--nrow", metavar="N", help="Images per grid row (default: a square grid).")
 @padding_option
 @device_option
-def generate(method, count, seed, temperature, output, out_dir, nrow, padding, device) -> None:
+@quiet_option
+def generate(method, count, seed, temperature, output, out_dir, nrow, padding, device,
+             quiet) -> None:
     """Sample images from a VAE or a GAN generator, as a grid or one file each.
+
+    Images are decoded in chunks (with a progress bar for many), and with --out-dir each chunk
+    is written as it comes, so memory does not grow with -n.
 
     \b
     Examples:
       pixelsmith generate --method vae-mnist -n 64 --seed 0 -o samples.png
       pixelsmith generate --method models/my-gan -n 1000 --out-dir fakes/ --temperature 0.8
     """
-    from pixelsmith.synthesis import generate as generate_images
-    from pixelsmith.synthesis import require_kind
+    import time
+
+    import torch
+
+    from pixelsmith.cli.report import Reporter
+    from pixelsmith.synthesis import CHUNK, decode, draw_latents, require_kind
 
     count = parse_int("-n", count, minimum=1)
     seed = parse_int("--seed", seed, minimum=0)
@@ -146,22 +159,37 @@ def generate(method, count, seed, temperature, output, out_dir, nrow, padding, d
         _check_image_output(output)
     elif Path(out_dir).exists() and not Path(out_dir).is_dir():
         raise PixelsmithError(f"{out_dir}: exists and is not a folder")
+    start = time.perf_counter()
     model = _load(method, device)
     require_kind(model, "generate")
-    images = generate_images(model, count, seed=seed, temperature=temperature)
+    reporter = Reporter(quiet)
+    # the latents of all n images are drawn at once, as synthesis.generate does: the same
+    # seed and -n give the same images, decoded here chunk by chunk
+    latents = draw_latents(count, model.latent_dim, seed, temperature)
+    progress = reporter.progress("generate", "image", minimum=2 if out_dir else CHUNK + 1)
+    what = f"{count} sample{'s' * (count > 1)} of {Path(method).name}, seed {seed}" + (
+        f", temperature {temperature:g}" if temperature != 1.0 else "")
+    chunks = []
+    try:
+        if output is None:
+            from pixelsmith.io import save_image
+
+            width = max(4, len(str(count - 1)))
+        for first in range(0, count, CHUNK):
+            images = decode(model, latents[first:first + CHUNK])
+            if output is None:
+                for offset in range(len(images)):
+                    save_image(Path(out_dir) / f"{first + offset:0{width}d}.png",
+                               images[offset:offset + 1])
+                    progress(first + offset + 1, count)
+            else:
+                chunks.append(images)
+                progress(first + len(images), count)
+    finally:
+        progress.close()
     if output is not None:
-        _save_grid(output, images, nrow, padding)
-        return
-
-    from tqdm import tqdm
-
-    from pixelsmith.io import save_image
-
-    width = max(4, len(str(count - 1)))
-    for index in tqdm(range(count), desc="generate", unit="image", disable=count == 1,
-                      dynamic_ncols=True):
-        save_image(Path(out_dir) / f"{index:0{width}d}.png", images[index:index + 1])
-    click.echo(f"{count} images written to {out_dir}", err=True)
+        _save_grid(output, torch.cat(chunks), nrow, padding)
+    reporter.output(output or out_dir, what, time.perf_counter() - start)
 
 
 @click.command()
@@ -171,7 +199,8 @@ def generate(method, count, seed, temperature, output, out_dir, nrow, padding, d
 @device_option
 @click.option("--max-pixels", default="100000000", show_default=True, metavar="N",
               help="Refuse images larger than this many pixels.")
-def reconstruct(method, inputs, output, device, max_pixels) -> None:
+@quiet_option
+def reconstruct(method, inputs, output, device, max_pixels, quiet) -> None:
     """Encode and decode images with an autoencoder or VAE (one file, several, or folders).
 
     Inputs are converted to the model's channels and resized (aspect kept, center crop) to its
@@ -182,7 +211,8 @@ def reconstruct(method, inputs, output, device, max_pixels) -> None:
       pixelsmith reconstruct --method vae-mnist digit.png -o digit-rec.png
       pixelsmith reconstruct --method ae-cifar10 photos/ -o reconstructed/
     """
-    from pixelsmith.cli.batch import plan_outputs, run_jobs
+    from pixelsmith.cli.batch import finish, plan_outputs, run_jobs
+    from pixelsmith.cli.report import Reporter
     from pixelsmith.io import output_format, read_image, save_image
     from pixelsmith.synthesis import fit_image, require_kind
     from pixelsmith.synthesis import reconstruct as reconstruct_images
@@ -196,19 +226,18 @@ def reconstruct(method, inputs, output, device, max_pixels) -> None:
     several = len(jobs) > 1
     notes: list[str] = []
 
-    def work(job) -> None:
+    def work(job) -> str:
         pixels = fit_image(model, read_image(job.source, max_pixels=max_pixels),
                            note=notes.append if several else _note, name=str(job.source))
         save_image(job.target, reconstruct_images(model, pixels))
+        return f"reconstructed by {Path(method).name}"
 
-    failed = run_jobs(jobs, work, f"reconstruct ({Path(method).name})")
-    if several:
-        if notes:
-            _note(f"{len(notes)} of {len(jobs)} inputs were converted or resized to fit the "
-                  f"{model.channels}-channel {model.image_size}x{model.image_size} model")
-        click.echo(f"{len(jobs) - failed} of {len(jobs)} images written to {output}", err=True)
-    if failed:
-        raise SystemExit(2)
+    reporter = Reporter(quiet)
+    outcome = run_jobs(jobs, work, f"reconstruct ({Path(method).name})", reporter=reporter)
+    if several and notes:
+        _note(f"{len(notes)} of {len(jobs)} inputs were converted or resized to fit the "
+              f"{model.channels}-channel {model.image_size}x{model.image_size} model")
+    finish(outcome, output, reporter)
 
 
 @click.command()
@@ -224,8 +253,9 @@ def reconstruct(method, inputs, output, device, max_pixels) -> None:
 @click.option("--nrow", metavar="N", help="Images per row (default: all in one row).")
 @padding_option
 @device_option
+@quiet_option
 def interpolate(method, images, seeds, steps, temperature, output, nrow, padding,
-                device) -> None:
+                device, quiet) -> None:
     """Walk the latent space between two images (autoencoder, VAE) or two seeds (VAE, GAN).
 
     Autoencoders interpolate linearly; VAEs and GANs along the arc between the codes (slerp),
@@ -236,6 +266,9 @@ def interpolate(method, images, seeds, steps, temperature, output, nrow, padding
       pixelsmith interpolate --method vae-mnist three.png seven.png --steps 8 -o strip.png
       pixelsmith interpolate --method models/my-gan --seeds 3,7 --steps 10 -o strip.png
     """
+    import time
+
+    from pixelsmith.cli.report import Reporter
     from pixelsmith.synthesis import interpolate as interpolate_images
     from pixelsmith.synthesis import interpolate_seeds, require_kind
 
@@ -253,6 +286,7 @@ def interpolate(method, images, seeds, steps, temperature, output, nrow, padding
         if not Path(image).is_file():
             raise PixelsmithError(f"{image}: no such file")
     _check_image_output(output)
+    start = time.perf_counter()
     model = _load(method, device)
     if pair is not None:
         require_kind(model, "generate")
@@ -261,6 +295,9 @@ def interpolate(method, images, seeds, steps, temperature, output, nrow, padding
         require_kind(model, "encode")
         strip = interpolate_images(model, images[0], images[1], steps=steps, note=_note)
     _save_grid(output, strip, nrow, padding)
+    ends = f"seeds {pair[0]} and {pair[1]}" if pair is not None else " and ".join(images)
+    Reporter(quiet).output(output, f"{steps} steps between {ends} with {Path(method).name}",
+                           time.perf_counter() - start)
 
 
 @click.command()
@@ -278,8 +315,9 @@ def interpolate(method, images, seeds, steps, temperature, output, nrow, padding
 @click.option("-o", "--output", required=True, metavar="FILE", help="The grid image.")
 @padding_option
 @device_option
+@quiet_option
 def traverse(method, dims, extent, steps, seed, image, temperature, output, padding,
-             device) -> None:
+             device, quiet) -> None:
     """Latent traversal: one row per dimension, set from -R to R, the others held at a base code.
 
     The base is the prior mean (the default), a seed's latent (--seed) or an image's code
@@ -290,8 +328,11 @@ def traverse(method, dims, extent, steps, seed, image, temperature, output, padd
       pixelsmith traverse --method vae-mnist --dims 0-9 -o traversal.png
       pixelsmith traverse --method vae-mnist --dims 0,3 --image digit.png --range 2 -o t.png
     """
+    import time
+
     import torch
 
+    from pixelsmith.cli.report import Reporter
     from pixelsmith.synthesis import traverse as traverse_grid
 
     if seed is not None and image is not None:
@@ -305,6 +346,7 @@ def traverse(method, dims, extent, steps, seed, image, temperature, output, padd
     if image is not None and not Path(image).is_file():
         raise PixelsmithError(f"{image}: no such file")
     _check_image_output(output)
+    start = time.perf_counter()
     model = _load(method, device)
     if chosen is None:
         chosen = list(range(min(10, int(model.latent_dim))))
@@ -314,6 +356,8 @@ def traverse(method, dims, extent, steps, seed, image, temperature, output, padd
     from pixelsmith.io import save_image
 
     save_image(output, grid)
+    Reporter(quiet).output(output, f"{len(chosen)} dimensions of {Path(method).name}, "
+                           f"-{extent:g} to {extent:g}", time.perf_counter() - start)
 
 
 COMMANDS = (generate, reconstruct, interpolate, traverse)

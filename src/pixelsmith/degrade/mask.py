@@ -7,13 +7,14 @@ Generators return (1, 1, H, W) float32 masks and draw every random number from a
 from __future__ import annotations
 
 import math
+import warnings
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from pixelsmith.degrade.base import LinearOperator
-from pixelsmith.errors import PixelsmithError
+from pixelsmith.errors import PixelsmithError, PixelsmithWarning
 
 
 def _as_mask(mask: torch.Tensor) -> torch.Tensor:
@@ -169,7 +170,9 @@ def load_mask(path: str | Path, size: tuple[int, int] | None = None) -> torch.Te
     """Read a mask image (gray, RGB or RGBA; alpha is ignored): white (> 0.5) = missing.
 
     Colour masks are averaged over channels. Returns a (1, 1, H, W) float32 mask of 0 and 1;
-    if ``size`` = (height, width) is given and differs, raises :class:`PixelsmithError`.
+    if ``size`` = (height, width) is given and differs, raises :class:`PixelsmithError`. A
+    soft mask (gray levels, antialiased edges, JPEG) is cut at 0.5 and says so
+    (:func:`binarize`).
     """
     from pixelsmith.io import load_image
 
@@ -179,4 +182,15 @@ def load_mask(path: str | Path, size: tuple[int, int] | None = None) -> torch.Te
         raise PixelsmithError(
             f"{path}: mask is {width}x{height} but the image is {int(size[1])}x{int(size[0])}"
         )
-    return (pixels > 0.5).float()
+    return binarize(pixels, str(path))
+
+
+def binarize(mask: torch.Tensor, name: str = "mask") -> torch.Tensor:
+    """``mask > 0.5`` as 0/1 floats; a :class:`~pixelsmith.errors.PixelsmithWarning` says how
+    many pixels were neither black nor white (a soft mask, cut at 0.5)."""
+    soft = int(((mask > 0) & (mask < 1)).sum())
+    if soft:
+        warnings.warn(f"{name}: {soft} pixels ({100 * soft / mask.numel():.1f}%) are neither "
+                      "black nor white: cut at 0.5 (above = missing)", PixelsmithWarning,
+                      stacklevel=3)
+    return (mask > 0.5).float()

@@ -160,6 +160,24 @@ def run_and_score(restorer, degraded: torch.Tensor, known: Known, reference: tor
     return restored, seconds, score(restored, reference, params)
 
 
+def resolve_data(data: str | Path) -> Path:
+    """The folder ``data`` names: as given when it exists, else the same relative path below
+    the data root (``$PIXELSMITH_DATA``, :func:`pixelsmith.settings.data_root`), so
+    ``--data test/Set12`` works from any directory. A one-line error names both places."""
+    from pixelsmith.settings import data_root
+
+    given = Path(data).expanduser()
+    if given.is_dir():
+        return given
+    below = data_root() / given
+    if not given.is_absolute() and below.is_dir():
+        return below
+    if given.exists():
+        raise PixelsmithError(f"{data}: not a folder (give a folder of clean images)")
+    where = "" if given.is_absolute() else f" here or in the data root {data_root()}"
+    raise PixelsmithError(f"{data}: no such folder{where}")
+
+
 def evaluate(
     data: str | Path,
     task: str,
@@ -169,11 +187,13 @@ def evaluate(
     limit: int | None = None,
     progress: bool = True,
 ) -> dict:
-    """Evaluate ``methods`` on the images of ``data``; returns the documented result dict."""
+    """Evaluate ``methods`` on the images of ``data`` (a folder, found as
+    :func:`resolve_data` says); returns the documented result dict."""
     from tqdm import tqdm
 
     from pixelsmith.restoration.restorer import Restorer
 
+    data = resolve_data(data)
     params = (params or EvalParams(task=task)).resolved()
     files = list_images(data)
     if limit is not None:
@@ -186,7 +206,8 @@ def evaluate(
     channels = {"gray": 0, "rgb": 0}
 
     bar = tqdm(total=len(files) * len(restorers), desc=f"evaluate {task}", unit="run",
-               disable=not progress, dynamic_ncols=True)
+               disable=True if not progress else None,  # None: only on a terminal
+               dynamic_ncols=True)
     for index, path in enumerate(files):
         clean = load_clean(path, params)
         channels["gray" if clean.shape[1] == 1 else "rgb"] += 1

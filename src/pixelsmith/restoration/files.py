@@ -39,7 +39,8 @@ def restore_file(restorer: Restorer, source: Path, target: Path, options: dict,
 
     With ``std_path`` (VAE methods), the output is the mean over the latent samples and their
     per-pixel standard deviation is written there too (:data:`STD_SCALE`). ``progress(done,
-    total)`` is passed to the restorer (per tile of a trained model).
+    total)`` is passed to the restorer (per tile of a trained model, per step and sample of a
+    VAE); ``restorer.last_method`` then names the method that ran.
     """
     output_format(target)
     image = load_image(source, max_pixels=max_pixels)
@@ -56,7 +57,7 @@ def restore_file(restorer: Restorer, source: Path, target: Path, options: dict,
     )
     std = None
     if std_path is not None:
-        restored, std = restorer.restore_with_std(image.pixels, known)
+        restored, std = restorer.restore_with_std(image.pixels, known, progress)
     else:
         restored = restorer(image.pixels, known, progress)
     alpha = image.alpha

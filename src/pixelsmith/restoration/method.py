@@ -4,8 +4,8 @@ Every registered method loads to a :class:`RestoreMethod`: ``method(y, known) ->
 (N, C, H, W) float tensors in [0, 1]. Methods that run networks also satisfy
 :class:`ConfiguredMethod` (they take the run options: device, tiles, precision), and methods
 that sample a latent posterior (the VAEs) satisfy :class:`SamplingMethod` (a number of
-samples and a per-pixel standard deviation). The :class:`~.restorer.Restorer` checks these
-protocols, never attribute names.
+samples and a per-pixel standard deviation; ``progress(done, total)`` per step and sample).
+The :class:`~.restorer.Restorer` checks these protocols, never attribute names.
 """
 
 from __future__ import annotations
@@ -40,4 +40,5 @@ class SamplingMethod(ConfiguredMethod, Protocol):
 
     samples: int | None
 
-    def with_std(self, y: torch.Tensor, known: Known) -> tuple[torch.Tensor, torch.Tensor]: ...
+    def with_std(self, y: torch.Tensor, known: Known, progress=None
+                 ) -> tuple[torch.Tensor, torch.Tensor]: ...

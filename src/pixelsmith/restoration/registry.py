@@ -221,18 +221,45 @@ def default_method(task: str, channels: int | None = None, known: Known | None =
     baselines; for deblurring, a known kernel goes to the kernel-using ``deblur`` method and
     only an unknown one to a blind model. Without ``known`` the answer is the general default.
     """
+    return default_choice(task, channels, known)[0]
+
+
+def default_choice(task: str, channels: int | None = None, known: Known | None = None
+                   ) -> tuple[str, str | None]:
+    """:func:`default_method` and, when it is a fallback, why (else None), for the user.
+
+    A fallback is a choice the user may not expect: a super-resolution factor no shipped
+    model has (bicubic runs), a gray image through a colour model (or the reverse), a
+    baseline whose optional package is missing.
+    """
     methods = task_methods(task)
     kernel_known = known is None or known.kernel is not None
     if task == "deblur" and kernel_known and methods["deblur"].available():
-        return "deblur"
+        return "deblur", None
     scale = None if known is None else known.scale
-    fitting = {name: info for name, info in default_models(task).items()
-               if (scale is None or info.get("scale") in (None, scale))
-               and getattr(methods.get(name), "kind", None) != "vae"}
+    models = {name: info for name, info in default_models(task).items()
+              if getattr(methods.get(name), "kind", None) != "vae"}
+    fitting = {name: info for name, info in models.items()
+               if scale is None or info.get("scale") in (None, scale)}
     if fitting:
         same = [name for name, info in fitting.items() if int(info["channels"]) == channels]
-        return same[0] if same else max(fitting, key=lambda n: int(fitting[n]["channels"]))
+        if same:
+            return same[0], None
+        name = max(fitting, key=lambda n: int(fitting[n]["channels"]))
+        if channels is None:
+            return name, None
+        how = "on each channel" if int(fitting[name]["channels"]) == 1 \
+            else "on the image repeated to 3 channels"
+        kind = "gray" if channels == 1 else f"{channels}-channel"
+        return name, f"no {kind} model for {task}: '{name}' runs {how}"
+    why = None
+    if models and scale is not None and task == "sr":
+        scales = sorted({f"x{info['scale']}" for info in models.values() if info.get("scale")})
+        why = (f"no trained model for x{scale} super-resolution (shipped: "
+               f"{', '.join(scales)}): using {DEFAULT_METHOD[task]}")
     preferred = DEFAULT_METHOD[task]
     if methods[preferred].available():
-        return preferred
-    return next(name for name, m in methods.items() if m.available() and m.kind != "vae")
+        return preferred, why
+    name = next(name for name, m in methods.items() if m.available() and m.kind != "vae")
+    missing = ", ".join(methods[preferred].requires)
+    return name, f"'{preferred}' needs the Python package(s) {missing}: using '{name}'"

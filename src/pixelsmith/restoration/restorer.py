@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -10,9 +11,15 @@ import torch
 
 from pixelsmith.data.augment import dihedral, dihedral_inverse
 from pixelsmith.degrade.known import TASKS, Known
-from pixelsmith.errors import PixelsmithError
+from pixelsmith.errors import PixelsmithError, PixelsmithWarning
 from pixelsmith.restoration.method import ConfiguredMethod, RestoreMethod, SamplingMethod
-from pixelsmith.restoration.registry import Method, default_method, get_method
+from pixelsmith.restoration.registry import (
+    Method,
+    default_choice,
+    default_method,
+    default_models,
+    get_method,
+)
 from pixelsmith.restoration.strength import blend
 from pixelsmith.restoration.trained import ModelRestorer, RunOptions
 
@@ -35,6 +42,12 @@ class Restorer:
     ``samples`` is for VAE methods only (kind "vae", :mod:`pixelsmith.restoration.vae`): the
     number of latent samples whose per-pixel mean is the output; :meth:`restore_with_std`
     also returns their standard deviation. Giving it for another method is an error.
+
+    A default chosen per input that the user may not expect (a super-resolution factor no
+    model has, a gray image through a colour model) is said with a
+    :class:`~pixelsmith.errors.PixelsmithWarning`, once per kind of input; the default method
+    never guesses a super-resolution factor. :attr:`last_method` names the method that ran
+    last.
     """
 
     def __init__(self, task: str, method: str | None = None, *,
@@ -60,6 +73,7 @@ class Restorer:
         self._variants: dict[str, Restorer] = {}
         self._choices: dict[tuple, str] = {}  # (channels, scale, kernel given) -> method name
         self.method: Method = get_method(task, method or default_method(task))
+        self.last_method: str = self.method.name
         if samples is not None:
             if self.method.kind != "vae":
                 raise PixelsmithError(
@@ -78,10 +92,19 @@ class Restorer:
         """The restorer that handles ``y``: this one, or for a default, the best fitting one."""
         if not self._auto or y.ndim != 4:
             return self
+        if self.task == "sr" and known.scale is None:
+            scales = sorted({int(info["scale"]) for info in default_models("sr").values()
+                             if info.get("scale")})
+            have = f"x{' and x'.join(map(str, scales))} run trained models, other factors " \
+                if scales else ""
+            raise PixelsmithError(f"--task sr needs --scale N, the factor is never guessed "
+                                  f"({have}bicubic)")
         # the choice reads the zoo index and configs: once per kind of input, not per image
         key = (int(y.shape[1]), known.scale, known.kernel is not None)
         if key not in self._choices:
-            self._choices[key] = default_method(self.task, key[0], known)
+            self._choices[key], why = default_choice(self.task, key[0], known)
+            if why:
+                warnings.warn(why, PixelsmithWarning, stacklevel=3)
         name = self._choices[key]
         if name == self.method.name:
             return self
@@ -119,30 +142,36 @@ class Restorer:
         if known.scale is not None and known.scale < 1:
             raise PixelsmithError(f"scale must be a positive integer, not {known.scale}")
 
-    def restore_with_std(self, y: torch.Tensor, known: Known | None = None
+    def restore_with_std(self, y: torch.Tensor, known: Known | None = None,
+                         progress: Callable[[int, int], None] | None = None
                          ) -> tuple[torch.Tensor, torch.Tensor]:
-        """VAE methods: (x_hat, per-pixel standard deviation over the latent samples)."""
+        """VAE methods: (x_hat, per-pixel standard deviation over the latent samples).
+
+        ``progress(done, total)`` is called per fitting step and per sample."""
         known = known or Known()
+        self.last_method = self.name
         if not isinstance(self._fn, SamplingMethod):
             raise PixelsmithError(f"an uncertainty map needs a VAE method; '{self.name}' is a "
                                   f"{self.method.kind} method")
         self.check(y, known)
         with torch.inference_mode():
-            mean, std = self._fn.with_std(y, known)
+            mean, std = self._fn.with_std(y, known, progress)
         return mean.clamp(0.0, 1.0), std
 
     def __call__(self, y: torch.Tensor, known: Known | None = None,
                  progress: Callable[[int, int], None] | None = None) -> torch.Tensor:
         """Restore ``y``. ``progress(done, total)``, if given, is called after each tile of a
         trained model (:func:`pixelsmith.restoration.tiling.tiled_apply`), or once, (1, 1), at
-        the end."""
+        the end; VAE methods report per fitting step and per sample."""
         known = known or Known()
         chosen = self.for_input(y, known)
+        self.last_method = chosen.name
         if chosen is not self:
             return chosen(y, known, progress)
         self.check(y, known)
         sigma = known.sigma
-        tiled = isinstance(self._fn, ModelRestorer)  # reports each tile itself
+        # these report each tile (trained models) or step and sample (VAEs) themselves
+        tiled = isinstance(self._fn, (ModelRestorer, SamplingMethod))
         with torch.inference_mode():
             if isinstance(sigma, torch.Tensor) and sigma.numel() > 1 \
                     and self.method.kind == "classical":
@@ -358,7 +387,9 @@ def mask_input(mask, size: torch.Size) -> torch.Tensor | None:
         from pixelsmith.degrade.mask import load_mask
 
         return load_mask(mask, size=tuple(size))
+    from pixelsmith.degrade.mask import binarize
+
     m = torch.as_tensor(np.asarray(mask), dtype=torch.float32)
     while m.ndim < 4:
         m = m[None]
-    return (m > 0.5).float()
+    return binarize(m)

@@ -49,6 +49,7 @@ which other images are in its batch, up to floating-point rounding.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -64,6 +65,8 @@ DEFAULT_DRAWS = 1  # reparameterised draws per Adam step (4 gained 0.1 dB at 3.4
 PROBE_DRAWS = 8  # fixed draws that estimate the ELBO before and after the fit
 BATCH = 64  # images fitted at once (the fit of one image does not depend on the others)
 VAE_NETWORKS = ("conv-vae",)
+#: ``progress(done, total)``: called after each fitting step and each decoded sample.
+Progress = Callable[[int, int], None] | None
 
 
 # -- likelihood of the observed pixels ---------------------------------------------------------
@@ -221,8 +224,8 @@ def vae_denoise(model: torch.nn.Module, noisy: torch.Tensor) -> torch.Tensor:
 
 @torch.no_grad()
 def vae_denoise_with_std(model: torch.nn.Module, noisy: torch.Tensor,
-                         samples: int = DEFAULT_SAMPLES, seed: int = 0
-                         ) -> tuple[torch.Tensor, torch.Tensor]:
+                         samples: int = DEFAULT_SAMPLES, seed: int = 0,
+                         progress: Progress = None) -> tuple[torch.Tensor, torch.Tensor]:
     """``samples`` draws z ~ q(z | noisy) from the encoder, decoded: their per-pixel (mean, std).
 
     The spread is the encoder's posterior uncertainty, not an error bar on the noise.
@@ -232,8 +235,16 @@ def vae_denoise_with_std(model: torch.nn.Module, noisy: torch.Tensor,
     x = _resize(space.to_model(noisy.to(device).float().clamp(0.0, 1.0)), (size, size))
     mu, logvar = model.encode(x.clamp(0.0, 1.0))
     eps = torch.randn(_check_samples(samples), mu.shape[1], generator=_generator(seed))
-    mean, std = _sample_stats(model, mu, logvar, eps.to(mu), space, None, None)
+    mean, std = _sample_stats(model, mu, logvar, eps.to(mu), space, None, None,
+                              _offset(progress, 0, eps.shape[0]))
     return mean.to(noisy.device), std.to(noisy.device)
+
+
+def _offset(progress: Progress, before: int, total: int) -> Progress:
+    """``progress`` for a stage that starts after ``before`` of ``total`` steps."""
+    if progress is None:
+        return None
+    return lambda done, _: progress(before + done, total)
 
 
 # -- inpainting ----------------------------------------------------------------------------------
@@ -254,7 +265,8 @@ class LatentFit:
 
 def fit_masked_posterior(model: torch.nn.Module, image: torch.Tensor, observed: torch.Tensor,
                          *, steps: int = DEFAULT_STEPS, lr: float = DEFAULT_LR,
-                         draws: int = DEFAULT_DRAWS, seed: int = 0) -> LatentFit:
+                         draws: int = DEFAULT_DRAWS, seed: int = 0,
+                         progress: Progress = None) -> LatentFit:
     """Fit q(z) to the observed pixels of model-size images by maximising the masked ELBO.
 
     ``image`` is (N, Cm, S, S) in [0, 1] and ``observed`` (N, 1, S, S) in [0, 1] (1 = known;
@@ -262,7 +274,8 @@ def fit_masked_posterior(model: torch.nn.Module, image: torch.Tensor, observed: 
     device. Adam on (mu, logvar) for ``steps`` steps from the encoder's guess on the image
     prefilled with its observed mean, learning rate ``lr`` with a cosine decay to 0, ``draws``
     reparameterised draws per step (module notes). The decoder is not changed. Works inside
-    ``torch.inference_mode()`` too (it leaves it for the fit).
+    ``torch.inference_mode()`` too (it leaves it for the fit). ``progress(step, steps)`` is
+    called after each step.
     """
     if steps < 0 or draws < 1:
         raise PixelsmithError(f"steps must be >= 0 and draws >= 1, not {steps} and {draws}")
@@ -288,6 +301,8 @@ def fit_masked_posterior(model: torch.nn.Module, image: torch.Tensor, observed: 
             optimizer.step()
             with torch.no_grad():
                 logvar.clamp_(-16.0, 4.0)
+            if progress is not None:
+                progress(step + 1, steps)
         with torch.no_grad():
             end = masked_elbo(model, x, w, mu, logvar, probe)
     return LatentFit(mu.detach(), logvar.detach(), mu0, logvar0, start, end)
@@ -296,7 +311,8 @@ def fit_masked_posterior(model: torch.nn.Module, image: torch.Tensor, observed: 
 def vae_inpaint(model: torch.nn.Module, image: torch.Tensor, mask: torch.Tensor,
                 samples: int = DEFAULT_SAMPLES, steps: int = DEFAULT_STEPS, seed: int = 0, *,
                 lr: float = DEFAULT_LR, draws: int = DEFAULT_DRAWS,
-                batch_size: int = BATCH) -> tuple[torch.Tensor, torch.Tensor]:
+                batch_size: int = BATCH, progress: Progress = None
+                ) -> tuple[torch.Tensor, torch.Tensor]:
     """Fill the pixels where ``mask`` is 1 from a VAE's posterior: returns (mean, std).
 
     ``image`` is (N, C, H, W) in [0, 1] (its missing pixels are ignored), ``mask`` (N or 1,
@@ -306,6 +322,7 @@ def vae_inpaint(model: torch.nn.Module, image: torch.Tensor, mask: torch.Tensor,
     ``std`` (ddof 1; 0 for one sample) are per pixel over the samples, at the input's size,
     channels and device; ``std`` is exactly 0 on observed pixels. Same ``seed``, same result.
     Images are fitted ``batch_size`` at a time. Any input size (module notes).
+    ``progress(done, total)`` counts the fitting steps of every batch, then the samples.
     """
     samples = _check_samples(samples)
     space = _space(model, image)
@@ -315,19 +332,23 @@ def vae_inpaint(model: torch.nn.Module, image: torch.Tensor, mask: torch.Tensor,
     x_model = space.to_model(x_full)
     observed = 1.0 - space.mask_to_model(missing)
     values, weight = _observed_to_model(x_model, observed, size)
+    starts = range(0, values.shape[0], batch_size)
+    total = len(starts) * steps + samples
     fits = [fit_masked_posterior(model, values[i:i + batch_size], weight[i:i + batch_size],
-                                 steps=steps, lr=lr, draws=draws, seed=seed)
-            for i in range(0, values.shape[0], batch_size)]
+                                 steps=steps, lr=lr, draws=draws, seed=seed,
+                                 progress=_offset(progress, b * steps, total))
+            for b, i in enumerate(starts)]
     mu = torch.cat([f.mu for f in fits])
     logvar = torch.cat([f.logvar for f in fits])
     eps = torch.randn(samples, mu.shape[1], generator=_generator(seed ^ 0x5A3D1E)).to(mu)
-    mean, std = _sample_stats(model, mu, logvar, eps, space, x_full, missing)
+    mean, std = _sample_stats(model, mu, logvar, eps, space, x_full, missing,
+                              _offset(progress, len(starts) * steps, total))
     return mean.to(image.device), std.to(image.device)
 
 
 @torch.no_grad()
-def _sample_stats(model, mu, logvar, eps, space: _Space, x_full, missing
-                  ) -> tuple[torch.Tensor, torch.Tensor]:
+def _sample_stats(model, mu, logvar, eps, space: _Space, x_full, missing,
+                  progress: Progress = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Decode z_k = mu + s eps_k one k at a time, back to the user's space, keep the observed
     pixels (when ``missing`` is given): running per-pixel mean and std (Welford)."""
     mean = m2 = None
@@ -338,10 +359,12 @@ def _sample_stats(model, mu, logvar, eps, space: _Space, x_full, missing
             sample = torch.where(missing.bool(), sample, x_full)
         if mean is None:
             mean, m2 = sample.clone(), torch.zeros_like(sample)
-            continue
-        delta = sample - mean
-        mean += delta / (k + 1)
-        m2 += delta * (sample - mean)
+        else:
+            delta = sample - mean
+            mean += delta / (k + 1)
+            m2 += delta * (sample - mean)
+        if progress is not None:
+            progress(k + 1, eps.shape[0])
     count = eps.shape[0]
     std = (m2 / max(count - 1, 1)).clamp_min(0.0).sqrt()
     if missing is not None:
@@ -389,23 +412,30 @@ class VAERestorer:
         self.options = options.checked()
         self.net.to(self.options.device).eval()
 
-    def with_std(self, y: torch.Tensor, known: Known) -> tuple[torch.Tensor, torch.Tensor]:
-        """(mean, per-pixel std) over ``samples`` posterior samples, on ``y``'s device."""
+    def with_std(self, y: torch.Tensor, known: Known, progress: Progress = None
+                 ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(mean, per-pixel std) over ``samples`` posterior samples, on ``y``'s device;
+        ``progress(done, total)`` per fitting step and per sample."""
         samples = self.samples or DEFAULT_SAMPLES
         x = y.to(self.options.device)
         if self.task == "inpaint":
             if known.mask is None:
                 raise PixelsmithError("VAE inpainting needs a mask (--mask)")
             mean, std = vae_inpaint(self.net, x, known.mask, samples=samples, steps=self.steps,
-                                    seed=self.seed)
+                                    seed=self.seed, progress=progress)
         else:
-            mean, std = vae_denoise_with_std(self.net, x, samples=samples, seed=self.seed)
+            mean, std = vae_denoise_with_std(self.net, x, samples=samples, seed=self.seed,
+                                             progress=progress)
         return mean.to(y.device), std.to(y.device)
 
-    def __call__(self, y: torch.Tensor, known: Known) -> torch.Tensor:
+    def __call__(self, y: torch.Tensor, known: Known, progress: Progress = None
+                 ) -> torch.Tensor:
         if self.task == "denoise" and self.samples is None:
-            return vae_denoise(self.net, y.to(self.options.device)).to(y.device)
-        return self.with_std(y, known)[0]
+            out = vae_denoise(self.net, y.to(self.options.device)).to(y.device)
+            if progress is not None:
+                progress(1, 1)
+            return out
+        return self.with_std(y, known, progress)[0]
 
 
 def _load(source: str, task: str) -> VAERestorer:
