@@ -257,6 +257,10 @@ def _restore_line(restorer, known, options: dict, samples: int | None) -> str:
         from pixelsmith.restoration.vae import DEFAULT_SAMPLES
 
         parts.append(f"mean of {DEFAULT_SAMPLES} samples")
+    if restorer.ensemble:
+        parts.append("self-ensemble of 8")
+    if restorer.strength != 1.0:
+        parts.append(f"strength {restorer.strength:g}")
     return ", ".join(parts)
 
 
