@@ -18,10 +18,11 @@ class Restorer:
     It checks that what the method needs (a sigma, a kernel, a mask, a scale) is known and that
     masks match the image, so every method gets valid input and users get one-line errors.
 
-    ``device``, ``tile``, ``overlap`` and ``precision`` apply to trained models (see
+    ``device``, ``tile``, ``overlap``, ``precision`` and ``backend`` apply to trained models (see
     :class:`pixelsmith.model_methods.RunOptions`): by default they run on the GPU when there is
-    one, in 512-pixel tiles, in fp32. Classical methods run on the CPU on the whole image; the
-    options are still checked, so ``device="cuda"`` without a GPU is an error for every method.
+    one, in 512-pixel tiles, in fp32, with torch. Classical methods run on the CPU on the whole
+    image; the options are still checked, so ``device="cuda"`` without a GPU is an error for
+    every method.
 
     ``samples`` is for VAE methods only (kind "vae", :mod:`pixelsmith.vae_restore`): the
     number of latent samples whose per-pixel mean is the output; :meth:`restore_with_std`
@@ -30,14 +31,16 @@ class Restorer:
 
     def __init__(self, task: str, method: str | None = None, *,
                  device: str | torch.device | None = None, tile: int = 512, overlap: int = 32,
-                 precision: str = "fp32", samples: int | None = None) -> None:
+                 precision: str = "fp32", samples: int | None = None,
+                 backend: str = "torch") -> None:
         from pixelsmith.model_methods import RunOptions
 
         if task not in TASKS:
             raise PixelsmithError(f"unknown task '{task}' (choose from {', '.join(TASKS)})")
-        options = RunOptions(device, tile, overlap, precision).checked()
+        options = RunOptions(device, tile, overlap, precision, backend).checked()
         self.task = task
-        self._run = {"device": device, "tile": tile, "overlap": overlap, "precision": precision}
+        self._run = {"device": device, "tile": tile, "overlap": overlap, "precision": precision,
+                     "backend": backend}
         # method None: the default is chosen per input (gray or colour model, SR scale, kernel
         # known or not) and each chosen method is loaded once
         self._auto = method is None
@@ -76,6 +79,13 @@ class Restorer:
     @property
     def name(self) -> str:
         return self.method.name
+
+    @property
+    def backend(self) -> str | None:
+        """Which backend runs a trained model ("torch" or "onnxruntime"); None: classical."""
+        if self.method.kind == "classical":
+            return None
+        return getattr(self._fn, "backend", "torch")
 
     def check(self, y: torch.Tensor, known: Known) -> None:
         """Raise PixelsmithError if ``known`` lacks what the method needs or does not fit ``y``."""
@@ -247,21 +257,22 @@ def restore(
     tile: int = 512,
     overlap: int = 32,
     precision: str = "fp32",
+    backend: str = "torch",
 ):
     """Restore ``image`` for ``task`` with ``method`` (default: the best available one).
 
     ``sigma`` is in 0-255 units as in the literature (``sigma=25``), or "auto" to estimate it
     per image (the default for denoising). ``quality`` is the JPEG quality, or "auto" to read it
     from a JPEG file (``image`` must then be a path). ``kernel`` and ``mask`` may be arrays or
-    file paths (mask: white = missing). ``device`` / ``tile`` / ``overlap`` / ``precision`` tune
-    trained models (see :class:`Restorer`). Returns the same kind of object as given, on the
-    input's device: a tensor for a tensor or path, a float32 HxW[xC] array in [0, 1] for a NumPy
-    array.
+    file paths (mask: white = missing). ``device`` / ``tile`` / ``overlap`` / ``precision`` /
+    ``backend`` tune trained models (see :class:`Restorer`). Returns the same kind of object as
+    given, on the input's device: a tensor for a tensor or path, a float32 HxW[xC] array in
+    [0, 1] for a NumPy array.
     """
     sigma = parse_sigma(sigma, task)
     parse_quality(quality)
     restorer = Restorer(task, method, device=device, tile=tile, overlap=overlap,
-                        precision=precision)
+                        precision=precision, backend=backend)
     batch, kind, info = _as_batch(image)
     batch = batch.float()
     known = Known(

@@ -1,0 +1,47 @@
+"""The deployment commands of ``pixelsmith``: export-onnx (and quantize).
+
+Only click is imported here; torch, onnx and onnxruntime load when a command runs, so
+``pixelsmith --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import click
+
+
+@click.command("export-onnx")
+@click.argument("model")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
+              help="The .onnx file to write (weights inside, metadata set).")
+@click.option("--max-side", type=click.IntRange(min=9), default=512, show_default=True,
+              metavar="PX",
+              help="Inpainting models only: export for inputs whose smaller side is up to PX "
+                   "(their hole filling depends on it; the restore tile). Others take any size.")
+def export_onnx_command(model, output, max_side) -> None:
+    """Export a restoration model (shipped name or model folder) to one ONNX file.
+
+    \b
+    The graph takes float32 NCHW images in [0, 1] of any batch, height and width
+    (opset 18): `image`, plus `level` (N,) = sigma/255 or JPEG quality/100 for level-
+    conditioned models, or `mask` (N, 1, H, W) (1 = missing) for inpainting models. The
+    file's metadata says which, with the task, scale, size multiple and weights sha256.
+    \b
+    Examples:
+      pixelsmith export-onnx denoise-color -o denoise-color.onnx
+      pixelsmith export-onnx models/my-run -o my-run.onnx
+    """
+    from pixelsmith.deploy.ort_backend import INSTALL_HINT, onnxruntime_available
+    from pixelsmith.errors import PixelsmithError
+
+    if not onnxruntime_available():
+        raise PixelsmithError(f"export-onnx needs onnx, onnxscript and onnxruntime: "
+                              f"{INSTALL_HINT}")
+    from pixelsmith.deploy.onnx_export import describe, export_onnx
+
+    path = export_onnx(model, output, max_side=max_side)
+    click.echo(describe(path))
+
+
+def register_deploy(cli: click.Group) -> None:
+    """Add the deployment commands to the ``pixelsmith`` group."""
+    cli.add_command(export_onnx_command)
