@@ -380,21 +380,29 @@ register_synthesis(cli)  # generate, reconstruct, interpolate, traverse (pixelsm
 register_deploy(cli)  # export-onnx, quantize (pixelsmith.deploy.commands)
 
 
-def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:
-    """pixelsmith's own warnings (a slow path chosen) as one line on stderr."""
-    click.echo(f"pixelsmith: warning: {message}", err=True)
+def _one_line_warnings(show):
+    """``warnings.showwarning`` that prints pixelsmith's slow-path warnings as one line."""
+    from pixelsmith.deploy.precision import SlowPathWarning
+
+    def showwarning(message, category, *rest) -> None:
+        if issubclass(category, SlowPathWarning):
+            click.echo(f"pixelsmith: warning: {message}", err=True)
+        else:
+            show(message, category, *rest)
+
+    return showwarning
 
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the CLI, turning user errors into one line on stderr and exit code 2."""
     import warnings
 
-    from pixelsmith.deploy.precision import SlowPathWarning
+    with warnings.catch_warnings():
+        warnings.showwarning = _one_line_warnings(warnings.showwarning)
+        _main(argv)
 
-    show = warnings.showwarning
-    warnings.showwarning = lambda message, category, *rest: (
-        _one_line_warning(message, category, *rest) if issubclass(category, SlowPathWarning)
-        else show(message, category, *rest))
+
+def _main(argv: list[str] | None) -> None:
     try:
         cli.main(args=argv, prog_name="pixelsmith", standalone_mode=False)
     except click.exceptions.Exit as exc:
