@@ -154,9 +154,9 @@ class ModelRestorer:
         from pixelsmith.deploy.precision import warn_slow_precision
 
         self.options = options.checked()
-        warn_slow_precision(self.options.device.type, self.options.precision)
         self.backend = choose_backend(self.options.backend, self.module, self.options.device,
                                       self.options.precision)
+        warn_slow_precision(self.options.device.type, self.options.precision)
         if self.backend == "onnxruntime":
             self.net = OrtNetwork(self.module, self.options.device)
             return
