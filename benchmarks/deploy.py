@@ -1,0 +1,173 @@
+"""Deployment backends per shipped restoration model: writes the "deploy-backends" section of
+docs/DEPLOY.md (size on disk, parameters, MP/s and PSNR per backend and precision).
+
+    python benchmarks/deploy.py                         # default models, 8 images each
+    python benchmarks/deploy.py --models denoise-color --limit 2 --repeats 1 --output-dir /tmp/d
+
+Each model runs on its standard test set with the evaluation protocol of
+``pixelsmith evaluate`` (same degradations, same 8-bit PSNR). For every image the backends
+run in turn (interleaved, the first backend alternating from image to image), each ``--repeats``
+times after one warm-up call; an image's time is its fastest run, and the table gives the
+median over the images of megapixels (output) per second. Backends: "eager" is today's
+torch path (fp32, channels_last, 512-pixel tiles), "onnxruntime" the ONNX Runtime backend
+(`restore --backend onnxruntime`), and "int8" a quantized package made by
+``pixelsmith quantize`` when ``--int8 MODEL=FOLDER`` names one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from doc_sections import replace_section
+
+from pixelsmith.evaluate import EvalParams, image_generator, load_clean, make_case, score
+from pixelsmith.io import list_images
+from pixelsmith.restorer import Restorer
+from pixelsmith.settings import dataset_path
+from pixelsmith.sysinfo import machine_summary
+
+ROOT = Path(__file__).resolve().parents[1]
+SECTION = "deploy-backends"
+#: model -> (test set, evaluation protocol): the sets of docs/MODELS.md
+CASES = {
+    "denoise-gray": ("test/BSD68", EvalParams("denoise", sigma=25, color="gray")),
+    "denoise-color": ("test/CBSD68", EvalParams("denoise", sigma=25, color="rgb")),
+    "dejpeg-gray": ("test/LIVE1/gray", EvalParams("dejpeg", quality=10, color="gray")),
+    "dejpeg-color": ("test/LIVE1/color", EvalParams("dejpeg", quality=10, color="rgb")),
+    "sr-x2": ("test/Set5/HR", EvalParams("sr", scale=2, color="rgb")),
+    "sr-x4": ("test/Set5/HR", EvalParams("sr", scale=4, color="rgb")),
+    "deblur-blind": ("test/CBSD68", EvalParams("deblur", sigma=2.55, kernel="gaussian:1.6",
+                                               color="rgb")),
+    "inpaint": ("test/CBSD68", EvalParams("inpaint", mask_kind="strokes", color="rgb")),
+}
+
+
+def restorers(model: str, task: str, int8: str | None) -> dict[str, Restorer]:
+    """The backends to compare for one model, by column name."""
+    runs = {"eager fp32": Restorer(task, model, device="cpu", backend="torch"),
+            "onnxruntime fp32": Restorer(task, model, device="cpu", backend="onnxruntime")}
+    if int8:
+        runs["onnxruntime int8"] = Restorer(task, int8, device="cpu", backend="onnxruntime")
+    return runs
+
+
+def timed(restorer: Restorer, y: torch.Tensor, known, repeats: int) -> tuple[torch.Tensor, float]:
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        out = restorer(y, known)
+        best = min(best, time.perf_counter() - start)
+    return out, best
+
+
+def measure(model: str, limit: int, repeats: int, int8: str | None) -> dict:
+    folder, params = CASES[model]
+    params = params.resolved()
+    files = list_images(dataset_path(folder))[:limit]
+    runs = restorers(model, params.task, int8)
+    speeds = {name: [] for name in runs}
+    psnrs = {name: [] for name in runs}
+    for index, path in enumerate(files):
+        reference, degraded, known = make_case(load_clean(path, params), params,
+                                               image_generator(params.seed, index))
+        names = list(runs)
+        order = names[index % len(names):] + names[:index % len(names)]
+        for name in order:
+            if index == 0:
+                runs[name](degraded, known)  # warm-up: sessions, caches, first allocations
+            out, seconds = timed(runs[name], degraded, known, repeats)
+            speeds[name].append(out.shape[-1] * out.shape[-2] / 1e6 / seconds)
+            psnrs[name].append(score(out, reference, params)[0])
+    return {"model": model, "set": folder, "params": params.public(), "images": len(files),
+            "mps": {n: float(np.median(v)) for n, v in speeds.items()},
+            "psnr": {n: float(np.mean(v)) for n, v in psnrs.items()},
+            **sizes(model, runs, int8)}
+
+
+def sizes(model: str, runs: dict[str, Restorer], int8: str | None) -> dict:
+    """Files on disk (MB) and parameter count of a model and its exports."""
+    from pixelsmith.deploy.cache import cached_export
+    from pixelsmith.deploy.onnx_export import size_class
+    from pixelsmith.zoo import WEIGHTS, resolve_model_dir
+
+    module = runs["eager fp32"]._fn.module
+    onnx_file = cached_export(module, size_class(module, 512, 512))
+    result = {"parameters": sum(p.numel() for p in module.parameters()),
+              "mb": {"safetensors": (resolve_model_dir(model) / WEIGHTS).stat().st_size / 1e6,
+                     "onnx fp32": onnx_file.stat().st_size / 1e6}}
+    if int8:
+        from pixelsmith.deploy.quantize import QUANTIZED_FILE
+
+        result["mb"]["onnx int8"] = (Path(int8) / QUANTIZED_FILE).stat().st_size / 1e6
+    return result
+
+
+def section(rows: list[dict], command: str, threads: int) -> str:
+    backends = list(dict.fromkeys(b for r in rows for b in r["mps"]))
+    lines = [
+        "## Backends per model (CPU)",
+        "",
+        f"Command: `{command}`. Each model on its test set with the `pixelsmith evaluate` "
+        "protocol; MP/s is the median over the images of output megapixels per second (each "
+        "image's fastest of the repeats, backends interleaved), PSNR the mean in dB of the "
+        "8-bit outputs. \"eager fp32\" is the torch path (`--backend torch`), \"onnxruntime "
+        "fp32\" is `--backend onnxruntime`.",
+        "",
+        f"- machine: {machine_summary()}",
+        f"- threads: {threads} (torch and ONNX Runtime intra-op)",
+        f"- date: {time.strftime('%Y-%m-%d %H:%M')}",
+        "- measured on a machine shared with other jobs: the speeds are indicative; rerun the "
+        "command on an idle machine for final figures",
+        "",
+        "| model | test set | images | parameters | size (MB) | "
+        + " | ".join(f"MP/s {b}" for b in backends) + " | speed-up | "
+        + " | ".join(f"PSNR {b}" for b in backends) + " |",
+        "|---|---|---|---|---|" + "---|" * (2 * len(backends) + 1),
+    ]
+    for r in rows:
+        size = ", ".join(f"{k} {v:.1f}" for k, v in r["mb"].items())
+        speed = " | ".join(f"{r['mps'][b]:.3f}" if b in r["mps"] else "-" for b in backends)
+        gain = ", ".join(f"{r['mps'][b] / r['mps'][backends[0]]:.2f}x"
+                         for b in backends[1:] if b in r["mps"])
+        quality = " | ".join(f"{r['psnr'][b]:.2f}" if b in r["psnr"] else "-" for b in backends)
+        params = ", ".join(f"{k} {v}" for k, v in r["params"].items()
+                           if k not in ("seed", "color"))
+        lines.append(f"| {r['model']} | {r['set']} ({params}) | {r['images']} | "
+                     f"{r['parameters']:,} | {size} | {speed} | {gain} | {quality} |")
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", nargs="*", default=list(CASES), choices=list(CASES))
+    parser.add_argument("--limit", type=int, default=8, help="images per test set")
+    parser.add_argument("--repeats", type=int, default=2, help="timed runs per image")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--int8", action="append", default=[], metavar="MODEL=FOLDER",
+                        help="also time a quantized package of MODEL (pixelsmith quantize)")
+    parser.add_argument("--output-dir", default=str(ROOT / "docs"),
+                        help="where DEPLOY.md goes (default docs/)")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
+    int8 = dict(item.split("=", 1) for item in args.int8)
+    rows = []
+    for model in args.models:
+        rows.append(measure(model, args.limit, args.repeats, int8.get(model)))
+        print(rows[-1], flush=True)
+    command = "python benchmarks/deploy.py " + " ".join(sys.argv[1:])
+    out = Path(args.output_dir) / "DEPLOY.md"
+    replace_section(out, SECTION, section(rows, command.strip(), args.threads),
+                    title="# Deployment")
+    print(f"wrote {out} (section {SECTION})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
