@@ -128,9 +128,9 @@ def _finish(failed: int, jobs, output: str) -> None:
                    "slower elsewhere.")
 @click.option("--backend", type=click.Choice(["torch", "onnxruntime", "auto"]), default="torch",
               show_default=True,
-              help="Trained models: run with torch, with ONNX Runtime (pixelsmith[fast]; about "
-                   "2x faster on CPUs, exported once into a user cache), or auto (ONNX Runtime "
-                   "where it is installed and fits: CPU, fp32).")
+              help="Trained models: run with torch, with ONNX Runtime (pixelsmith[fast]; often "
+                   "faster on CPUs, see docs/DEPLOY.md; exported once into a user cache), or "
+                   "auto (ONNX Runtime where it is installed and fits: CPU, fp32).")
 @click.option("--samples", type=click.IntRange(min=2), metavar="N",
               help="VAE methods only (--task denoise|inpaint with a conv-vae model): the output "
                    "is the mean of N latent posterior samples, and OUT_std.png beside it their "

@@ -8,8 +8,8 @@ matching, level maps and sigma / quality estimation are the code that runs for t
 ONNX graph comes from the user cache (:mod:`pixelsmith.deploy.cache`), exported on first use.
 
 Backends: "torch", "onnxruntime", or "auto" (ONNX Runtime where it is installed, the model is
-exportable, the device is the CPU and the precision fp32; torch elsewhere). On a 2-core AVX2
-CPU ONNX Runtime ran our U-Nets about twice as fast as eager torch (docs/DEPLOY.md).
+exportable, the device is the CPU and the precision fp32; torch elsewhere). How fast each is:
+docs/DEPLOY.md (benchmarks/deploy.py).
 """
 
 from __future__ import annotations
