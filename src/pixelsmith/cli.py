@@ -126,11 +126,11 @@ def _finish(failed: int, jobs, output: str) -> None:
 @click.option("--precision", default="fp32", show_default=True, metavar="fp32|bf16",
               help="bf16 for trained models: faster on GPUs and CPUs with AMX/AVX512-BF16, "
                    "slower elsewhere.")
-@click.option("--backend", type=click.Choice(["torch", "onnxruntime", "auto"]), default="torch",
-              show_default=True,
-              help="Trained models: run with torch, with ONNX Runtime (pixelsmith[fast]; often "
-                   "faster on CPUs, see docs/DEPLOY.md; exported once into a user cache), or "
-                   "auto (ONNX Runtime where it is installed and fits: CPU, fp32).")
+@click.option("--backend", type=click.Choice(["torch", "onnxruntime", "auto"]),
+              help="Trained models: run with torch (default; a quantized package: onnxruntime), "
+                   "with ONNX Runtime (pixelsmith[fast]; often faster on CPUs, see "
+                   "docs/DEPLOY.md; exported once into a user cache), or auto (ONNX Runtime "
+                   "where it is installed and fits: CPU, fp32).")
 @click.option("--samples", type=click.IntRange(min=2), metavar="N",
               help="VAE methods only (--task denoise|inpaint with a conv-vae model): the output "
                    "is the mean of N latent posterior samples, and OUT_std.png beside it their "
@@ -213,8 +213,9 @@ def methods(task) -> None:
 @click.option("--json", "json_path", type=click.Path(), help="Write the full results as JSON.")
 @click.option("--markdown", "markdown_path", type=click.Path(), help="Write a Markdown table.")
 @click.option("--per-image", is_flag=True, help="Also print per-image figures.")
-@click.option("--backend", type=click.Choice(["torch", "onnxruntime", "auto"]), default="torch",
-              show_default=True, help="How trained models run (recorded in the JSON report).")
+@click.option("--backend", type=click.Choice(["torch", "onnxruntime", "auto"]),
+              help="How trained models run (default torch; onnxruntime for a quantized "
+                   "package); recorded in the JSON report.")
 def evaluate(task, data, method_list, sigma, scale, quality, kernel, mask_kind, color, seed, limit,
              json_path, markdown_path, per_image, backend) -> None:
     """Degrade every image of a folder reproducibly, restore it with each method, measure.

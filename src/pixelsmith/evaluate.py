@@ -165,7 +165,7 @@ def evaluate(
     *,
     limit: int | None = None,
     progress: bool = True,
-    backend: str = "torch",
+    backend: str | None = None,
 ) -> dict:
     """Evaluate ``methods`` on the images of ``data``; returns the documented result dict.
 

@@ -96,14 +96,15 @@ class RunOptions:
     - ``tile`` / ``overlap``: tile side and overlap in input pixels; ``tile=0`` = whole image.
     - ``precision``: "fp32", or "bf16" (autocast + channels_last; fast only on GPUs and CPUs
       with native bf16, i.e. AVX512-BF16 or AMX; elsewhere slower than fp32).
-    - ``backend``: "torch", "onnxruntime" or "auto" (:mod:`pixelsmith.deploy.ort_backend`).
+    - ``backend``: "torch", "onnxruntime" or "auto" (:mod:`pixelsmith.deploy.ort_backend`);
+      None: torch, or onnxruntime for a quantized package.
     """
 
     device: str | torch.device | None = None
     tile: int | str = 512
     overlap: int | str = 32
     precision: str = "fp32"
-    backend: str = "torch"
+    backend: str | None = None
 
     def checked(self) -> RunOptions:
         """These options with the device resolved; one-line errors for bad values."""
@@ -113,7 +114,7 @@ class RunOptions:
             raise PixelsmithError(
                 f"precision must be {' or '.join(PRECISIONS)}, not '{self.precision}'"
             )
-        if self.backend not in BACKENDS:
+        if self.backend is not None and self.backend not in BACKENDS:
             raise PixelsmithError(
                 f"backend must be {', '.join(BACKENDS)}, not '{self.backend}'")
         tile = _whole_number("tile", self.tile)

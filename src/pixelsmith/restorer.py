@@ -20,9 +20,9 @@ class Restorer:
 
     ``device``, ``tile``, ``overlap``, ``precision`` and ``backend`` apply to trained models (see
     :class:`pixelsmith.model_methods.RunOptions`): by default they run on the GPU when there is
-    one, in 512-pixel tiles, in fp32, with torch. Classical methods run on the CPU on the whole
-    image; the options are still checked, so ``device="cuda"`` without a GPU is an error for
-    every method.
+    one, in 512-pixel tiles, in fp32, with torch (ONNX Runtime for a quantized package).
+    Classical methods run on the CPU on the whole image; the options are still checked, so
+    ``device="cuda"`` without a GPU is an error for every method.
 
     ``samples`` is for VAE methods only (kind "vae", :mod:`pixelsmith.vae_restore`): the
     number of latent samples whose per-pixel mean is the output; :meth:`restore_with_std`
@@ -32,7 +32,7 @@ class Restorer:
     def __init__(self, task: str, method: str | None = None, *,
                  device: str | torch.device | None = None, tile: int = 512, overlap: int = 32,
                  precision: str = "fp32", samples: int | None = None,
-                 backend: str = "torch") -> None:
+                 backend: str | None = None) -> None:
         from pixelsmith.model_methods import RunOptions
 
         if task not in TASKS:
@@ -257,7 +257,7 @@ def restore(
     tile: int = 512,
     overlap: int = 32,
     precision: str = "fp32",
-    backend: str = "torch",
+    backend: str | None = None,
 ):
     """Restore ``image`` for ``task`` with ``method`` (default: the best available one).
 

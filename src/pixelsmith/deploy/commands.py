@@ -42,6 +42,44 @@ def export_onnx_command(model, output, max_side) -> None:
     click.echo(describe(path))
 
 
+@click.command("quantize")
+@click.argument("model")
+@click.option("--calibrate", required=True, type=click.Path(file_okay=False),
+              help="Folder of TRAINING images to calibrate on (never a test set).")
+@click.option("-o", "--output", required=True, type=click.Path(file_okay=False),
+              help="Model folder to write (config.json, model.safetensors, model.int8.onnx).")
+@click.option("--images", type=click.IntRange(min=1), default=32, show_default=True,
+              help="Calibration images (spread over the folder's sorted files).")
+@click.option("--crop", type=click.IntRange(min=16), default=128, show_default=True,
+              metavar="PX", help="Side of the input crop taken from each image.")
+@click.option("--method", type=click.Choice(["minmax", "entropy", "percentile"]),
+              default="minmax", show_default=True, help="How activation ranges are calibrated.")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Seed of the crops and degradations.")
+def quantize_command(model, calibrate, output, images, crop, method, seed) -> None:
+    """Quantize a restoration model to int8 (ONNX Runtime, static, per-channel weights).
+
+    \b
+    The calibration crops are degraded the model's way (its task, at several levels). The
+    output is a model folder that `restore --method FOLDER` runs with ONNX Runtime.
+    \b
+    Example:
+      pixelsmith quantize denoise-gray --calibrate ../shared/data/train/BSD400 -o dn-int8
+    """
+    from pixelsmith.deploy.ort_backend import INSTALL_HINT, onnxruntime_available
+    from pixelsmith.errors import PixelsmithError
+
+    if not onnxruntime_available():
+        raise PixelsmithError(f"quantize needs onnx, onnxscript and onnxruntime: {INSTALL_HINT}")
+    from pixelsmith.deploy.quantize import QUANTIZED_FILE, quantize_model
+
+    path = quantize_model(model, calibrate, output, images=images, crop=crop, method=method,
+                          seed=seed)
+    size = (path / QUANTIZED_FILE).stat().st_size / 1e6
+    click.echo(f"{path} ({QUANTIZED_FILE}: {size:.1f} MB)")
+
+
 def register_deploy(cli: click.Group) -> None:
     """Add the deployment commands to the ``pixelsmith`` group."""
     cli.add_command(export_onnx_command)
+    cli.add_command(quantize_command)

@@ -52,9 +52,18 @@ def _providers(device: torch.device) -> list[str]:
     return [("CUDAExecutionProvider", {"device_id": index}), "CPUExecutionProvider"]
 
 
-def choose_backend(requested: str, net: nn.Module, device: torch.device, precision: str) -> str:
+def is_quantized(net: nn.Module) -> bool:
+    """Whether ``net`` comes from a quantized package (``pixelsmith quantize``)."""
+    return bool(getattr(net, "pixelsmith_config", {}).get("quantized"))
+
+
+def choose_backend(requested: str | None, net: nn.Module, device: torch.device,
+                   precision: str) -> str:
     """The backend that runs ``net``: "torch" or "onnxruntime" (one-line errors when the
-    requested one cannot)."""
+    requested one cannot). None is the model's default: onnxruntime for a quantized package
+    (its int8 graph), torch for the others."""
+    if requested is None:
+        requested = "onnxruntime" if is_quantized(net) else "torch"
     if requested not in BACKENDS:
         raise PixelsmithError(f"backend must be {', '.join(BACKENDS)}, not '{requested}'")
     if requested == "torch":
@@ -63,8 +72,9 @@ def choose_backend(requested: str, net: nn.Module, device: torch.device, precisi
         fits = device.type == "cpu" and precision == "fp32" and _exportable(net)
         return "onnxruntime" if fits and onnxruntime_available() else "torch"
     if not onnxruntime_available():
-        raise PixelsmithError(f"--backend onnxruntime needs onnxruntime, onnx and onnxscript: "
-                              f"{INSTALL_HINT}")
+        what = ("this model is quantized for ONNX Runtime (--backend torch runs its fp32 "
+                "weights); it" if is_quantized(net) else "--backend onnxruntime")
+        raise PixelsmithError(f"{what} needs onnxruntime, onnx and onnxscript: {INSTALL_HINT}")
     if precision != "fp32":
         raise PixelsmithError(f"--backend onnxruntime runs fp32 only, not {precision}")
     if not _exportable(net):
@@ -95,8 +105,9 @@ class OrtNetwork:
             import onnxruntime
 
             from pixelsmith.deploy.cache import cached_export
+            from pixelsmith.deploy.quantize import quantized_graph
 
-            path = cached_export(self.module, level_class)
+            path = quantized_graph(self.module) or cached_export(self.module, level_class)
             options = onnxruntime.SessionOptions()
             options.intra_op_num_threads = self.threads or torch.get_num_threads()
             options.inter_op_num_threads = 1
