@@ -53,7 +53,8 @@ def export_onnx_command(model, output, max_side) -> None:
 @click.option("--crop", type=click.IntRange(min=16), default=128, show_default=True,
               metavar="PX", help="Side of the input crop taken from each image.")
 @click.option("--method", type=click.Choice(["minmax", "entropy", "percentile"]),
-              default="minmax", show_default=True, help="How activation ranges are calibrated.")
+              default="percentile", show_default=True,
+              help="How activation ranges are calibrated (percentile: 99.999th).")
 @click.option("--seed", type=int, default=0, show_default=True,
               help="Seed of the crops and degradations.")
 def quantize_command(model, calibrate, output, images, crop, method, seed) -> None:
