@@ -10,8 +10,9 @@ run in turn (interleaved, the first backend alternating from image to image), ea
 times after one warm-up call; an image's time is its fastest run, and the table gives the
 median over the images of megapixels (output) per second. Backends: "eager" is today's
 torch path (fp32, channels_last, 512-pixel tiles), "onnxruntime" the ONNX Runtime backend
-(`restore --backend onnxruntime`), and "int8" a quantized package made by
-``pixelsmith quantize`` when ``--int8 MODEL=FOLDER`` names one.
+(`restore --backend onnxruntime`), and with ``--quantize`` "onnxruntime int8": a package made
+by ``pixelsmith quantize`` with its defaults, calibrated on the model's training set
+(:data:`CALIBRATION`; inpainting models are not quantized).
 """
 
 from __future__ import annotations
@@ -46,6 +47,33 @@ CASES = {
                                                color="rgb")),
     "inpaint": ("test/CBSD68", EvalParams("inpaint", mask_kind="strokes", color="rgb")),
 }
+#: model -> training images to calibrate its int8 package on (never a test set)
+CALIBRATION = {
+    "denoise-gray": "train/BSD400",
+    "denoise-color": "train/CBSD432/train",
+    "dejpeg-gray": "train/BSD400",
+    "dejpeg-color": "train/CBSD432/train",
+    "sr-x2": "train/CBSD432/train",
+    "sr-x4": "train/CBSD432/train",
+    "deblur-blind": "train/CBSD432/train",
+}
+
+
+def quantized_packages(models: list[str], work_dir: str | None) -> dict[str, str]:
+    """Quantize the models that have a calibration set: model -> package folder."""
+    import tempfile
+
+    from pixelsmith.deploy.quantize import quantize_model
+
+    folder = Path(work_dir or tempfile.mkdtemp(prefix="pixelsmith-int8-"))
+    packages = {}
+    for model in models:
+        if model in CALIBRATION:
+            start = time.perf_counter()
+            packages[model] = str(quantize_model(model, dataset_path(CALIBRATION[model]),
+                                                 folder / f"{model}-int8"))
+            print(f"quantized {model} in {time.perf_counter() - start:.0f} s", flush=True)
+    return packages
 
 
 def restorers(model: str, task: str, int8: str | None) -> dict[str, Restorer]:
@@ -149,14 +177,17 @@ def main() -> int:
     parser.add_argument("--limit", type=int, default=8, help="images per test set")
     parser.add_argument("--repeats", type=int, default=2, help="timed runs per image")
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--int8", action="append", default=[], metavar="MODEL=FOLDER",
-                        help="also time a quantized package of MODEL (pixelsmith quantize)")
+    parser.add_argument("--quantize", action="store_true",
+                        help="also quantize each model (pixelsmith quantize defaults) and time "
+                             "its int8 package")
+    parser.add_argument("--work-dir", default=None,
+                        help="where the int8 packages go (default: a temporary folder)")
     parser.add_argument("--output-dir", default=str(ROOT / "docs"),
                         help="where DEPLOY.md goes (default docs/)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
-    int8 = dict(item.split("=", 1) for item in args.int8)
+    int8 = quantized_packages(args.models, args.work_dir) if args.quantize else {}
     rows = []
     for model in args.models:
         rows.append(measure(model, args.limit, args.repeats, int8.get(model)))

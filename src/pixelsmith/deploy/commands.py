@@ -51,7 +51,8 @@ def export_onnx_command(model, output, max_side) -> None:
 @click.option("--images", type=click.IntRange(min=1), default=32, show_default=True,
               help="Calibration images (spread over the folder's sorted files).")
 @click.option("--crop", type=click.IntRange(min=16), default=128, show_default=True,
-              metavar="PX", help="Side of the input crop taken from each image.")
+              metavar="PX", help="Side of the crop taken from each image (super-resolution: "
+                                 "of the high-resolution crop).")
 @click.option("--method", type=click.Choice(["minmax", "entropy", "percentile"]),
               default="percentile", show_default=True,
               help="How activation ranges are calibrated (percentile: 99.999th).")

@@ -71,7 +71,8 @@ def _params(task: str, index: int, scale: int | None):
 def calibration_inputs(net: torch.nn.Module, folder: Path, images: int = 32, crop: int = 128,
                        seed: int = 0) -> list[dict[str, np.ndarray]]:
     """Feeds for the fp32 graph: degraded ``crop``-pixel crops of up to ``images`` images of
-    ``folder`` (evenly spread over the sorted files), one image per feed."""
+    ``folder`` (evenly spread over the sorted files), one image per feed. For super-resolution
+    the crop is the high-resolution one: the input is ``crop / scale`` pixels."""
     from pixelsmith.deploy.onnx_export import IMAGE, LEVEL
     from pixelsmith.evaluate import image_generator, make_case
     from pixelsmith.io import list_images, read_image
@@ -82,7 +83,7 @@ def calibration_inputs(net: torch.nn.Module, folder: Path, images: int = 32, cro
     if not files:
         raise PixelsmithError(f"{folder}: no images to calibrate on")
     chosen = [files[i] for i in np.linspace(0, len(files) - 1, min(images, len(files))).astype(int)]
-    side = crop * (scale or 1)  # super-resolution: the input crop is `crop` pixels
+    side = crop - crop % (scale or 1)
     feeds = []
     for index, path in enumerate(chosen):
         generator = image_generator(seed, index)
