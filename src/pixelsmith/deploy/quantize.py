@@ -18,6 +18,7 @@ int8 graph with ONNX Runtime (the default backend for such a package).
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import logging
 import shutil
@@ -108,13 +109,15 @@ def calibration_inputs(net: torch.nn.Module, folder: Path, images: int = 32, cro
 
 
 @contextlib.contextmanager
-def _quiet_root_logger():
-    """onnxruntime's quantizer advises pre-processing on the root logger: not for our users."""
+def _quiet_quantizer():
+    """onnxruntime's quantizer advises pre-processing on the root logger and prints its
+    calibration progress: neither is for our users."""
     logger = logging.getLogger()
     level = logger.level
     logger.setLevel(logging.ERROR)
     try:
-        yield
+        with contextlib.redirect_stdout(io.StringIO()):
+            yield
     finally:
         logger.setLevel(level)
 
@@ -174,7 +177,7 @@ def quantize_model(model: str | Path, calibrate: str | Path, output: str | Path,
         fp32 = export_network(net, Path(work) / "fp32.onnx")
         kept = _kept_fp32(fp32)
         output.mkdir(parents=True, exist_ok=True)
-        with atomic_output(output / QUANTIZED_FILE) as tmp, _quiet_root_logger():
+        with atomic_output(output / QUANTIZED_FILE) as tmp, _quiet_quantizer():
             quantize_static(
                 str(fp32), str(tmp), Reader(), quant_format=QuantFormat.QDQ,
                 op_types_to_quantize=["Conv"], per_channel=True,
