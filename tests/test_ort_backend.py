@@ -233,3 +233,25 @@ def test_cli_error_for_onnxruntime_with_bf16(capsys, tmp_path):
                        "--method", "denoise-gray", "--backend", "onnxruntime",
                        "--precision", "bf16", "--device", "cpu")
     assert_one_line_error(code, err)
+
+
+def test_help_loads_no_torch_and_no_onnx():
+    import subprocess
+    import sys
+
+    code = ("import sys; from pixelsmith.cli import main\n"
+            "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+            "heavy = [m for m in ('torch', 'onnx', 'onnxruntime', 'numpy') if m in sys.modules]\n"
+            "assert not heavy, heavy")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "export-onnx" in done.stdout and "quantize" in done.stdout
+
+
+@needs_ort
+def test_kernel_deblurring_runs_its_denoisers_on_onnxruntime():
+    y = photo(40, 48)
+    kernel = torch.ones(5, 5) / 25
+    fast, slow = both_backends("deblur", "deblur", y, Known(kernel=kernel, sigma=2.55 / 255),
+                               tile=0)
+    assert (fast - slow).abs().max() < 1e-3
