@@ -131,6 +131,9 @@ def _finish(failed: int, jobs, output: str) -> None:
                    "with ONNX Runtime (pixelsmith[fast]; often faster on CPUs, see "
                    "docs/DEPLOY.md; exported once into a user cache), or auto (ONNX Runtime "
                    "where it is installed and fits: CPU, fp32).")
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Processes restoring the images of a folder in parallel (they share the CPU "
+                   "threads; results as with one process).")
 @click.option("--samples", type=click.IntRange(min=2), metavar="N",
               help="VAE methods only (--task denoise|inpaint with a conv-vae model): the output "
                    "is the mean of N latent posterior samples, and OUT_std.png beside it their "
@@ -139,7 +142,7 @@ def _finish(failed: int, jobs, output: str) -> None:
                    "it.")
 @max_pixels_option
 def restore(inputs, output, task, method, sigma, kernel, mask, scale, quality, device, tile,
-            overlap, precision, backend, samples, max_pixels) -> None:
+            overlap, precision, backend, workers, samples, max_pixels) -> None:
     """Restore images (one file, several, or folders) with a classical or learned method.
 
     \b
@@ -151,6 +154,7 @@ def restore(inputs, output, task, method, sigma, kernel, mask, scale, quality, d
       pixelsmith restore small.png -o big.png --task sr --scale 4
       pixelsmith restore photos/ -o restored/ --task dejpeg --quality auto
       pixelsmith restore huge.jpg -o out.png --task dejpeg --quality auto --device cuda
+      pixelsmith restore photos/ -o restored/ --task denoise --workers 2 --backend auto
       pixelsmith restore face.png -o out.png --task inpaint --method vae-faces --mask m.png \\
           --samples 16                      # also writes out_std.png
     """
@@ -161,8 +165,18 @@ def restore(inputs, output, task, method, sigma, kernel, mask, scale, quality, d
     options = {"sigma": parse_sigma(sigma, task), "kernel": kernel, "mask": mask, "scale": scale,
                "quality": parse_quality(quality)}
     jobs = plan_outputs(list(inputs), output)
-    restorer = Restorer(task, method, device=device, tile=tile, overlap=overlap,
-                        precision=precision, samples=samples, backend=backend)
+    restorer_args = {"task": task, "method": method, "device": device, "tile": tile,
+                     "overlap": overlap, "precision": precision, "samples": samples,
+                     "backend": backend}
+    restorer = Restorer(**restorer_args)
+    if workers > 1 and len(jobs) > 1:  # pixelsmith.deploy.workers: one restorer per process
+        from pixelsmith.deploy.workers import restore_in_processes
+
+        failed = restore_in_processes(jobs, restorer_args, options, max_pixels, workers,
+                                      with_std=samples is not None,
+                                      desc=f"restore ({restorer.name})")
+        _finish(failed, jobs, output)
+        return
     used = []
     failed = run_jobs(
         jobs,
