@@ -118,6 +118,67 @@ def measure(model: str, limit: int, repeats: int, int8: str | None) -> dict:
             **sizes(model, runs, int8)}
 
 
+def conv_flops_per_pixel(module: torch.nn.Module) -> float:
+    """Floating-point operations of the network's convolutions per output pixel (2 per
+    multiply-add), counted with hooks on a 64x64 input; the inpainting pre-fill's small
+    functional convolutions are not counted."""
+    macs = []
+
+    def count(layer, inputs, output):
+        kh, kw = layer.kernel_size
+        macs.append(output.numel() * layer.in_channels // layer.groups * kh * kw)
+
+    hooks = [m.register_forward_hook(count) for m in module.modules()
+             if isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d))]
+    y = torch.rand(1, module.channels, 64, 64)
+    args = {None: (), "mask": (torch.zeros(1, 1, 64, 64),)}.get(module.conditioning,
+                                                                   (torch.tensor([0.1]),))
+    with torch.inference_mode():
+        out = module(y.contiguous(), *args)
+    for hook in hooks:
+        hook.remove()
+    return 2 * sum(macs) / (out.shape[-1] * out.shape[-2])
+
+
+def peak_gflops(threads: int, repeats: int = 5) -> dict[str, float]:
+    """This CPU's measured fp32 convolution throughput (GFLOP/s): a 3x3, 64 -> 64 channel
+    convolution on a 256x256 map, in torch (channels_last) and in ONNX Runtime, best of runs."""
+    import onnxruntime
+    from onnx import TensorProto, helper, numpy_helper
+
+    x = torch.rand(1, 64, 256, 256)
+    weight = torch.rand(64, 64, 3, 3) / 24
+    flops = 2 * 64 * 64 * 9 * 256 * 256
+    conv = torch.nn.functional.conv2d
+    xl = x.contiguous(memory_format=torch.channels_last)
+    wl = weight.contiguous(memory_format=torch.channels_last)
+
+    def best(run) -> float:
+        run()
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            run()
+            times.append(time.perf_counter() - start)
+        return flops / min(times) / 1e9
+
+    with torch.inference_mode():
+        eager = best(lambda: conv(xl, wl, padding=1))
+    graph = helper.make_graph(
+        [helper.make_node("Conv", ["x", "w"], ["y"], pads=[1, 1, 1, 1])], "conv",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 64, 256, 256])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+        [numpy_helper.from_array(weight.numpy(), "w")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = threads
+    session = onnxruntime.InferenceSession(model.SerializeToString(), options,
+                                           providers=["CPUExecutionProvider"])
+    feed = {"x": x.numpy()}
+    ort = best(lambda: session.run(None, feed))
+    return {"torch": eager, "onnxruntime": ort}
+
+
 def sizes(model: str, runs: dict[str, Restorer], int8: str | None) -> dict:
     """Files on disk (MB) and parameter count of a model and its exports."""
     from pixelsmith.deploy.cache import cached_export
@@ -127,6 +188,7 @@ def sizes(model: str, runs: dict[str, Restorer], int8: str | None) -> dict:
     module = runs["eager fp32"]._fn.module
     onnx_file = cached_export(module, size_class(module, 512, 512))
     result = {"parameters": sum(p.numel() for p in module.parameters()),
+              "gflop_per_mp": conv_flops_per_pixel(module) * 1e6 / 1e9,
               "mb": {"safetensors": (resolve_model_dir(model) / WEIGHTS).stat().st_size / 1e6,
                      "onnx fp32": onnx_file.stat().st_size / 1e6}}
     if int8:
@@ -136,8 +198,9 @@ def sizes(model: str, runs: dict[str, Restorer], int8: str | None) -> dict:
     return result
 
 
-def section(rows: list[dict], command: str, threads: int) -> str:
+def section(rows: list[dict], command: str, threads: int, peak: dict[str, float]) -> str:
     backends = list(dict.fromkeys(b for r in rows for b in r["mps"]))
+    best = max(peak.values())
     lines = [
         "## Backends per model (CPU)",
         "",
@@ -149,18 +212,23 @@ def section(rows: list[dict], command: str, threads: int) -> str:
         "package made by `pixelsmith quantize` with its defaults, calibrated on the model's "
         "training set (never on the test set; inpainting models are not quantized). Speed-up: "
         "MP/s of each other backend over eager fp32, in column order. Size: the package's "
-        "safetensors, the exported ONNX file (weights inside) and the int8 ONNX file.",
+        "safetensors, the exported ONNX file (weights inside) and the int8 ONNX file. "
+        "GFLOP/MP: the network's convolution work per output megapixel; % of peak: the "
+        "convolution throughput end-to-end inference reaches (GFLOP/MP x MP/s) as a share of "
+        "this CPU's measured fp32 peak below (int8 against the same fp32 peak).",
         "",
         f"- machine: {machine_summary()}",
         f"- threads: {threads} (torch and ONNX Runtime intra-op)",
+        f"- measured fp32 convolution peak (3x3, 64 -> 64 channels, 256x256, best of 5): "
+        f"torch {peak['torch']:.1f} GFLOP/s, ONNX Runtime {peak['onnxruntime']:.1f} GFLOP/s",
         f"- date: {time.strftime('%Y-%m-%d %H:%M')}",
         "- measured on a machine shared with other jobs: the speeds are indicative; rerun the "
         "command on an idle machine for final figures",
         "",
-        "| model | test set | images | parameters | size (MB) | "
-        + " | ".join(f"MP/s {b}" for b in backends) + " | speed-up | "
+        "| model | test set | images | parameters | size (MB) | GFLOP/MP | "
+        + " | ".join(f"MP/s {b}" for b in backends) + " | speed-up | % of peak | "
         + " | ".join(f"PSNR {b}" for b in backends) + " |",
-        "|---|---|---|---|---|" + "---|" * (2 * len(backends) + 1),
+        "|---|---|---|---|---|---|" + "---|" * (2 * len(backends) + 2),
     ]
     for r in rows:
         size = ", ".join(f"{k} {v:.1f}" for k, v in r["mb"].items())
@@ -168,10 +236,13 @@ def section(rows: list[dict], command: str, threads: int) -> str:
         gain = ", ".join(f"{r['mps'][b] / r['mps'][backends[0]]:.2f}x"
                          for b in backends[1:] if b in r["mps"])
         quality = " | ".join(f"{r['psnr'][b]:.2f}" if b in r["psnr"] else "-" for b in backends)
+        share = ", ".join(f"{100 * r['gflop_per_mp'] * r['mps'][b] / best:.0f}%"
+                          for b in backends if b in r["mps"])
         params = ", ".join(f"{k} {v}" for k, v in r["params"].items()
                            if k not in ("seed", "color"))
         lines.append(f"| {r['model']} | {r['set']} ({params}) | {r['images']} | "
-                     f"{r['parameters']:,} | {size} | {speed} | {gain} | {quality} |")
+                     f"{r['parameters']:,} | {size} | {r['gflop_per_mp']:.1f} | {speed} | "
+                     f"{gain} | {share} | {quality} |")
     return "\n".join(lines)
 
 
@@ -191,6 +262,8 @@ def main() -> int:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
+    peak = peak_gflops(args.threads)
+    print(f"peak {peak}", flush=True)
     int8 = quantized_packages(args.models, args.work_dir) if args.quantize else {}
     rows = []
     for model in args.models:
@@ -198,7 +271,7 @@ def main() -> int:
         print(rows[-1], flush=True)
     command = "python benchmarks/deploy.py " + " ".join(sys.argv[1:])
     out = Path(args.output_dir) / "DEPLOY.md"
-    replace_section(out, SECTION, section(rows, command.strip(), args.threads),
+    replace_section(out, SECTION, section(rows, command.strip(), args.threads, peak),
                     title="# Deployment")
     print(f"wrote {out} (section {SECTION})")
     return 0
