@@ -392,7 +392,7 @@ def decompress(inputs, output, model, max_pixels) -> None:
 
 
 register_synthesis(cli)  # generate, reconstruct, interpolate, traverse (pixelsmith.cli_synthesis)
-register_deploy(cli)  # export-onnx, quantize (pixelsmith.deploy.commands)
+register_deploy(cli)  # export-onnx, quantize, prune (pixelsmith.deploy.commands)
 
 
 def _one_line_warnings(show):

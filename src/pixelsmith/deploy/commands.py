@@ -1,4 +1,4 @@
-"""The deployment commands of ``pixelsmith``: export-onnx (and quantize).
+"""The deployment commands of ``pixelsmith``: export-onnx, quantize, prune.
 
 Only click is imported here; torch, onnx and onnxruntime load when a command runs, so
 ``pixelsmith --help`` stays fast.
@@ -81,7 +81,35 @@ def quantize_command(model, calibrate, output, images, crop, method, seed) -> No
     click.echo(f"{path} ({QUANTIZED_FILE}: {size:.1f} MB)")
 
 
+@click.command("prune")
+@click.argument("model")
+@click.option("-o", "--output", required=True, type=click.Path(file_okay=False),
+              help="Model folder to write (config.json + model.safetensors).")
+@click.option("--channels", type=click.FloatRange(0, 1, min_open=True, max_open=True),
+              default=0.3, show_default=True,
+              help="Share of the channels to remove from every layer group.")
+@click.option("--finetune", type=click.IntRange(min=0), default=0, show_default=True,
+              metavar="STEPS", help="Fine-tune for this many steps of the model's own recipe "
+                                    "(its training data must be on this machine).")
+@click.option("--device", help="Fine-tuning device: cpu, cuda or cuda:N.")
+def prune_command(model, output, channels, finetune, device) -> None:
+    """Remove whole channels of a restoration model: a smaller dense network (torch-pruning).
+
+    \b
+    Example:
+      pixelsmith prune denoise-gray --channels 0.3 --finetune 2000 -o models/dn-pruned
+    """
+    from pixelsmith.deploy.prune import prune_model
+
+    path = prune_model(model, output, ratio=channels, finetune=finetune, device=device)
+    from pixelsmith.zoo import read_config
+
+    counts = read_config(path)["pruned"]["parameters"]
+    click.echo(f"{path}: {counts['after']:,} parameters (from {counts['before']:,})")
+
+
 def register_deploy(cli: click.Group) -> None:
     """Add the deployment commands to the ``pixelsmith`` group."""
     cli.add_command(export_onnx_command)
     cli.add_command(quantize_command)
+    cli.add_command(prune_command)
