@@ -12,7 +12,9 @@ median over the images of megapixels (output) per second. Backends: "eager" is t
 torch path (fp32, channels_last, 512-pixel tiles), "onnxruntime" the ONNX Runtime backend
 (`restore --backend onnxruntime`), and with ``--quantize`` "onnxruntime int8": a package made
 by ``pixelsmith quantize`` with its defaults, calibrated on the model's training set
-(:data:`CALIBRATION`; inpainting models are not quantized).
+(:data:`CALIBRATION`; inpainting models are not quantized), and with ``--prune STEPS``
+"pruned eager fp32": the model with 30% of its channels removed by ``pixelsmith prune``,
+fine-tuned for STEPS steps of its recipe (0: not fine-tuned, so its PSNR is not the target's).
 """
 
 from __future__ import annotations
@@ -76,12 +78,26 @@ def quantized_packages(models: list[str], work_dir: str | None) -> dict[str, str
     return packages
 
 
-def restorers(model: str, task: str, int8: str | None) -> dict[str, Restorer]:
+def pruned_packages(models: list[str], work_dir: str | None, steps: int) -> dict[str, str]:
+    """Prune 30% of the channels of each model (fine-tuned ``steps``): model -> folder."""
+    import tempfile
+
+    from pixelsmith.deploy.prune import prune_model
+
+    folder = Path(work_dir or tempfile.mkdtemp(prefix="pixelsmith-pruned-"))
+    return {model: str(prune_model(model, folder / f"{model}-pruned", 0.3, finetune=steps))
+            for model in models}
+
+
+def restorers(model: str, task: str, int8: str | None,
+              pruned: str | None = None) -> dict[str, Restorer]:
     """The backends to compare for one model, by column name."""
     runs = {"eager fp32": Restorer(task, model, device="cpu", backend="torch"),
             "onnxruntime fp32": Restorer(task, model, device="cpu", backend="onnxruntime")}
     if int8:
         runs["onnxruntime int8"] = Restorer(task, int8, device="cpu", backend="onnxruntime")
+    if pruned:
+        runs["pruned eager fp32"] = Restorer(task, pruned, device="cpu", backend="torch")
     return runs
 
 
@@ -94,11 +110,12 @@ def timed(restorer: Restorer, y: torch.Tensor, known, repeats: int) -> tuple[tor
     return out, best
 
 
-def measure(model: str, limit: int, repeats: int, int8: str | None) -> dict:
+def measure(model: str, limit: int, repeats: int, int8: str | None,
+            pruned: str | None = None) -> dict:
     folder, params = CASES[model]
     params = params.resolved()
     files = list_images(dataset_path(folder))[:limit]
-    runs = restorers(model, params.task, int8)
+    runs = restorers(model, params.task, int8, pruned)
     speeds = {name: [] for name in runs}
     psnrs = {name: [] for name in runs}
     for index, path in enumerate(files):
@@ -115,7 +132,7 @@ def measure(model: str, limit: int, repeats: int, int8: str | None) -> dict:
     return {"model": model, "set": folder, "params": params.public(), "images": len(files),
             "mps": {n: float(np.median(v)) for n, v in speeds.items()},
             "psnr": {n: float(np.mean(v)) for n, v in psnrs.items()},
-            **sizes(model, runs, int8)}
+            **sizes(model, runs, int8, pruned)}
 
 
 def conv_flops_per_pixel(module: torch.nn.Module) -> float:
@@ -179,7 +196,8 @@ def peak_gflops(threads: int, repeats: int = 5) -> dict[str, float]:
     return {"torch": eager, "onnxruntime": ort}
 
 
-def sizes(model: str, runs: dict[str, Restorer], int8: str | None) -> dict:
+def sizes(model: str, runs: dict[str, Restorer], int8: str | None,
+          pruned: str | None = None) -> dict:
     """Files on disk (MB) and parameter count of a model and its exports."""
     from pixelsmith.deploy.cache import cached_export
     from pixelsmith.deploy.onnx_export import size_class
@@ -189,12 +207,16 @@ def sizes(model: str, runs: dict[str, Restorer], int8: str | None) -> dict:
     onnx_file = cached_export(module, size_class(module, 512, 512))
     result = {"parameters": sum(p.numel() for p in module.parameters()),
               "gflop_per_mp": conv_flops_per_pixel(module) * 1e6 / 1e9,
+              "gflop": {name: conv_flops_per_pixel(run._fn.module) * 1e6 / 1e9
+                        for name, run in runs.items()},
               "mb": {"safetensors": (resolve_model_dir(model) / WEIGHTS).stat().st_size / 1e6,
                      "onnx fp32": onnx_file.stat().st_size / 1e6}}
     if int8:
         from pixelsmith.deploy.quantize import QUANTIZED_FILE
 
         result["mb"]["onnx int8"] = (Path(int8) / QUANTIZED_FILE).stat().st_size / 1e6
+    if pruned:
+        result["mb"]["pruned safetensors"] = (Path(pruned) / WEIGHTS).stat().st_size / 1e6
     return result
 
 
@@ -213,7 +235,11 @@ def section(rows: list[dict], command: str, threads: int, peak: dict[str, float]
         "training set (never on the test set; inpainting models are not quantized). Speed-up: "
         "MP/s of each other backend over eager fp32, in column order. Size: the package's "
         "safetensors, the exported ONNX file (weights inside) and the int8 ONNX file. "
-        "GFLOP/MP: the network's convolution work per output megapixel; % of peak: the "
+        "\"pruned eager fp32\" (with `--prune STEPS`): 30% of the channels removed by "
+        "`pixelsmith prune` and fine-tuned STEPS steps of the model's recipe (with 0, the "
+        "PSNR is before any fine-tuning). "
+        "GFLOP/MP: the network's convolution work per output megapixel (the pruned one's "
+        "is less, and counted so); % of peak: the "
         "convolution throughput end-to-end inference reaches (GFLOP/MP x MP/s) as a share of "
         "this CPU's measured fp32 peak below (int8 against the same fp32 peak).",
         "",
@@ -236,7 +262,7 @@ def section(rows: list[dict], command: str, threads: int, peak: dict[str, float]
         gain = ", ".join(f"{r['mps'][b] / r['mps'][backends[0]]:.2f}x"
                          for b in backends[1:] if b in r["mps"])
         quality = " | ".join(f"{r['psnr'][b]:.2f}" if b in r["psnr"] else "-" for b in backends)
-        share = ", ".join(f"{100 * r['gflop_per_mp'] * r['mps'][b] / best:.0f}%"
+        share = ", ".join(f"{100 * r['gflop'][b] * r['mps'][b] / best:.0f}%"
                           for b in backends if b in r["mps"])
         params = ", ".join(f"{k} {v}" for k, v in r["params"].items()
                            if k not in ("seed", "color"))
@@ -255,6 +281,9 @@ def main() -> int:
     parser.add_argument("--quantize", action="store_true",
                         help="also quantize each model (pixelsmith quantize defaults) and time "
                              "its int8 package")
+    parser.add_argument("--prune", type=int, default=None, metavar="STEPS",
+                        help="also time each model with 30%% of its channels pruned, "
+                             "fine-tuned STEPS steps (0: not fine-tuned)")
     parser.add_argument("--work-dir", default=None,
                         help="where the int8 packages go (default: a temporary folder)")
     parser.add_argument("--output-dir", default=str(ROOT / "docs"),
@@ -265,9 +294,12 @@ def main() -> int:
     peak = peak_gflops(args.threads)
     print(f"peak {peak}", flush=True)
     int8 = quantized_packages(args.models, args.work_dir) if args.quantize else {}
+    pruned = {} if args.prune is None else pruned_packages(args.models, args.work_dir,
+                                                           args.prune)
     rows = []
     for model in args.models:
-        rows.append(measure(model, args.limit, args.repeats, int8.get(model)))
+        rows.append(measure(model, args.limit, args.repeats, int8.get(model),
+                            pruned.get(model)))
         print(rows[-1], flush=True)
     command = "python benchmarks/deploy.py " + " ".join(sys.argv[1:])
     out = Path(args.output_dir) / "DEPLOY.md"
