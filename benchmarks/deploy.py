@@ -259,11 +259,11 @@ def section(rows: list[dict], command: str, threads: int, peak: dict[str, float]
     for r in rows:
         size = ", ".join(f"{k} {v:.1f}" for k, v in r["mb"].items())
         speed = " | ".join(f"{r['mps'][b]:.3f}" if b in r["mps"] else "-" for b in backends)
-        gain = ", ".join(f"{r['mps'][b] / r['mps'][backends[0]]:.2f}x"
-                         for b in backends[1:] if b in r["mps"])
+        gain = ", ".join(f"{r['mps'][b] / r['mps'][backends[0]]:.2f}x" if b in r["mps"]
+                         else "-" for b in backends[1:])
         quality = " | ".join(f"{r['psnr'][b]:.2f}" if b in r["psnr"] else "-" for b in backends)
-        share = ", ".join(f"{100 * r['gflop'][b] * r['mps'][b] / best:.0f}%"
-                          for b in backends if b in r["mps"])
+        share = ", ".join(f"{100 * r['gflop'][b] * r['mps'][b] / best:.0f}%" if b in r["mps"]
+                          else "-" for b in backends)
         params = ", ".join(f"{k} {v}" for k, v in r["params"].items()
                            if k not in ("seed", "color"))
         lines.append(f"| {r['model']} | {r['set']} ({params}) | {r['images']} | "
