@@ -12,7 +12,7 @@ median over the images of megapixels (output) per second. Backends: "eager" is t
 torch path (fp32, channels_last, 512-pixel tiles), "onnxruntime" the ONNX Runtime backend
 (`restore --backend onnxruntime`), and with ``--quantize`` "onnxruntime int8": a package made
 by ``pixelsmith quantize`` with its defaults, calibrated on the model's training set
-(:data:`CALIBRATION`; inpainting models are not quantized), and with ``--prune STEPS``
+(:data:`CALIBRATION`), and with ``--prune STEPS``
 "pruned eager fp32": the model with 30% of its channels removed by ``pixelsmith prune``,
 fine-tuned for STEPS steps of its recipe (0: not fine-tuned, so its PSNR is not the target's).
 """
@@ -58,6 +58,7 @@ CALIBRATION = {
     "sr-x2": "train/CBSD432/train",
     "sr-x4": "train/CBSD432/train",
     "deblur-blind": "train/CBSD432/train",
+    "inpaint": "train/CBSD432/train",
 }
 
 
@@ -232,7 +233,7 @@ def section(rows: list[dict], command: str, threads: int, peak: dict[str, float]
         "8-bit outputs. \"eager fp32\" is the torch path (`--backend torch`), \"onnxruntime "
         "fp32\" is `--backend onnxruntime`, \"onnxruntime int8\" (with `--quantize`) a "
         "package made by `pixelsmith quantize` with its defaults, calibrated on the model's "
-        "training set (never on the test set; inpainting models are not quantized). Speed-up: "
+        "training set (never on the test set). Speed-up: "
         "MP/s of each other backend over eager fp32, in column order. Size: the package's "
         "safetensors, the exported ONNX file (weights inside) and the int8 ONNX file. "
         "\"pruned eager fp32\" (with `--prune STEPS`): 30% of the channels removed by "

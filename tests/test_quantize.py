@@ -117,7 +117,43 @@ def test_calibrating_on_a_test_set_is_refused(capsys, tmp_path, monkeypatch):
     assert "test set" in err and not (tmp_path / "out").exists()
 
 
-@pytest.mark.parametrize("model", ["inpaint", "gan-mnist"])
+def test_an_inpainting_package_serves_only_its_size_class(tmp_path):
+    from pixelsmith.deploy.quantize import quantized_graph
+
+    net = torch.nn.Identity()
+    net.pixelsmith_config = {"quantized": {"file": "model.int8.onnx", "size_class": 9,
+                                           "sha256": "0"}}
+    net.pixelsmith_dir = tmp_path
+    assert quantized_graph(net, 8) is None and quantized_graph(net, 0) is None
+    from pixelsmith.errors import PixelsmithError
+
+    with pytest.raises(PixelsmithError, match="missing"):
+        quantized_graph(net, 9)
+
+
+@pytest.mark.slow  # three inpainting exports: about a minute on 2 cores
+def test_inpainting_is_quantized_for_one_size_class(calibration, tmp_path):
+    from pixelsmith.deploy.quantize import quantize_model
+
+    out = quantize_model("inpaint", calibration, tmp_path / "inpaint-int8", images=3,
+                         crop=128, max_side=64)
+    config = json.loads((out / "config.json").read_text())
+    assert config["quantized"]["size_class"] == 6  # smaller sides 33-64
+    assert config["quantized"]["calibration"]["crop"] == 64
+    image = read_image(SAMPLES / "texture.png", gray=False)
+    mask = torch.zeros(1, 1, 256, 256)
+    mask[..., 20:40, 30:60] = 1.0
+    int8 = Restorer("inpaint", str(out), device="cpu", tile=0)
+    fp32 = Restorer("inpaint", "inpaint", device="cpu", tile=0, backend="onnxruntime")
+    small = (image[..., :48, :64] * (1 - mask[..., :48, :64]), Known(mask=mask[..., :48, :64]))
+    out8, out32 = int8(*small), fp32(*small)
+    assert 0 < (out8 - out32).abs().max() < 0.1  # the int8 graph, close to fp32
+    # a size class it was not quantized for runs the fp32 graph
+    large = (image[..., :80, :72] * (1 - mask[..., :80, :72]), Known(mask=mask[..., :80, :72]))
+    assert torch.equal(int8(*large), fp32(*large))
+
+
+@pytest.mark.parametrize("model", ["codec-q1", "gan-mnist"])
 def test_models_it_cannot_quantize(capsys, calibration, tmp_path, model):
     code, _, err = run(capsys, "quantize", model, "--calibrate", str(calibration), "-o",
                        str(tmp_path / "out"))

@@ -58,7 +58,10 @@ def export_onnx_command(model, output, max_side) -> None:
               help="How activation ranges are calibrated (percentile: 99.999th).")
 @click.option("--seed", type=int, default=0, show_default=True,
               help="Seed of the crops and degradations.")
-def quantize_command(model, calibrate, output, images, crop, method, seed) -> None:
+@click.option("--max-side", type=click.IntRange(min=9), default=512, show_default=True,
+              metavar="PX", help="Inpainting models only: quantize the graph of inputs whose "
+                                 "smaller side is up to PX (others run fp32).")
+def quantize_command(model, calibrate, output, images, crop, method, seed, max_side) -> None:
     """Quantize a restoration model to int8 (ONNX Runtime, static, per-channel weights).
 
     \b
@@ -76,7 +79,7 @@ def quantize_command(model, calibrate, output, images, crop, method, seed) -> No
     from pixelsmith.deploy.quantize import QUANTIZED_FILE, quantize_model
 
     path = quantize_model(model, calibrate, output, images=images, crop=crop, method=method,
-                          seed=seed)
+                          seed=seed, max_side=max_side)
     size = (path / QUANTIZED_FILE).stat().st_size / 1e6
     click.echo(f"{path} ({QUANTIZED_FILE}: {size:.1f} MB)")
 

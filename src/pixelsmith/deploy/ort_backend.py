@@ -107,7 +107,8 @@ class OrtNetwork:
             from pixelsmith.deploy.cache import cached_export
             from pixelsmith.deploy.quantize import quantized_graph
 
-            path = quantized_graph(self.module) or cached_export(self.module, level_class)
+            path = (quantized_graph(self.module, level_class)
+                    or cached_export(self.module, level_class))
             options = onnxruntime.SessionOptions()
             options.intra_op_num_threads = self.threads or torch.get_num_threads()
             options.inter_op_num_threads = 1

@@ -5,9 +5,10 @@ The fp32 graph (:mod:`pixelsmith.deploy.onnx_export`) is calibrated on degraded 
 quantized in QDQ format: convolution weights int8 per output channel, activations uint8 with
 ranges from the calibration. The first and last convolutions stay fp32 (they see the image and
 write the residual added to it, where 8 bits cost the most quality), and so do the additions,
-concatenations and the input skip. Activation ranges are the 99.999th percentile of the
-calibration values by default (``percentile``), which lost less than the plain min-max ranges on
-the colour denoiser; ``minmax`` and ``entropy`` are there to compare.
+concatenations, the input skip and an inpainting network's hole filling. Activation ranges
+are the 99.999th percentile of the calibration values by default (``percentile``), which lost
+less than the plain min-max ranges on the colour denoiser; ``minmax`` and ``entropy`` are there
+to compare.
 
 The result is a model folder like any other: the source's ``config.json`` (with a ``quantized``
 entry) and ``model.safetensors`` (the fp32 weights, byte for byte, so ``load_model`` and
@@ -64,8 +65,7 @@ def _params(task: str, index: int, scale: int | None):
     elif task == "deblur":
         params = EvalParams(task, sigma=2.55, kernel=DEBLUR_KERNELS[index % len(DEBLUR_KERNELS)])
     else:
-        raise PixelsmithError(f"quantize does not handle task '{task}' yet (inpainting models "
-                              "export per size class; quantize the others)")
+        params = EvalParams(task, mask_kind="strokes")
     return params.resolved()
 
 
@@ -74,7 +74,7 @@ def calibration_inputs(net: torch.nn.Module, folder: Path, images: int = 32, cro
     """Feeds for the fp32 graph: degraded ``crop``-pixel crops of up to ``images`` images of
     ``folder`` (evenly spread over the sorted files), one image per feed. For super-resolution
     the crop is the high-resolution one: the input is ``crop / scale`` pixels."""
-    from pixelsmith.deploy.onnx_export import IMAGE, LEVEL
+    from pixelsmith.deploy.onnx_export import IMAGE, LEVEL, MASK
     from pixelsmith.evaluate import image_generator, make_case
     from pixelsmith.io import list_images, read_image
 
@@ -102,6 +102,8 @@ def calibration_inputs(net: torch.nn.Module, folder: Path, images: int = 32, cro
             feed[LEVEL] = np.array([known.sigma], dtype=np.float32)
         elif net.conditioning == "quality":
             feed[LEVEL] = np.array([known.quality / 100.0], dtype=np.float32)
+        elif net.conditioning == "mask":
+            feed[MASK] = known.mask.float().reshape(1, 1, side, side).numpy()
         feeds.append(feed)
     if not feeds:
         raise PixelsmithError(f"{folder}: no image is at least {side} pixels on its smaller side")
@@ -122,18 +124,27 @@ def _quiet_quantizer():
         logger.setLevel(level)
 
 
-def _kept_fp32(path: Path) -> list[str]:
-    """Names of the first and the last Conv nodes of the graph (they stay fp32)."""
+def _convolutions(path: Path) -> tuple[list[str], list[str]]:
+    """(Conv nodes to quantize, Conv nodes kept fp32): the network's own convolutions (weights
+    named after its parameters) but the first and the last; an inpainting network's hole
+    filling (convolutions with a fixed averaging kernel) is not quantized at all."""
     import onnx
 
-    convs = [node.name for node in onnx.load_model(str(path)).graph.node if node.op_type == "Conv"]
-    return sorted({convs[0], convs[-1]}) if convs else []
+    convs = [node.name for node in onnx.load_model(str(path)).graph.node
+             if node.op_type == "Conv" and len(node.input) > 1
+             and node.input[1].startswith("net.")]
+    kept = sorted({convs[0], convs[-1]}) if convs else []
+    return [name for name in convs if name not in kept], kept
 
 
 def quantize_model(model: str | Path, calibrate: str | Path, output: str | Path,
                    images: int = 32, crop: int = 128, method: str = "percentile",
-                   seed: int = 0) -> Path:
-    """Quantize ``model`` (shipped name or folder) into the package folder ``output``."""
+                   seed: int = 0, max_side: int = 512) -> Path:
+    """Quantize ``model`` (shipped name or folder) into the package folder ``output``.
+
+    Inpainting networks are quantized for one size class (:mod:`pixelsmith.deploy.onnx_export`):
+    the inputs whose smaller side is ``max_side`` (the restore tile); their calibration crops
+    are made to fit that class, and inputs of other classes run the fp32 graph."""
     from onnxruntime.quantization import (
         CalibrationMethod,
         QuantFormat,
@@ -142,7 +153,12 @@ def quantize_model(model: str | Path, calibrate: str | Path, output: str | Path,
     )
     from onnxruntime.quantization.calibrate import CalibrationDataReader
 
-    from pixelsmith.deploy.onnx_export import check_exportable, export_network
+    from pixelsmith.deploy.onnx_export import (
+        check_exportable,
+        class_sides,
+        export_network,
+        size_class,
+    )
     from pixelsmith.io import atomic_output, atomic_write_text
     from pixelsmith.zoo import CONFIG, WEIGHTS, load_model, read_config, resolve_model_dir
     from pixelsmith.zoo import sha256_file as file_sha256
@@ -160,7 +176,10 @@ def quantize_model(model: str | Path, calibrate: str | Path, output: str | Path,
     if output.resolve() == source.resolve():
         raise PixelsmithError("the output folder must differ from the model's folder")
     net = load_model(source)
-    _params(config["task"], 0, getattr(net, "scale", None))  # one-line error for inpainting
+    level_class = size_class(net, max_side, max_side)
+    if level_class:  # an inpainting network: crops of the class's sizes
+        low, high = class_sides(level_class)
+        crop = max(crop, low) if high is None else min(max(crop, low), high)
     feeds = calibration_inputs(net, folder, images=images, crop=crop, seed=seed)
 
 
@@ -174,15 +193,15 @@ def quantize_model(model: str | Path, calibrate: str | Path, output: str | Path,
     calibration = {"minmax": CalibrationMethod.MinMax, "entropy": CalibrationMethod.Entropy,
                    "percentile": CalibrationMethod.Percentile}[method]
     with tempfile.TemporaryDirectory(prefix="pixelsmith-quantize-") as work:
-        fp32 = export_network(net, Path(work) / "fp32.onnx")
-        kept = _kept_fp32(fp32)
+        fp32 = export_network(net, Path(work) / "fp32.onnx", level_class)
+        quantized_nodes, kept = _convolutions(fp32)
         output.mkdir(parents=True, exist_ok=True)
         with atomic_output(output / QUANTIZED_FILE) as tmp, _quiet_quantizer():
             quantize_static(
                 str(fp32), str(tmp), Reader(), quant_format=QuantFormat.QDQ,
                 op_types_to_quantize=["Conv"], per_channel=True,
                 activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-                nodes_to_exclude=kept, calibrate_method=calibration,
+                nodes_to_quantize=quantized_nodes, calibrate_method=calibration,
                 calibration_providers=["CPUExecutionProvider"])
     with atomic_output(output / WEIGHTS) as tmp:
         shutil.copyfile(source / WEIGHTS, tmp)
@@ -192,6 +211,7 @@ def quantize_model(model: str | Path, calibrate: str | Path, output: str | Path,
         "sha256": file_sha256(output / QUANTIZED_FILE),
         "weights": "int8 per output channel (Conv), activations uint8, QDQ",
         "kept_fp32": kept,
+        "size_class": level_class,
         "calibration": {"folder": str(folder), "images": len(feeds), "crop": crop,
                         "method": method, "seed": seed},
         "source": {"name": config.get("name"), "sha256": config.get("sha256")},
@@ -203,12 +223,13 @@ def quantize_model(model: str | Path, calibrate: str | Path, output: str | Path,
     return output
 
 
-def quantized_graph(net: torch.nn.Module) -> Path | None:
-    """The checked int8 ONNX file of a quantized package (None for other models)."""
+def quantized_graph(net: torch.nn.Module, level_class: int = 0) -> Path | None:
+    """The checked int8 ONNX file of a quantized package for inputs of ``level_class`` (None
+    for other models, and for an inpainting package's other size classes)."""
     from pixelsmith.zoo import sha256_file
 
     entry = getattr(net, "pixelsmith_config", {}).get("quantized")
-    if not entry:
+    if not entry or int(entry.get("size_class", 0)) != level_class:
         return None
     folder = getattr(net, "pixelsmith_dir", None)
     if folder is None:
