@@ -13,7 +13,7 @@ $(BIN)/python:
 $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet torch==2.13.0
-	$(BIN)/python -m pip install --quiet -e '.[classical,train,dev,web,explain]'
+	$(BIN)/python -m pip install --quiet -e '.[classical,train,fast,prune,dev,web,explain]'
 	touch $(STAMP)
 
 install: $(STAMP)

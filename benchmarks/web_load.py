@@ -3,8 +3,8 @@ threads, each job followed over its event stream and its result downloaded. Chec
 is lost or duplicated and that the server's temporary folder is gone after it stops; measures
 latency and the server's peak memory. Writes the "web-load" section of docs/WEB.md.
 
-    python benchmarks/web_load.py                 # 50 jobs, 8 clients, queues 16 and 2, ~1 min
-    python benchmarks/web_load.py --jobs 20 --clients 4 --queues 4 --output-dir /tmp/w
+    python -m benchmarks.web_load                 # 50 jobs, 8 clients, queues 16 and 2, ~1 min
+    python -m benchmarks.web_load --jobs 20 --clients 4 --queues 4 --output-dir /tmp/w
 
 With a waiting line shorter than the number of clients (queue 2), the server answers some
 uploads with 429 and the clients retry: the table shows that this loses nothing either.
@@ -33,8 +33,8 @@ from pathlib import Path
 
 import httpx
 import numpy as np
-from doc_sections import replace_section
 
+from benchmarks.common import replace_section
 from pixelsmith.sysinfo import cpu_model
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -233,7 +233,7 @@ def main() -> int:
         rows.append(run(args.jobs, args.clients, args.workers, queue, args.timeout))
         print(json.dumps(rows[-1], indent=1), flush=True)
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    meta = {"command": ("python benchmarks/web_load.py " + " ".join(sys.argv[1:])).strip(),
+    meta = {"command": ("python -m benchmarks.web_load " + " ".join(sys.argv[1:])).strip(),
             "machine": f"{cpu_model()}, {cores} cores (the server and the clients share them)",
             "date": time.strftime("%Y-%m-%d %H:%M")}
     out = Path(args.output_dir) / "WEB.md"

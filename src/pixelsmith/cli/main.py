@@ -14,6 +14,7 @@ from pixelsmith._version import __version__
 from pixelsmith.cli.explain import explain as explain_command
 from pixelsmith.cli.serve import serve
 from pixelsmith.cli.synthesis import register_synthesis
+from pixelsmith.deploy.commands import register_deploy
 from pixelsmith.errors import PixelsmithError
 
 TASK_CHOICES = ("denoise", "deblur", "inpaint", "sr", "dejpeg", "photo")
@@ -166,6 +167,14 @@ def _side_output(option: str | None, source: Path, suffix: str, several: bool) -
 @click.option("--precision", default="fp32", show_default=True, metavar="fp32|bf16",
               help="bf16 for trained models: faster on GPUs and CPUs with AMX/AVX512-BF16, "
                    "slower elsewhere.")
+@click.option("--backend", type=click.Choice(["torch", "onnxruntime", "auto"]),
+              help="Trained models: run with torch (default; a quantized package: onnxruntime), "
+                   "with ONNX Runtime (pixelsmith[fast]; often faster on CPUs, see "
+                   "docs/DEPLOY.md; exported once into a user cache), or auto (ONNX Runtime "
+                   "where it is installed and fits: CPU, fp32).")
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Processes restoring the images of a folder in parallel (they share the CPU "
+                   "threads; results as with one process).")
 @click.option("--samples", type=click.IntRange(min=2), metavar="N",
               help="VAE methods only (--task denoise|inpaint with a conv-vae model): the output "
                    "is the mean of N latent posterior samples, and OUT_std.png beside it their "
@@ -182,8 +191,8 @@ def _side_output(option: str | None, source: Path, suffix: str, several: bool) -
 @skip_existing_option
 @quiet_option
 def restore(inputs, output, task, method, sigma, kernel, mask, scale, quality, device, tile,
-            overlap, precision, samples, ensemble, strength, max_pixels, skip_existing,
-            quiet) -> None:
+            overlap, precision, backend, workers, samples, ensemble, strength, max_pixels,
+            skip_existing, quiet) -> None:
     """Restore images (one file, several, or folders) with a classical or learned method.
 
     \b
@@ -196,6 +205,7 @@ def restore(inputs, output, task, method, sigma, kernel, mask, scale, quality, d
       pixelsmith restore photo.jpg -o out.png --task photo --scale 4 --strength 0.8
       pixelsmith restore photos/ -o restored/ --task dejpeg --quality auto
       pixelsmith restore huge.jpg -o out.png --task dejpeg --quality auto --device cuda
+      pixelsmith restore photos/ -o restored/ --task denoise --workers 2 --backend auto
       pixelsmith restore face.png -o out.png --task inpaint --method vae-faces --mask m.png \\
           --samples 16                      # also writes out_std.png
 
@@ -210,10 +220,15 @@ def restore(inputs, output, task, method, sigma, kernel, mask, scale, quality, d
     options = {"sigma": parse_sigma(sigma, task), "kernel": kernel, "mask": mask, "scale": scale,
                "quality": parse_quality(quality)}
     jobs = plan_outputs(list(inputs), output)
-    restorer = Restorer(task, method, device=device, tile=tile, overlap=overlap,
-                        precision=precision, samples=samples, strength=strength,
-                        ensemble=ensemble)
+    restorer_args = {"task": task, "method": method, "device": device, "tile": tile,
+                     "overlap": overlap, "precision": precision, "samples": samples,
+                     "strength": strength, "ensemble": ensemble, "backend": backend}
+    restorer = Restorer(**restorer_args)
     reporter = Reporter(quiet)
+    if workers > 1 and len(jobs) > 1:  # pixelsmith.deploy.workers: one restorer per process
+        finish(_restore_in_processes(jobs, restorer_args, options, max_pixels, workers,
+                                     skip_existing, reporter), output, reporter)
+        return
 
     def std_of(job) -> list[Path]:
         return [] if samples is None else [std_target(job.target)]
@@ -230,6 +245,25 @@ def restore(inputs, output, task, method, sigma, kernel, mask, scale, quality, d
     outcome = run_jobs(jobs, work, f"restore ({restorer.name})", reporter=reporter,
                        skip_existing=skip_existing, side_outputs=std_of)
     finish(outcome, output, reporter)
+
+
+def _restore_in_processes(jobs, restorer_args: dict, options: dict, max_pixels: int,
+                          workers: int, skip_existing: bool, reporter):
+    """``restore --workers N``: the jobs in N processes, as an :class:`Outcome`."""
+    from pixelsmith.cli.batch import Outcome
+    from pixelsmith.deploy.workers import restore_in_processes
+    from pixelsmith.restoration.files import std_target
+
+    with_std = restorer_args["samples"] is not None
+    outcome = Outcome(total=len(jobs))
+    todo = [job for job in jobs
+            if not (skip_existing and job.target.exists()
+                    and (not with_std or std_target(job.target).exists()))]
+    outcome.skipped = len(jobs) - len(todo)
+    outcome.failed = restore_in_processes(todo, restorer_args, options, max_pixels, workers,
+                                          with_std=with_std, error=reporter.error)
+    outcome.written = len(todo) - len(outcome.failed)
+    return outcome
 
 
 def _restore_line(restorer, known, options: dict, samples: int | None) -> str:
@@ -300,8 +334,11 @@ def methods(task) -> None:
 @click.option("--json", "json_path", type=click.Path(), help="Write the full results as JSON.")
 @click.option("--markdown", "markdown_path", type=click.Path(), help="Write a Markdown table.")
 @click.option("--per-image", is_flag=True, help="Also print per-image figures.")
+@click.option("--backend", type=click.Choice(["torch", "onnxruntime", "auto"]),
+              help="How trained models run (default torch; onnxruntime for a quantized "
+                   "package); recorded in the JSON report.")
 def evaluate(task, data, method_list, sigma, scale, quality, kernel, mask_kind, color, seed, limit,
-             json_path, markdown_path, per_image) -> None:
+             json_path, markdown_path, per_image, backend) -> None:
     """Degrade every image of a folder reproducibly, restore it with each method, measure.
 
     \b
@@ -326,7 +363,7 @@ def evaluate(task, data, method_list, sigma, scale, quality, kernel, mask_kind, 
         names = [n for n, m in general_methods(task).items() if m.available()]
     params = EvalParams(task=task, sigma=sigma, scale=scale, quality=quality, kernel=kernel,
                         mask_kind=mask_kind, seed=seed, color=color)
-    report = evaluate(data, task, names, params, limit=limit)
+    report = evaluate(data, task, names, params, limit=limit, backend=backend)
     table = to_markdown(report, per_image=per_image)
     click.echo(table)
     warning = mixed_channels_warning(report)
@@ -485,6 +522,7 @@ def decompress(inputs, output, model, max_pixels, skip_existing, quiet) -> None:
 register_synthesis(cli)  # generate, reconstruct, interpolate, traverse (pixelsmith.cli.synthesis)
 cli.add_command(serve)  # the local web app (pixelsmith.cli.serve; FastAPI loads when it runs)
 cli.add_command(explain_command, "explain")  # pixelsmith.cli.explain (imports only click)
+register_deploy(cli)  # export-onnx, quantize, prune (pixelsmith.deploy.commands)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -76,6 +76,12 @@ class PnPDeblur:
         for restorer in self._loaded.values():
             restorer.configure(options)
 
+    @property
+    def backend(self) -> str:
+        """The backend its denoisers run with, "torch" or "onnxruntime" (loads one to tell)."""
+        loaded = next(iter(self._loaded.values()), None) or self._denoiser(3)
+        return loaded.backend
+
     def _denoiser(self, channels: int):
         if channels not in self._loaded:
             from pixelsmith.restoration.trained import load_restore_fn

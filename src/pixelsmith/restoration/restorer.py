@@ -33,11 +33,11 @@ class Restorer:
     It checks that what the method needs (a sigma, a kernel, a mask, a scale) is known and that
     masks match the image, so every method gets valid input and users get one-line errors.
 
-    ``device``, ``tile``, ``overlap`` and ``precision`` apply to trained models (see
+    ``device``, ``tile``, ``overlap``, ``precision`` and ``backend`` apply to trained models (see
     :class:`pixelsmith.restoration.trained.RunOptions`): by default they run on the GPU when
-    there is one, in 512-pixel tiles, in fp32. Classical methods run on the CPU on the whole
-    image; the options are still checked, so ``device="cuda"`` without a GPU is an error for
-    every method.
+    there is one, in 512-pixel tiles, in fp32, with torch (ONNX Runtime for a quantized
+    package). Classical methods run on the CPU on the whole image; the options are still
+    checked, so ``device="cuda"`` without a GPU is an error for every method.
 
     ``samples`` is for VAE methods only (kind "vae", :mod:`pixelsmith.restoration.vae`): the
     number of latent samples whose per-pixel mean is the output; :meth:`restore_with_std`
@@ -53,7 +53,8 @@ class Restorer:
     def __init__(self, task: str, method: str | None = None, *,
                  device: str | torch.device | None = None, tile: int = 512, overlap: int = 32,
                  precision: str = "fp32", samples: int | None = None,
-                 strength: float = 1.0, ensemble: bool = False) -> None:
+                 strength: float = 1.0, ensemble: bool = False,
+                 backend: str | None = None) -> None:
         if task not in TASKS:
             raise PixelsmithError(f"unknown task '{task}' (choose from {', '.join(TASKS)})")
         if strength != 1.0 and task not in BLENDABLE_TASKS:
@@ -63,10 +64,10 @@ class Restorer:
             raise PixelsmithError(f"strength must be in 0-1, not {strength:g}")
         self.strength = float(strength)
         self.ensemble = bool(ensemble)
-        options = RunOptions(device, tile, overlap, precision).checked()
+        options = RunOptions(device, tile, overlap, precision, backend).checked()
         self.task = task
         self._run = {"device": device, "tile": tile, "overlap": overlap, "precision": precision,
-                     "strength": strength, "ensemble": ensemble}
+                     "strength": strength, "ensemble": ensemble, "backend": backend}
         # method None: the default is chosen per input (gray or colour model, SR scale, kernel
         # known or not) and each chosen method is loaded once
         self._auto = method is None
@@ -115,6 +116,13 @@ class Restorer:
     @property
     def name(self) -> str:
         return self.method.name
+
+    @property
+    def backend(self) -> str | None:
+        """Which backend runs a trained model ("torch" or "onnxruntime"); None: classical."""
+        if self.method.kind == "classical":
+            return None
+        return getattr(self._fn, "backend", "torch")
 
     def check(self, y: torch.Tensor, known: Known) -> None:
         """Raise PixelsmithError if ``known`` lacks what the method needs or does not fit ``y``."""
@@ -328,25 +336,26 @@ def restore(
     progress: Callable[[int, int], None] | None = None,
     strength: float = 1.0,
     ensemble: bool = False,
+    backend: str | None = None,
 ):
     """Restore ``image`` for ``task`` with ``method`` (default: the best available one).
 
     ``sigma`` is in 0-255 units as in the literature (``sigma=25``), or "auto" to estimate it
     per image (the default for denoising). ``quality`` is the JPEG quality, or "auto" to read it
     from a JPEG file (``image`` must then be a path). ``kernel`` and ``mask`` may be arrays or
-    file paths (mask: white = missing). ``device`` / ``tile`` / ``overlap`` / ``precision`` tune
-    trained models (see :class:`Restorer`); ``progress(done, tiles)`` is called after each tile
-    (see :meth:`Restorer.__call__`). ``strength`` (0-1) mixes the input back in: 0 returns the
-    input (enlarged by bicubic for super-resolution), 1 the full restoration; ``ensemble`` averages
-    the method over the 8 flips and quarter turns of the input (slower, often better). Returns the
-    same
-    kind of object as given, on the input's device: a tensor for a tensor or path, a float32
-    HxW[xC] array in [0, 1] for a NumPy array.
+    file paths (mask: white = missing). ``device`` / ``tile`` / ``overlap`` / ``precision`` /
+    ``backend`` tune trained models (see :class:`Restorer`); ``progress(done, tiles)`` is called
+    after each tile (see :meth:`Restorer.__call__`). ``strength`` (0-1) mixes the input back in:
+    0 returns the input (enlarged by bicubic for super-resolution), 1 the full restoration;
+    ``ensemble`` averages the method over the 8 flips and quarter turns of the input (slower,
+    often better). Returns the same kind of object as given, on the input's device: a tensor
+    for a tensor or path, a float32 HxW[xC] array in [0, 1] for a NumPy array.
     """
     sigma = parse_sigma(sigma, task)
     parse_quality(quality)
     restorer = Restorer(task, method, device=device, tile=tile, overlap=overlap,
-                        precision=precision, strength=strength, ensemble=ensemble)
+                        precision=precision, strength=strength, ensemble=ensemble,
+                        backend=backend)
     batch, kind, info = _as_batch(image)
     batch = batch.float()
     known = Known(

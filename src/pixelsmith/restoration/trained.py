@@ -97,19 +97,27 @@ class RunOptions:
     - ``tile`` / ``overlap``: tile side and overlap in input pixels; ``tile=0`` = whole image.
     - ``precision``: "fp32", or "bf16" (autocast + channels_last; fast only on GPUs and CPUs
       with native bf16, i.e. AVX512-BF16 or AMX; elsewhere slower than fp32).
+    - ``backend``: "torch", "onnxruntime" or "auto" (:mod:`pixelsmith.runtime.ort_backend`);
+      None: torch, or onnxruntime for a quantized package.
     """
 
     device: str | torch.device | None = None
     tile: int | str = 512
     overlap: int | str = 32
     precision: str = "fp32"
+    backend: str | None = None
 
     def checked(self) -> RunOptions:
         """These options with the device resolved; one-line errors for bad values."""
+        from pixelsmith.runtime.ort_backend import BACKENDS
+
         if self.precision not in PRECISIONS:
             raise PixelsmithError(
                 f"precision must be {' or '.join(PRECISIONS)}, not '{self.precision}'"
             )
+        if self.backend is not None and self.backend not in BACKENDS:
+            raise PixelsmithError(
+                f"backend must be {', '.join(BACKENDS)}, not '{self.backend}'")
         tile = _whole_number("tile", self.tile)
         overlap = _whole_number("overlap", self.overlap)
         if tile and overlap >= tile:
@@ -135,20 +143,34 @@ class ModelRestorer:
     """
 
     def __init__(self, net: torch.nn.Module, options: RunOptions | None = None) -> None:
+        self.module = net  # the torch network; self.net is what runs (it, or its ONNX twin)
         self.net = net
         channels = config_of(net).channels
         self.channels = int(channels if channels is not None else getattr(net, "channels", 1))
         self.configure(options or RunOptions())
 
     def configure(self, options: RunOptions) -> None:
-        """Check ``options`` and move the network to their device (and memory layout)."""
+        """Check ``options``, pick the backend, and move the network to their device (and
+        memory layout). ``self.backend`` says which backend runs: "torch" or "onnxruntime"."""
+        from pixelsmith.runtime.ort_backend import OrtNetwork, choose_backend
+        from pixelsmith.runtime.precision import warn_slow_precision
+
         self.options = options.checked()
+        self.backend = choose_backend(self.options.backend, self.module, self.options.device,
+                                      self.options.precision)
+        warn_slow_precision(self.options.device.type, self.options.precision)
+        if self.backend == "onnxruntime":
+            self.net = OrtNetwork(self.module, self.options.device)
+            return
+        self.net = self.module
         layout = torch.channels_last if self._channels_last() else torch.contiguous_format
         self.net.to(self.options.device, memory_format=layout)
 
     def _channels_last(self) -> bool:
         # NHWC: on CPU (oneDNN) a 512x512 ConditionedUNet ran about 1.3x faster in fp32 and
         # the same in bf16; on CUDA it is the layout tensor cores want for bf16.
+        if self.backend != "torch":
+            return False
         return self.options.device.type == "cpu" or self.options.precision == "bf16"
 
     def _autocast(self):

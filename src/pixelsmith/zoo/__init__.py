@@ -93,6 +93,7 @@ def load_model(name_or_path: str | Path, device: str | torch.device = "cpu") -> 
         )
     network.to(device).eval()
     network.pixelsmith_config = config
+    network.pixelsmith_dir = model_dir  # a package's other files (a quantized ONNX graph)
     return network
 
 
