@@ -14,10 +14,10 @@ from test_cli import assert_one_line_error, run
 
 import pixelsmith
 from pixelsmith.degrade.known import Known
-from pixelsmith.runtime import precision
 from pixelsmith.errors import PixelsmithError
 from pixelsmith.io import read_image, save_image
 from pixelsmith.restoration.restorer import Restorer
+from pixelsmith.runtime import precision
 from pixelsmith.runtime.ort_backend import choose_backend, onnxruntime_available
 from pixelsmith.zoo import load_model
 
