@@ -102,6 +102,11 @@ class Restorer:
             if not ((sigmas >= 0) & (sigmas <= 1)).all():
                 bad = sigmas[(sigmas < 0) | (sigmas > 1) | sigmas.isnan()][0]
                 raise PixelsmithError(f"sigma {float(bad) * 255:g} is outside 0-255")
+        if known.kernel is not None and (known.kernel.shape[-2] > y.shape[-2]
+                                         or known.kernel.shape[-1] > y.shape[-1]):
+            kh, kw = known.kernel.shape[-2:]
+            raise PixelsmithError(f"the {kw}x{kh} kernel is larger than the {y.shape[-1]}x"
+                                  f"{y.shape[-2]} image")
         if known.scale is not None and known.scale < 1:
             raise PixelsmithError(f"scale must be a positive integer, not {known.scale}")
 
