@@ -143,9 +143,14 @@ def _finish(failed: int, jobs, output: str) -> None:
                    "per-pixel standard deviation, a 16-bit PNG of 2 x std (std = value / 2; "
                    "white = 0.5, the largest possible). VAE inpainting uses 16 samples without "
                    "it.")
+@click.option("--strip-metadata", is_flag=True,
+              help="Leave out the input's ICC colour profile and EXIF (kept by default).")
+@click.option("--format", "out_format", type=click.Choice(["png", "jpg", "tif", "webp"]),
+              help="Output format for outputs in a folder (default: the input's; PNG for "
+                   "--task dejpeg). A named output file keeps its own suffix.")
 @max_pixels_option
 def restore(inputs, output, task, method, sigma, kernel, mask, scale, quality, device, tile,
-            overlap, precision, samples, max_pixels) -> None:
+            overlap, precision, samples, strip_metadata, out_format, max_pixels) -> None:
     """Restore images (one file, several, or folders) with a classical or learned method.
 
     \b
@@ -165,8 +170,9 @@ def restore(inputs, output, task, method, sigma, kernel, mask, scale, quality, d
     from pixelsmith.restoration.restorer import Restorer, parse_quality, parse_sigma
 
     options = {"sigma": parse_sigma(sigma, task), "kernel": kernel, "mask": mask, "scale": scale,
-               "quality": parse_quality(quality)}
-    jobs = plan_outputs(list(inputs), output)
+               "quality": parse_quality(quality), "strip_metadata": strip_metadata}
+    suffix = f".{out_format}" if out_format else (".png" if task == "dejpeg" else None)
+    jobs = plan_outputs(list(inputs), output, suffix)
     restorer = Restorer(task, method, device=device, tile=tile, overlap=overlap,
                         precision=precision, samples=samples)
     used = []
