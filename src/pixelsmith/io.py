@@ -378,7 +378,9 @@ def atomic_output(path: str | Path) -> Iterator[Path]:
                                         dir=target.parent)
         os.close(fd)
     except OSError as exc:
-        raise PixelsmithError(f"{target}: cannot write here ({_os_reason(exc)})") from None
+        blocker = next((p for p in target.parents if p.exists() and not p.is_dir()), None)
+        reason = f"{blocker} is a file, not a folder" if blocker else _os_reason(exc)
+        raise PixelsmithError(f"{target}: cannot write here ({reason})") from None
     tmp = Path(tmp_name)
     try:
         try:

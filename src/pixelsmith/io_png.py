@@ -24,8 +24,11 @@ from pixelsmith.errors import PixelsmithError
 SIGNATURE = b"\x89PNG\r\n\x1a\n"
 #: Chunks whose presence makes pypng's ``asDirect`` change samples (kept on the pypng path).
 _RESCALING = (b"sBIT", b"tRNS")
-#: zlib level of 16-bit PNG writes through OpenCV (its own default is 1, larger files).
-CV2_COMPRESSION = 3
+#: zlib level of 16-bit PNG writes through OpenCV. Naming a level also turns on zlib's default
+#: strategy instead of OpenCV's run-length one: on a 2000x1500 16-bit photo, level 1 took 1.6 s
+#: and gave files 5% (noisy low byte) to 30% (smooth) smaller than OpenCV's default, and
+#: smaller than pypng's; level 3 took 1.5x longer for 1-10% less.
+CV2_COMPRESSION = 1
 
 
 def has_cv2() -> bool:
