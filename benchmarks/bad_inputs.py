@@ -74,6 +74,8 @@ def make_inputs(folder: Path) -> None:
     np.save(folder / "k3.npy", np.ones((3, 3)) / 9)
     soft = (np.linspace(0, 255, 64)[None, :] * np.ones((48, 1))).astype(np.uint8)
     Image.fromarray(soft).save(folder / "soft_mask.png")
+    Image.fromarray(rng.integers(0, 256, (48, 64, 3)).astype(np.uint8)).save(
+        folder / "small.png")
     shutil.copy(SAMPLES / "texture.png", folder / "texture.png")
     batch = folder / "batch"
     batch.mkdir()
@@ -208,7 +210,7 @@ def rows_to_run() -> list[tuple[str, tuple[str, list[str]]]]:
         ("super-resolution without --scale", restore("texture.png", "-o", "o.png", "--task",
                                                      "sr")),
         ("soft (grey) inpainting mask",
-         restore("tiny512x1.png", "-o", "o.png", "--task", "inpaint", "--method", "biharmonic",
+         restore("small.png", "-o", "o.png", "--task", "inpaint", "--method", "biharmonic",
                  "--mask", "soft_mask.png")),
         ("API: uint16 array", api("pixelsmith.restore((np.random.default_rng(0).random((32, "
                                   "32, 3)) * 65535).astype(np.uint16), 'dejpeg', "

@@ -58,11 +58,12 @@ def read_config(model_dir: Path) -> dict:
         config = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise PixelsmithError(f"{path}: not valid JSON ({getattr(exc, 'msg', exc)})") from None
-    if not isinstance(config, dict) or config.get("format") != FORMAT \
-            or config.get("format_version") != FORMAT_VERSION:
-        raise PixelsmithError(f"{path}: not a {FORMAT} v{FORMAT_VERSION} config")
     from pixelsmith.zoo.config import validate_config
 
+    if not isinstance(config, dict):
+        validate_config(config, str(path))  # says what it is instead of an object
+    if config.get("format") != FORMAT or config.get("format_version") != FORMAT_VERSION:
+        raise PixelsmithError(f"{path}: not a {FORMAT} v{FORMAT_VERSION} config")
     validate_config(config, str(path))
     return config
 
