@@ -239,11 +239,10 @@ def _check_jpeg_fill(img, path: Path) -> None:
     tail = np.asarray(img.crop((0, height - 8, width, height)))
     if not (tail == 128).all():
         return
-    if (np.asarray(img) == 128).all():
+    grey = (np.asarray(img) == 128).reshape(height, -1).all(axis=1)  # rows of exactly 128
+    if grey.all():
         return
-    rows = np.asarray(img) == 128
-    grey = rows.reshape(height, -1).all(axis=1)
-    first = height - int(np.argmin(grey[::-1])) if not grey.all() else 0
+    first = height - int(np.argmin(grey[::-1]))
     raise PixelsmithError(
         f"{path}: damaged JPEG: its image data ends early (rows {first}-{height - 1} decode as "
         "flat grey)")
