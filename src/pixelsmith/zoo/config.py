@@ -8,9 +8,9 @@ caller probes attributes.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from torch import nn
 
 from pixelsmith.errors import PixelsmithError
@@ -34,7 +34,7 @@ class ModelConfig(BaseModel):
     name: str | None = None
     family: str | None = None
     task: str | None = None
-    channels: Literal[1, 3] | None = None
+    channels: Annotated[int, Field(gt=0)] | None = None
     needs: list[Need] = []
     network: NetworkSpec | None = None
 
@@ -61,8 +61,8 @@ def config_of(module: nn.Module) -> ModelConfig:
 def validate_config(raw: object, source: str) -> ModelConfig:
     """``config.json``'s content as a :class:`ModelConfig` with a ``network``, else a one-line
     PixelsmithError naming the first bad field (a list instead of an object, no ``network``,
-    ``channels`` not 1 or 3, an unknown entry in ``needs``, ``channels`` that disagree with the
-    network's own)."""
+    an unknown entry in ``needs``; for a restoration model, ``channels`` not 1 or 3 or unlike
+    the network's own)."""
     if not isinstance(raw, dict):
         raise PixelsmithError(f"{source}: a model config must be a JSON object, not a "
                               f"{type(raw).__name__}")
@@ -74,8 +74,14 @@ def validate_config(raw: object, source: str) -> ModelConfig:
         raise PixelsmithError(f"{source}: bad '{where}' ({error['msg']})") from None
     if config.network is None:
         raise PixelsmithError(f"{source}: no 'network' entry (the network name and its args)")
-    declared = config.network.args.get("channels")
-    if config.channels is not None and declared is not None and declared != config.channels:
-        raise PixelsmithError(f"{source}: 'channels' is {config.channels} but the network "
-                              f"is built with {declared}")
+    from pixelsmith.degrade.known import TASKS
+
+    if config.task in TASKS and config.channels is not None:  # images in, images out
+        if config.channels not in (1, 3):
+            raise PixelsmithError(f"{source}: bad 'channels' ({config.channels}; a "
+                                  f"restoration model takes 1 (gray) or 3 (RGB))")
+        declared = config.network.args.get("channels")
+        if declared is not None and declared != config.channels:
+            raise PixelsmithError(f"{source}: 'channels' is {config.channels} but the network "
+                                  f"is built with {declared}")
     return config
