@@ -2,9 +2,10 @@
 
 Each row is one command run in a subprocess, in a scratch folder (so messages show short
 relative paths): the class of input, the command, its exit code and what it said on stderr
-(its last line; or, for a success, what it wrote). The classes: damaged image files, outputs
-that cannot be written, tiny images per method, tiny tiles, broken model folders, folders with
-one bad file, fallbacks that used to be silent, and NumPy arrays given to the Python API.
+(its last lines, progress bars left out; for a success, also what it wrote). The classes:
+damaged image files, outputs that cannot be written, tiny images per method, tiny tiles,
+broken model folders, folders with one bad file, fallbacks that used to be silent, and NumPy
+arrays given to the Python API.
 
 Run: ``python -m benchmarks.bad_inputs`` (writes docs/RELIABILITY.md).
 """
@@ -33,6 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 ZOO = ROOT / "src" / "pixelsmith" / "zoo"
 SAMPLES = ROOT / "src" / "pixelsmith" / "samples"
 SECTION = "bad-inputs"
+MESSAGE_LINES = 3  # the last lines of stderr kept per row (a folder reports each failure)
 TITLE = "# Reliability: bad input as a user meets it"
 
 
@@ -233,8 +235,9 @@ def run_row(command: list[str], cwd: Path) -> tuple[int, str]:
     (cwd / "o.png").unlink(missing_ok=True)
     result = subprocess.run([sys.executable, *command], cwd=cwd, capture_output=True,
                             text=True, env=env, timeout=600)
-    lines = [line for line in result.stderr.strip().splitlines() if line.strip()]
-    message = lines[-1].strip() if lines else ""
+    lines = [line.strip() for line in result.stderr.replace("\r", "\n").splitlines()
+             if line.strip() and "%|" not in line]  # progress bars left out
+    message = " / ".join(lines[-MESSAGE_LINES:])
     if "Traceback" in result.stderr:
         message = "TRACEBACK: " + message
     if result.returncode == 0 and (cwd / "o.png").exists():
