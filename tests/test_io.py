@@ -151,7 +151,7 @@ def test_failed_write_leaves_nothing(tmp_path, monkeypatch):
         raise OSError("disk full")
 
     monkeypatch.setattr(PILImage.Image, "save", broken_save)
-    with pytest.raises(OSError):
+    with pytest.raises(PixelsmithError, match="disk full"):
         save_image(target, torch.rand(1, 3, 8, 8))
     assert os.listdir(tmp_path) == []
 
@@ -161,7 +161,7 @@ def test_existing_output_survives_a_failed_write(tmp_path, monkeypatch):
     save_image(target, torch.zeros(1, 1, 4, 4))
     before = target.read_bytes()
     monkeypatch.setattr(PILImage.Image, "save", lambda *a, **k: (_ for _ in ()).throw(OSError()))
-    with pytest.raises(OSError):
+    with pytest.raises(PixelsmithError):
         save_image(target, torch.ones(1, 1, 4, 4))
     assert target.read_bytes() == before and os.listdir(tmp_path) == ["out.png"]
 

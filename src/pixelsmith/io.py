@@ -1,7 +1,9 @@
 """Read and write image files as float tensors in [0, 1], NCHW, with clear errors and atomic writes.
 
-Pillow decodes most formats. Two gaps are filled by small, dedicated libraries: Pillow reduces
-16-bit RGB PNG to 8 bits (``pypng`` reads and writes those), and 16-bit RGB TIFF (``tifffile``).
+Pillow decodes most formats. Two gaps are filled by dedicated libraries: Pillow reduces 16-bit
+RGB PNG to 8 bits (OpenCV reads and writes those when installed, else ``pypng``; see
+:mod:`pixelsmith.io_png`), and 16-bit RGB TIFF (``tifffile``). Damaged files of every kind are
+one-line errors. ICC profiles and EXIF are kept in ``Image.info`` for outputs.
 Alpha is set aside on reading and can be put back on writing, so restoration never sees it.
 """
 
@@ -9,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import struct
 import tempfile
 import warnings
 from collections.abc import Iterator
@@ -121,15 +122,6 @@ def _split_channels(array: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
     return array[:, :, :3], array[:, :, 3]
 
 
-def _read_png16(path: Path) -> np.ndarray:
-    import png
-
-    width, height, rows, info = png.Reader(filename=str(path)).asDirect()
-    planes = info["planes"]
-    data = np.vstack([np.asarray(row, dtype=np.uint16) for row in rows])
-    return data.reshape(height, width, planes)
-
-
 def _orient(array: np.ndarray, orientation: int) -> np.ndarray:
     """Apply an EXIF orientation (1-8) to an HxW[xC] array, as Pillow's exif_transpose does."""
     if orientation in (5, 6, 7, 8):
@@ -142,13 +134,45 @@ def _orient(array: np.ndarray, orientation: int) -> np.ndarray:
     return np.ascontiguousarray(array)
 
 
-def _read_with_pillow(path: Path, max_pixels: int):
+@contextlib.contextmanager
+def _quiet_decoders(path: Path) -> Iterator[None]:
+    """Decoder exceptions on damaged files -> one PixelsmithError; their warnings and log lines
+    (Pillow's UserWarnings on bad tags, tifffile's logger) are silenced.
+
+    Decoders of untrusted bytes raise whatever their parser meets (ValueError, IndexError,
+    struct.error, zlib.error, their own types), so everything but our own errors is caught here.
+    """
+    import logging
+
+    tiff_log = logging.getLogger("tifffile")
+    was_disabled, tiff_log.disabled = tiff_log.disabled, True
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    except PixelsmithError:
+        raise
+    except MemoryError:
+        raise PixelsmithError(f"{path}: not enough memory to decode this image") from None
+    except Exception as exc:
+        raise PixelsmithError(f"{path}: damaged or truncated image ({_short(exc)})") from None
+    finally:
+        tiff_log.disabled = was_disabled
+
+
+def _short(exc: Exception) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= 120 else text[:117] + "..."
+
+
+def _open_with_pillow(path: Path, max_pixels: int):
+    """Open (not decode) ``path`` with Pillow and check its size against ``max_pixels``."""
     from PIL import Image as PILImage
-    from PIL import ImageOps, UnidentifiedImageError
+    from PIL import UnidentifiedImageError
 
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore", PILImage.DecompressionBombWarning)
+            warnings.simplefilter("ignore")
             previous = PILImage.MAX_IMAGE_PIXELS
             PILImage.MAX_IMAGE_PIXELS = None  # our own limit below replaces Pillow's
             try:
@@ -159,75 +183,145 @@ def _read_with_pillow(path: Path, max_pixels: int):
         raise PixelsmithError(
             f"{path}: not an image file (or a format pixelsmith cannot read)"
         ) from None
-    except (OSError, ValueError, SyntaxError) as exc:
-        raise PixelsmithError(f"{path}: cannot read image ({exc})") from None
+    except Exception as exc:  # a damaged header: any parser error
+        raise PixelsmithError(f"{path}: cannot read image ({_short(exc)})") from None
     width, height = img.size
-    if width == 0 or height == 0:
+    if width <= 0 or height <= 0:
         raise PixelsmithError(f"{path}: image has zero size ({width}x{height})")
     if width * height > max_pixels:
         raise PixelsmithError(
             f"{path}: {width}x{height} = {width * height / 1e6:.1f} megapixels is above the "
             f"limit of {max_pixels / 1e6:.1f} (raise it with --max-pixels)"
         )
-    try:
-        img.load()
-        meta = {"format": img.format or path.suffix.lstrip(".").upper()}
-        if img.format == "JPEG" and getattr(img, "quantization", None):
-            meta["quantization"] = {k: list(v) for k, v in img.quantization.items()}
-        if img.format == "TIFF":
-            meta["bits_per_sample"] = img.tag_v2.get(258, (8,))
-        meta["orientation"] = img.getexif().get(0x0112, 1)
-        img = ImageOps.exif_transpose(img)
-    except (OSError, ValueError, SyntaxError, struct.error) as exc:
-        raise PixelsmithError(f"{path}: damaged or truncated image ({exc})") from None
-    return img, meta
+    return img
+
+
+def _metadata(img, path: Path) -> dict:
+    """What the file says besides its pixels: format, JPEG tables, TIFF sample size, EXIF
+    orientation, and the ICC profile and EXIF block to copy into outputs (orientation reset to
+    1, since the pixels are turned upright on reading)."""
+    from PIL import Image as PILImage
+
+    meta = {"format": img.format or path.suffix.lstrip(".").upper()}
+    if img.format == "JPEG" and getattr(img, "quantization", None):
+        meta["quantization"] = {k: list(v) for k, v in img.quantization.items()}
+    if img.format == "TIFF":
+        meta["bits_per_sample"] = img.tag_v2.get(258, (8,))
+    if img.format == "PNG":  # Pillow's getexif() would decode a PNG just to look for eXIf
+        exif = PILImage.Exif()
+        if img.info.get("exif"):
+            exif.load(img.info["exif"])
+    else:
+        exif = img.getexif()
+    orientation = exif.get(0x0112, 1)
+    meta["orientation"] = orientation if orientation in range(1, 9) else 1
+    if len(exif):  # Pillow's exif_transpose reads the image's own Exif: restore it after
+        if 0x0112 in exif:
+            exif[0x0112] = 1
+        meta["exif"] = exif.tobytes()
+        if 0x0112 in exif:
+            exif[0x0112] = orientation
+    if img.info.get("icc_profile"):
+        meta["icc_profile"] = bytes(img.info["icc_profile"])
+    return meta
+
+
+def _check_jpeg_fill(img, path: Path) -> None:
+    """Refuse a JPEG whose last rows are the flat grey (128) that libjpeg puts where it ran out
+    of valid data (a damaged or cut entropy-coded segment), unless the whole image is that grey.
+
+    libjpeg only warns in that case and Pillow drops the warning, so the pixels are the one
+    sign left. A genuine photo never ends in 8 rows of exactly (128, 128, 128).
+    """
+    if img.mode not in ("L", "RGB") or img.height < 16:
+        return
+    width, height = img.size
+    tail = np.asarray(img.crop((0, height - 8, width, height)))
+    if not (tail == 128).all():
+        return
+    grey = (np.asarray(img) == 128).reshape(height, -1).all(axis=1)  # rows of exactly 128
+    if grey.all():
+        return
+    first = height - int(np.argmin(grey[::-1]))
+    raise PixelsmithError(
+        f"{path}: damaged JPEG: its image data ends early (rows {first}-{height - 1} decode as "
+        "flat grey)")
 
 
 def load_image(path: str | Path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image:
     """Decode an image file into an :class:`Image` (gray or RGB pixels, alpha set aside).
 
     Raises :class:`PixelsmithError` with a one-line message for missing, unreadable, truncated,
-    empty or over-large files, so callers never need to catch decoder-specific exceptions.
+    damaged, empty or over-large files, so callers never need to catch decoder-specific
+    exceptions. ``info`` holds the format, JPEG tables, and the ICC profile and EXIF block
+    (``icc_profile``, ``exif``) that :func:`save_image` can copy into an output.
     """
     path = Path(path)
     if not path.is_file():
         raise PixelsmithError(f"{path}: no such file")
     if path.stat().st_size == 0:
         raise PixelsmithError(f"{path}: file is empty")
-    img, info = _read_with_pillow(path, max_pixels)
-    mode, fmt = img.mode, info["format"]
-
-    header = _png_header(path) if fmt == "PNG" else None
-    if header is not None and header[0] == 16 and header[1] in (2, 6):
-        array = _orient(_read_png16(path), info["orientation"])  # Pillow would drop to 8 bits
-    elif fmt == "TIFF" and mode.startswith("RGB") and info["bits_per_sample"][0] == 16:
-        import tifffile
-
-        array = _orient(tifffile.imread(path), info["orientation"])
-    elif mode == "P" or mode == "PA":
-        has_alpha = "transparency" in img.info or mode == "PA"
-        array = np.asarray(img.convert("RGBA" if has_alpha else "RGB"))
-    elif mode in ("CMYK", "YCbCr", "LAB", "HSV"):
-        array = np.asarray(img.convert("RGB"))
-    elif mode == "1":
-        array = np.asarray(img.convert("L"))
-    elif mode in ("L", "LA", "RGB", "RGBA", "I;16", "I;16B", "I;16L", "I;16N"):
-        array = np.asarray(img)
-        if mode.startswith("I;16"):
-            array = array.astype(np.uint16)
-    elif mode == "RGBa" or mode == "La":
-        array = np.asarray(img.convert("RGBA" if mode == "RGBa" else "LA"))
-    elif mode == "I":
-        array = np.clip(np.asarray(img), 0, 65535).astype(np.uint16)
-    elif mode == "F":
-        array = np.clip(np.asarray(img, dtype=np.float32), 0.0, 1.0)
-    else:
-        array = np.asarray(img.convert("RGB"))
-
+    img = _open_with_pillow(path, max_pixels)
+    try:
+        with _quiet_decoders(path):
+            info = _metadata(img, path)
+            mode, fmt = img.mode, info["format"]
+            array = _decode(img, path, info)
+    finally:
+        img.close()
     color, alpha = _split_channels(np.asarray(array))
     pixels, depth = _to_float(color)
     alpha_tensor = _to_float(alpha)[0] if alpha is not None else None
     return Image(pixels, alpha_tensor, depth, mode, fmt, info)
+
+
+def _decode(img, path: Path, info: dict) -> np.ndarray:
+    """The pixels of the opened ``img`` as an upright HxW[xC] array (EXIF orientation applied)."""
+    from PIL import ImageOps
+
+    mode, fmt = img.mode, info["format"]
+    width, height = img.size
+    header = _png_header(path) if fmt == "PNG" else None
+    if header is not None and header[0] == 16 and header[1] in (2, 6):
+        # Pillow would drop to 8 bits: OpenCV (fast) or pypng decode it, after a chunk check
+        from pixelsmith import io_png
+
+        data = path.read_bytes()
+        chunks = io_png.check_chunks(data, str(path))
+        if io_png.fast_path(chunks):
+            array = io_png.decode_16bit(data, str(path), height, width)
+        else:
+            array = io_png.read_pypng(data, str(path))
+        return _orient(array, info["orientation"])
+    img.load()
+    if fmt == "JPEG":
+        _check_jpeg_fill(img, path)
+    if fmt == "TIFF" and mode.startswith("RGB") and info["bits_per_sample"][0] == 16:
+        import tifffile
+
+        array = tifffile.imread(path, key=0)
+        if array.shape[:2] != (height, width) or array.ndim != 3 or array.shape[2] < 3:
+            raise PixelsmithError(f"{path}: damaged TIFF (its pixel data has shape "
+                                  f"{array.shape}, its header says {width}x{height} RGB)")
+        return _orient(array, info["orientation"])
+    img = ImageOps.exif_transpose(img)
+    if mode == "P" or mode == "PA":
+        has_alpha = "transparency" in img.info or mode == "PA"
+        return np.asarray(img.convert("RGBA" if has_alpha else "RGB"))
+    if mode in ("CMYK", "YCbCr", "LAB", "HSV"):
+        return np.asarray(img.convert("RGB"))
+    if mode == "1":
+        return np.asarray(img.convert("L"))
+    if mode in ("L", "LA", "RGB", "RGBA", "I;16", "I;16B", "I;16L", "I;16N"):
+        array = np.asarray(img)
+        return array.astype(np.uint16) if mode.startswith("I;16") else array
+    if mode == "RGBa" or mode == "La":
+        return np.asarray(img.convert("RGBA" if mode == "RGBa" else "LA"))
+    if mode == "I":
+        return np.clip(np.asarray(img), 0, 65535).astype(np.uint16)
+    if mode == "F":
+        return np.clip(np.nan_to_num(np.asarray(img, dtype=np.float32)), 0.0, 1.0)
+    return np.asarray(img.convert("RGB"))
 
 
 def read_image(
@@ -271,21 +365,41 @@ def _umask() -> int:
 
 @contextlib.contextmanager
 def atomic_output(path: str | Path) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; renamed onto ``path`` if the block succeeds."""
+    """Yield a temporary path beside ``path``; renamed onto ``path`` if the block succeeds.
+
+    A folder that cannot be made or written (no permission, a file in the way, a full disk)
+    is a one-line PixelsmithError, also when the writer in the block meets it.
+    """
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp",
+                                        dir=target.parent)
+        os.close(fd)
+    except OSError as exc:
+        blocker = next((p for p in target.parents if p.exists() and not p.is_dir()), None)
+        reason = f"{blocker} is a file, not a folder" if blocker else _os_reason(exc)
+        raise PixelsmithError(f"{target}: cannot write here ({reason})") from None
     tmp = Path(tmp_name)
     try:
-        yield tmp
-        # mkstemp makes 0600 files, and some writers (safetensors) replace the file we made:
-        # give the finished output normal rights just before it takes the target's name.
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, target)
+        try:
+            yield tmp
+            # mkstemp makes 0600 files, and some writers (safetensors) replace the file we
+            # made: give the finished output normal rights just before it takes the target's
+            # name.
+            os.chmod(tmp, 0o666 & ~_umask())
+            os.replace(tmp, target)
+        except OSError as exc:
+            raise PixelsmithError(f"{target}: cannot write ({_os_reason(exc)})") from None
     finally:
-        if tmp.exists():
-            tmp.unlink()
+        with contextlib.suppress(OSError):
+            if tmp.exists():
+                tmp.unlink()
+
+
+def _os_reason(exc: OSError) -> str:
+    """An OSError as a short reason ("Permission denied"), without the errno prefix."""
+    return exc.strerror or _short(exc)
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
@@ -316,11 +430,16 @@ def save_image(
     alpha: torch.Tensor | None = None,
     bit_depth: int = 8,
     quality: int = 95,
+    icc_profile: bytes | None = None,
+    exif: bytes | None = None,
 ) -> Path:
     """Write (1, C, H, W) pixels in [0, 1] to ``path`` atomically; format from the suffix.
 
     ``bit_depth`` 16 is kept for PNG and TIFF and reduced to 8 for JPEG and WebP, which have no
-    16-bit mode. Alpha, if given, is written where the format has it (PNG, TIFF, WebP).
+    16-bit mode. Alpha, if given, is written where the format has it (PNG, TIFF, WebP). An ICC
+    profile and an EXIF block (as in :attr:`Image.info`, see :func:`image_metadata`) are
+    written into PNG, JPEG and WebP files; a profile made for the other colour kind (gray vs
+    RGB) than the pixels is left out, since it would mislabel them.
     """
     from PIL import Image as PILImage
 
@@ -337,24 +456,41 @@ def save_image(
     if alpha is not None:
         a = to_array(alpha, bit_depth)
         data = np.dstack([data if data.ndim == 3 else data[:, :, None], a])
+    channels = 1 if data.ndim == 2 else data.shape[2]
+    meta = {}
+    if fmt in ("PNG", "JPEG", "WEBP"):
+        if icc_profile and _icc_fits(icc_profile, gray=channels <= 2):
+            meta["icc_profile"] = icc_profile
+        if exif:
+            meta["exif"] = exif
 
     with atomic_output(path) as tmp:
-        channels = 1 if data.ndim == 2 else data.shape[2]
         if bit_depth == 16 and fmt == "PNG" and channels > 1:
-            import png
+            from pixelsmith import io_png
 
-            writer = png.Writer(data.shape[1], data.shape[0], greyscale=channels == 2,
-                                alpha=channels in (2, 4), bitdepth=16)
-            with open(tmp, "wb") as handle:
-                writer.write(handle, data.reshape(data.shape[0], -1).tolist())
+            encoded = io_png.encode_16bit(data)
+            tmp.write_bytes(io_png.add_metadata(encoded, meta.get("icc_profile"),
+                                                meta.get("exif")))
         elif bit_depth == 16 and fmt == "TIFF":
             import tifffile
 
             tifffile.imwrite(tmp, data, photometric="minisblack" if channels <= 2 else "rgb")
         elif bit_depth == 16:
-            PILImage.fromarray(data.astype(np.uint16), mode=None).save(tmp, format=fmt)
+            PILImage.fromarray(data.astype(np.uint16), mode=None).save(tmp, format=fmt, **meta)
         else:
             img = PILImage.fromarray(data)
             options = {"quality": quality} if fmt in ("JPEG", "WEBP") else {}
-            img.save(tmp, format=fmt, **options)
+            img.save(tmp, format=fmt, **options, **meta)
     return Path(path)
+
+
+def image_metadata(image: Image) -> dict:
+    """The ICC profile and EXIF block of a loaded image, as keyword arguments of
+    :func:`save_image` (empty when the file had none)."""
+    return {key: image.info[key] for key in ("icc_profile", "exif") if image.info.get(key)}
+
+
+def _icc_fits(profile: bytes, gray: bool) -> bool:
+    """Whether an ICC profile's data colour space (header bytes 16-19) fits gray or RGB data."""
+    space = profile[16:20] if len(profile) >= 20 else b""
+    return space == (b"GRAY" if gray else b"RGB ")

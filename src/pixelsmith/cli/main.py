@@ -187,12 +187,17 @@ def _side_output(option: str | None, source: Path, suffix: str, several: bool) -
 @click.option("--strength", type=click.FloatRange(0.0, 1.0), default=1.0, show_default=True,
               help="Mix the input back in: 0 = the input (bicubic-enlarged for sr/photo), "
                    "1 = the full restoration; keeps grain and texture in between.")
+@click.option("--strip-metadata", is_flag=True,
+              help="Leave out the input's ICC colour profile and EXIF (kept by default).")
+@click.option("--format", "out_format", type=click.Choice(["png", "jpg", "tif", "webp"]),
+              help="Output format for outputs in a folder (default: the input's; PNG for "
+                   "--task dejpeg). A named output file keeps its own suffix.")
 @max_pixels_option
 @skip_existing_option
 @quiet_option
 def restore(inputs, output, task, method, sigma, kernel, mask, scale, quality, device, tile,
-            overlap, precision, backend, workers, samples, ensemble, strength, max_pixels,
-            skip_existing, quiet) -> None:
+            overlap, precision, backend, workers, samples, ensemble, strength, strip_metadata,
+            out_format, max_pixels, skip_existing, quiet) -> None:
     """Restore images (one file, several, or folders) with a classical or learned method.
 
     \b
@@ -218,8 +223,9 @@ def restore(inputs, output, task, method, sigma, kernel, mask, scale, quality, d
     from pixelsmith.restoration.restorer import Restorer, parse_quality, parse_sigma
 
     options = {"sigma": parse_sigma(sigma, task), "kernel": kernel, "mask": mask, "scale": scale,
-               "quality": parse_quality(quality)}
-    jobs = plan_outputs(list(inputs), output)
+               "quality": parse_quality(quality), "strip_metadata": strip_metadata}
+    suffix = f".{out_format}" if out_format else (".png" if task == "dejpeg" else None)
+    jobs = plan_outputs(list(inputs), output, suffix)
     restorer_args = {"task": task, "method": method, "device": device, "tile": tile,
                      "overlap": overlap, "precision": precision, "samples": samples,
                      "strength": strength, "ensemble": ensemble, "backend": backend}

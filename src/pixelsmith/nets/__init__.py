@@ -35,5 +35,5 @@ def build_network(name: str, args: dict | None = None):
     cls = getattr(importlib.import_module(module_name), class_name)
     try:
         return cls(**(args or {}))
-    except TypeError as exc:
+    except (TypeError, ValueError, RuntimeError, KeyError) as exc:  # wrong names or values
         raise PixelsmithError(f"network '{name}': bad arguments ({exc})") from None

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from pixelsmith.degrade.known import Known
-from pixelsmith.io import load_image, output_format, save_image
+from pixelsmith.io import image_metadata, load_image, output_format, save_image
 from pixelsmith.restoration.restorer import (
     Restorer,
     kernel_input,
@@ -32,7 +32,8 @@ def restore_file(restorer: Restorer, source: Path, target: Path, options: dict,
     """Read ``source``, restore it with ``restorer`` and write ``target`` atomically.
 
     ``options`` holds the CLI values: ``sigma`` (0-255 or "auto": estimated from this image),
-    ``quality`` (1-100 or "auto": read from this JPEG's tables), ``kernel``, ``mask``, ``scale``.
+    ``quality`` (1-100 or "auto": read from this JPEG's tables), ``kernel``, ``mask``, ``scale``,
+    ``strip_metadata`` (True: no ICC profile or EXIF copied from the input).
     Alpha is set aside and put back (resized with the image for super-resolution); the output
     keeps the input's bit depth where the output format allows it. Returns what was known, with
     any estimated sigma (in [0, 1] units) or quality filled in.
@@ -65,7 +66,8 @@ def restore_file(restorer: Restorer, source: Path, target: Path, options: dict,
         from pixelsmith.degrade.resize import imresize
 
         alpha = imresize(alpha, restored.shape[-1] / alpha.shape[-1]).clamp(0, 1)
-    save_image(target, restored, alpha=alpha, bit_depth=image.bit_depth)
+    metadata = {} if options.get("strip_metadata") else image_metadata(image)
+    save_image(target, restored, alpha=alpha, bit_depth=image.bit_depth, **metadata)
     if std is not None:
         save_image(std_path, (STD_SCALE * std).clamp(0.0, 1.0), bit_depth=16)
     return known

@@ -147,6 +147,11 @@ class Restorer:
             if not ((sigmas >= 0) & (sigmas <= 1)).all():
                 bad = sigmas[(sigmas < 0) | (sigmas > 1) | sigmas.isnan()][0]
                 raise PixelsmithError(f"sigma {float(bad) * 255:g} is outside 0-255")
+        if known.kernel is not None and (known.kernel.shape[-2] > y.shape[-2]
+                                         or known.kernel.shape[-1] > y.shape[-1]):
+            kh, kw = known.kernel.shape[-2:]
+            raise PixelsmithError(f"the {kw}x{kh} kernel is larger than the {y.shape[-1]}x"
+                                  f"{y.shape[-2]} image")
         if known.scale is not None and known.scale < 1:
             raise PixelsmithError(f"scale must be a positive integer, not {known.scale}")
 
@@ -307,16 +312,55 @@ def _as_batch(image) -> tuple[torch.Tensor, str, dict | None]:
         loaded = load_image(image)
         return loaded.pixels, "tensor", loaded.info
     if isinstance(image, np.ndarray):
-        array = image.astype(np.float32) / (255.0 if image.dtype == np.uint8 else 1.0)
+        array = _array_pixels(image)
         if array.ndim == 2:
             array = array[:, :, None]
+        if array.ndim != 3 or array.shape[2] not in (1, 3) or 0 in array.shape:
+            raise PixelsmithError(f"a NumPy image must be HxW or HxWx3 (or HxWx1), not "
+                                  f"{image.shape}")
         return torch.from_numpy(array.transpose(2, 0, 1).copy())[None], "numpy", None
     if isinstance(image, torch.Tensor):
+        if image.is_floating_point():
+            _check_float_range(image, strict=False)
         if image.ndim == 3:
             return image[None], "chw", None
         if image.ndim == 4:
             return image, "tensor", None
     raise PixelsmithError("image must be a path, a NumPy array or a (C, H, W)/(N, C, H, W) tensor")
+
+
+#: Integer sample types a NumPy image may have, with the value of white.
+_INTEGER_WHITE = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}
+
+
+def _array_pixels(image: np.ndarray) -> np.ndarray:
+    """A NumPy image as float32 in [0, 1]: uint8 / 255, uint16 / 65535, floats as they are
+    (they must lie in [0, 1]); other types are refused rather than guessed."""
+    if image.dtype in _INTEGER_WHITE:
+        return image.astype(np.float32) / _INTEGER_WHITE[image.dtype]
+    if np.issubdtype(image.dtype, np.floating):
+        array = image.astype(np.float32)
+        _check_float_range(torch.from_numpy(array), strict=True)
+        return array
+    raise PixelsmithError(f"a NumPy image must be uint8, uint16 or floating point in [0, 1], "
+                          f"not {image.dtype} (convert it with .astype(np.uint8) or scale it)")
+
+
+def _check_float_range(pixels: torch.Tensor, strict: bool) -> None:
+    """Refuse float pixels that are not finite or not in [0, 1]: 0-255 data passed as floats
+    would otherwise come back all white. Tensors (``strict=False``) may leave [0, 1] by what
+    noise adds (simulated noisy images are not clipped), but not by a 0-255 scale."""
+    if pixels.numel() == 0:
+        return
+    if not torch.isfinite(pixels).all():
+        raise PixelsmithError("the image holds NaN or infinite values")
+    low, high = float(pixels.min()), float(pixels.max())
+    bounds = (0.0, 1.0) if strict else (-1.0, 2.0)
+    if low < bounds[0] or high > bounds[1]:
+        hint = (" (0-255 or 0-65535 data: scale it to [0, 1], or pass a uint8 or uint16 array)"
+                if high > 2.0 else "")
+        raise PixelsmithError(f"float pixels must be in [0, 1], these span [{low:g}, {high:g}]"
+                              + hint)
 
 
 def restore(
@@ -350,6 +394,11 @@ def restore(
     ``ensemble`` averages the method over the 8 flips and quarter turns of the input (slower,
     often better). Returns the same kind of object as given, on the input's device: a tensor
     for a tensor or path, a float32 HxW[xC] array in [0, 1] for a NumPy array.
+
+    NumPy images are read by their type: uint8 (0-255), uint16 (0-65535), or floats in [0, 1];
+    floats outside [0, 1] (0-255 data in a float array), NaN and other types are refused with a
+    one-line :class:`~pixelsmith.errors.PixelsmithError`. Float tensors may exceed [0, 1] by
+    simulated noise, but not by a 0-255 scale.
     """
     sigma = parse_sigma(sigma, task)
     parse_quality(quality)

@@ -63,6 +63,9 @@ def match_channels(net_channels: int, y: torch.Tensor, known: Known, run) -> tor
 
 
 PRECISIONS = ("fp32", "bf16")
+#: Smallest tile, and smallest image side a network sees: smaller images are padded (edge
+#: pixels repeated) and the result cropped, since networks pad internally by up to 16 pixels.
+MIN_SIDE = 32
 
 
 def resolve_device(name: str | torch.device | None = None) -> torch.device:
@@ -120,6 +123,9 @@ class RunOptions:
                 f"backend must be {', '.join(BACKENDS)}, not '{self.backend}'")
         tile = _whole_number("tile", self.tile)
         overlap = _whole_number("overlap", self.overlap)
+        if 0 < tile < MIN_SIDE:
+            raise PixelsmithError(f"tile must be 0 (whole image) or at least {MIN_SIDE} pixels, "
+                                  f"not {tile}")
         if tile and overlap >= tile:
             raise PixelsmithError(f"overlap ({overlap}) must be smaller than the tile ({tile})")
         return replace(self, device=resolve_device(self.device), tile=tile, overlap=overlap)
@@ -196,9 +202,25 @@ class ModelRestorer:
             name = config_of(self.net).name or "this model"
             raise PixelsmithError(f"model '{name}' upscales x{scale}, not x{known.scale}")
         options = self.options
+        height, width = y.shape[-2:]
+        y, known = _pad_to_min(y, known, MIN_SIDE)
         out = tiled_apply(self.run_whole, y, known, tile=options.tile, overlap=options.overlap,
                           progress=progress)
-        return out.to(y.device)
+        factor = out.shape[-1] // y.shape[-1]
+        return out[..., :height * factor, :width * factor].to(y.device)
+
+
+def _pad_to_min(y: torch.Tensor, known: Known, side: int) -> tuple[torch.Tensor, Known]:
+    """``y`` (and its mask) padded at the bottom and right to at least ``side`` pixels a side,
+    repeating the edge pixels; unchanged when large enough."""
+    pad_h, pad_w = max(0, side - y.shape[-2]), max(0, side - y.shape[-1])
+    if not pad_h and not pad_w:
+        return y, known
+
+    def pad(t: torch.Tensor) -> torch.Tensor:
+        return torch.nn.functional.pad(t.float(), (0, pad_w, 0, pad_h), mode="replicate")
+
+    return pad(y).to(y.dtype), known if known.mask is None else known.with_(mask=pad(known.mask))
 
 
 def load_restore_fn(source: str, options: RunOptions | None = None) -> ModelRestorer:

@@ -56,10 +56,15 @@ def read_config(model_dir: Path) -> dict:
         raise PixelsmithError(f"{model_dir}: not a pixelsmith model (no {CONFIG})")
     try:
         config = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise PixelsmithError(f"{path}: not valid JSON ({exc.msg})") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise PixelsmithError(f"{path}: not valid JSON ({getattr(exc, 'msg', exc)})") from None
+    from pixelsmith.zoo.config import validate_config
+
+    if not isinstance(config, dict):
+        validate_config(config, str(path))  # says what it is instead of an object
     if config.get("format") != FORMAT or config.get("format_version") != FORMAT_VERSION:
         raise PixelsmithError(f"{path}: not a {FORMAT} v{FORMAT_VERSION} config")
+    validate_config(config, str(path))
     return config
 
 
@@ -83,12 +88,27 @@ def load_model(name_or_path: str | Path, device: str | torch.device = "cpu") -> 
         raise PixelsmithError(
             f"{weights}: checksum mismatch (expected {config.get('sha256')}, got {actual})"
         )
-    network = build_network(config["network"]["name"], config["network"].get("args", {}))
-    state = load_file(str(weights), device=str(device))
-    missing, unexpected = network.load_state_dict(state, strict=False)
+    name = config["network"]["name"]
+    network = build_network(name, config["network"].get("args", {}))
+    try:
+        state = load_file(str(weights), device=str(device))
+    except Exception as exc:  # safetensors raises its own error types for a bad header
+        raise PixelsmithError(f"{weights}: not a readable safetensors file ({exc})") from None
+    bad = [key for key, tensor in state.items()
+           if tensor.is_floating_point() and not torch.isfinite(tensor).all()]
+    if bad:
+        raise PixelsmithError(f"{weights}: {len(bad)} tensor(s) hold NaN or infinite values "
+                              f"(first: {bad[0]}); the model is broken")
+    try:
+        missing, unexpected = network.load_state_dict(state, strict=False)
+    except RuntimeError as exc:  # a tensor of the wrong shape
+        first = next((line.strip() for line in str(exc).splitlines()[1:] if line.strip()),
+                     str(exc))
+        raise PixelsmithError(f"{weights}: weights do not fit network '{name}' ({first})"
+                              ) from None
     if missing or unexpected:
         raise PixelsmithError(
-            f"{weights}: weights do not fit network '{config['network']['name']}' "
+            f"{weights}: weights do not fit network '{name}' "
             f"(missing {len(missing)}, unexpected {len(unexpected)} tensors)"
         )
     network.to(device).eval()

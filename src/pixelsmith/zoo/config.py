@@ -8,10 +8,15 @@ caller probes attributes.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from torch import nn
+
+from pixelsmith.errors import PixelsmithError
+
+#: What a restoration model may need to know (fields of pixelsmith.degrade.known.Known).
+Need = Literal["sigma", "kernel", "mask", "scale", "quality"]
 
 
 class NetworkSpec(BaseModel):
@@ -29,8 +34,8 @@ class ModelConfig(BaseModel):
     name: str | None = None
     family: str | None = None
     task: str | None = None
-    channels: int | None = None
-    needs: list[str] = []
+    channels: Annotated[int, Field(gt=0)] | None = None
+    needs: list[Need] = []
     network: NetworkSpec | None = None
 
     def display_name(self, module: nn.Module) -> str:
@@ -51,3 +56,32 @@ def config_of(module: nn.Module) -> ModelConfig:
         cached = (raw, ModelConfig.model_validate(raw))
         module.__dict__["_pixelsmith_typed_config"] = cached
     return cached[1]
+
+
+def validate_config(raw: object, source: str) -> ModelConfig:
+    """``config.json``'s content as a :class:`ModelConfig` with a ``network``, else a one-line
+    PixelsmithError naming the first bad field (a list instead of an object, no ``network``,
+    an unknown entry in ``needs``; for a restoration model, ``channels`` not 1 or 3 or unlike
+    the network's own)."""
+    if not isinstance(raw, dict):
+        raise PixelsmithError(f"{source}: a model config must be a JSON object, not a "
+                              f"{type(raw).__name__}")
+    try:
+        config = ModelConfig.model_validate(raw)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        where = ".".join(str(part) for part in error["loc"]) or "config"
+        raise PixelsmithError(f"{source}: bad '{where}' ({error['msg']})") from None
+    if config.network is None:
+        raise PixelsmithError(f"{source}: no 'network' entry (the network name and its args)")
+    from pixelsmith.degrade.known import TASKS
+
+    if config.task in TASKS and config.channels is not None:  # images in, images out
+        if config.channels not in (1, 3):
+            raise PixelsmithError(f"{source}: bad 'channels' ({config.channels}; a "
+                                  f"restoration model takes 1 (gray) or 3 (RGB))")
+        declared = config.network.args.get("channels")
+        if declared is not None and declared != config.channels:
+            raise PixelsmithError(f"{source}: 'channels' is {config.channels} but the network "
+                                  f"is built with {declared}")
+    return config

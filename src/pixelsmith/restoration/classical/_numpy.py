@@ -40,7 +40,20 @@ def from_numpy(array: np.ndarray, like: torch.Tensor) -> torch.Tensor:
     return tensor.to(device=like.device, dtype=like.dtype)
 
 
-def map_images(y: torch.Tensor, fn: ImageFn) -> torch.Tensor:
-    """Apply ``fn(array, index)`` to each image of the batch and stack the results."""
+def map_images(y: torch.Tensor, fn: ImageFn, min_side: int = 1) -> torch.Tensor:
+    """Apply ``fn(array, index)`` to each image of the batch and stack the results.
+
+    Images smaller than ``min_side`` (a method's block or patch size) are padded at the bottom
+    and right by repeating their edge pixels, and the result is cropped back.
+    """
     check_input(y)
-    return torch.stack([from_numpy(fn(to_numpy(img), i), y) for i, img in enumerate(y)])
+    height, width = y.shape[-2:]
+    pad = ((0, max(0, min_side - height)), (0, max(0, min_side - width)))
+
+    def run(img: torch.Tensor, i: int) -> np.ndarray:
+        array = to_numpy(img)
+        if pad[0][1] or pad[1][1]:
+            array = np.pad(array, pad + ((0, 0),) * (array.ndim - 2), mode="edge")
+        return fn(array, i)[:height, :width]
+
+    return torch.stack([from_numpy(run(img, i), y) for i, img in enumerate(y)])

@@ -31,6 +31,9 @@ NLM_PATCH = 5
 NLM_DISTANCE = 5  # search window 11x11
 NLM_H = 0.7  # h = NLM_H * sigma
 WAVELET = "db2"
+#: Smaller images are padded to this side (edge pixels repeated) and cropped back: BM3D's
+#: blocks, the NLM patch and search window and the wavelet levels need that much image.
+MIN_SIDE = 16
 
 
 def tv_weight(sigma: float) -> float:
@@ -44,12 +47,22 @@ def bm3d_denoise(y: torch.Tensor, known: Known) -> torch.Tensor:
 
     sigma = float(require(known, "sigma"))
 
+    def gray(z: np.ndarray) -> np.ndarray:
+        return z if np.ptp(z) == 0 else bm3d.bm3d(z, sigma_psd=sigma)  # flat: nothing to do
+
     def run(z: np.ndarray, _: int) -> np.ndarray:
         if z.ndim == 2:
-            return bm3d.bm3d(z, sigma_psd=sigma)
-        return bm3d.bm3d_rgb(z, sigma)
+            return gray(z)
+        if (z == z[..., :1]).all():  # gray pixels stored as RGB
+            return np.repeat(gray(z[..., 0])[..., None], 3, axis=-1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out = bm3d.bm3d_rgb(z, sigma)
+        if not np.isfinite(out).all():  # CBM3D's colour transform divides by each opponent
+            # channel's range: a flat channel (a flat or 1x1 image) gives NaN
+            out = np.stack([gray(z[..., c]) for c in range(3)], axis=-1)
+        return out
 
-    return map_images(y, run)
+    return map_images(y, run, MIN_SIDE)
 
 
 def nlm_denoise(y: torch.Tensor, known: Known) -> torch.Tensor:
@@ -63,7 +76,7 @@ def nlm_denoise(y: torch.Tensor, known: Known) -> torch.Tensor:
                                 h=NLM_H * sigma, sigma=sigma, fast_mode=True,
                                 channel_axis=-1 if z.ndim == 3 else None)
 
-    return map_images(y, run)
+    return map_images(y, run, MIN_SIDE)
 
 
 def tv_denoise(y: torch.Tensor, known: Known) -> torch.Tensor:
@@ -75,7 +88,7 @@ def tv_denoise(y: torch.Tensor, known: Known) -> torch.Tensor:
     def run(z: np.ndarray, _: int) -> np.ndarray:
         return denoise_tv_chambolle(z, weight=weight, channel_axis=-1 if z.ndim == 3 else None)
 
-    return map_images(y, run)
+    return map_images(y, run, MIN_SIDE)
 
 
 def wavelet_denoise(y: torch.Tensor, known: Known) -> torch.Tensor:
@@ -90,4 +103,4 @@ def wavelet_denoise(y: torch.Tensor, known: Known) -> torch.Tensor:
                                method="BayesShrink", rescale_sigma=True,
                                convert2ycbcr=color, channel_axis=-1 if color else None)
 
-    return map_images(y, run)
+    return map_images(y, run, MIN_SIDE)

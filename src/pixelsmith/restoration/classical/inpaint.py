@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from pixelsmith.degrade.known import Known
+from pixelsmith.errors import PixelsmithError
 from pixelsmith.restoration.classical._numpy import map_images, require
 
 TELEA_RADIUS = 3
@@ -22,7 +23,11 @@ def _masks(y: torch.Tensor, known: Known) -> np.ndarray:
     if mask.ndim != 4 or mask.shape[1] != 1 or mask.shape[-2:] != (h, w) \
             or mask.shape[0] not in (1, n):
         raise ValueError(f"Known.mask must be (N|1, 1, {h}, {w}), got {tuple(mask.shape)}")
-    return (mask.detach().cpu() > 0.5).expand(n, 1, h, w)[:, 0].numpy()
+    missing = (mask.detach().cpu() > 0.5).expand(n, 1, h, w)[:, 0].numpy()
+    if missing.reshape(n, -1).all(axis=1).any():
+        raise PixelsmithError("the mask covers the whole image: there is no known pixel to "
+                              "fill from")
+    return missing
 
 
 def biharmonic_inpaint(y: torch.Tensor, known: Known) -> torch.Tensor:
