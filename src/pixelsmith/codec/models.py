@@ -444,18 +444,29 @@ def _fixed_layer(layer: nn.Module, x: torch.Tensor) -> torch.Tensor:
     if not isinstance(layer, (nn.Conv2d, nn.ConvTranspose2d)) or layer.groups != 1:
         raise TypeError(f"no fixed-point form for {type(layer).__name__}")
     transposed = isinstance(layer, nn.ConvTranspose2d)
-    cin = layer.weight.shape[0 if transposed else 1]
-    weight, shift = _fixed_weight(layer.weight, cin * layer.weight.shape[2] * layer.weight.shape[3])
+    return fixed_conv(x, layer.weight, layer.bias, transposed=transposed, stride=layer.stride,
+                      padding=layer.padding, dilation=layer.dilation,
+                      output_padding=layer.output_padding if transposed else 0)
+
+
+def fixed_conv(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, *,
+               transposed: bool = False, stride=1, padding=0, dilation=1,
+               output_padding=0) -> torch.Tensor:
+    """A (transposed) convolution with ``weight`` and ``bias`` on int64 activation counts of
+    2^-SCALE_BITS, in exact fixed point (see :func:`hyper_synthesis_fixed`): the same integers
+    on every machine, with any thread count."""
+    cin = weight.shape[0 if transposed else 1]
+    weight, shift = _fixed_weight(weight, cin * weight.shape[2] * weight.shape[3])
     high = x >> _LIMB  # x = high * 2^LIMB + low, 0 <= low < 2^LIMB
     low = x - (high << _LIMB)
 
     def conv(part: torch.Tensor) -> torch.Tensor:
         part = part.to(torch.float64)
         if transposed:
-            out = F.conv_transpose2d(part, weight, None, layer.stride, layer.padding,
-                                     layer.output_padding, 1, layer.dilation)
+            out = F.conv_transpose2d(part, weight, None, stride, padding, output_padding, 1,
+                                     dilation)
         else:
-            out = F.conv2d(part, weight, None, layer.stride, layer.padding, layer.dilation)
+            out = F.conv2d(part, weight, None, stride, padding, dilation)
         # every product and partial sum is an integer below 2^53: exact in any order
         return torch.round(out).to(torch.int64)
 
@@ -466,8 +477,8 @@ def _fixed_layer(layer: nn.Module, x: torch.Tensor) -> torch.Tensor:
         quotient = c_high >> (shift - _LIMB)
         rest = c_high - (quotient << (shift - _LIMB))
         out = quotient + _round_shift((rest << _LIMB) + c_low, shift)
-    if layer.bias is not None:
-        bias = torch.round(layer.bias.detach().to(torch.float64).cpu() * float(1 << SCALE_BITS))
+    if bias is not None:
+        bias = torch.round(bias.detach().to(torch.float64).cpu() * float(1 << SCALE_BITS))
         out = out + bias.to(torch.int64).view(1, -1, 1, 1)
     return out
 
@@ -486,9 +497,19 @@ def hyper_synthesis_fixed(h_s: nn.Sequential, z_hat: torch.Tensor) -> torch.Tens
     and the decoded z alone. Runs on the CPU.
     """
     x = torch.round(z_hat.detach().to(torch.float64).cpu() * float(1 << SCALE_BITS))
-    x = x.to(torch.int64)
-    for layer in h_s:
-        x = _fixed_layer(layer, x.clamp(-_ACTIVATION_LIMIT, _ACTIVATION_LIMIT))
+    return fixed_forward(h_s, x.to(torch.int64))
+
+
+def fixed_forward(layers: nn.Sequential, x: torch.Tensor) -> torch.Tensor:
+    """``layers`` (convolutions, transposed convolutions, leaky ReLUs) on int64 counts of
+    2^-SCALE_BITS in exact fixed point, as :func:`hyper_synthesis_fixed` runs h_s."""
+    for layer in layers:
+        x = _fixed_layer(layer, clamp_counts(x))
+    return clamp_counts(x)
+
+
+def clamp_counts(x: torch.Tensor) -> torch.Tensor:
+    """Fixed-point activations kept below 2^42 counts in magnitude (the limbs' range)."""
     return x.clamp(-_ACTIVATION_LIMIT, _ACTIVATION_LIMIT)
 
 
