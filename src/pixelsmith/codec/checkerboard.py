@@ -236,16 +236,22 @@ class CheckerboardHyperprior(Codec):
         return clamp_counts(fixed_conv(taps, self.context.tap_weight(), self.context.bias))
 
     @torch.no_grad()
-    def param_counts(self, hyper: torch.Tensor, ctx: torch.Tensor | None
+    def param_counts(self, hyper: torch.Tensor, anchors: torch.Tensor | None = None,
+                     positions: torch.Tensor | None = None
                      ) -> tuple[torch.Tensor, torch.Tensor]:
         """(mean counts, scale counts), int64 (1, M, L), of the entropy-parameter network on
-        gathered hyperprior features (1, 2M, L) and context counts (None: zeros, anchors)."""
+        gathered hyperprior features (1, 2M, L) and, for non-anchors, the context of
+        ``anchors`` (counts (1, M, H, W), zero off the anchors) at ``positions``; anchors
+        (``anchors`` None) get a zero context. Runs over chunks of positions, so its memory
+        does not grow with the image."""
         outputs = []
         for start in range(0, hyper.shape[-1], CHUNK):
             part = hyper[..., start:start + CHUNK].unsqueeze(2)
-            other = (torch.zeros_like(part) if ctx is None
-                     else ctx[..., start:start + CHUNK])
-            outputs.append(fixed_forward(self.entropy_params, torch.cat([part, other], dim=1)))
+            if anchors is None:
+                ctx = torch.zeros_like(part)
+            else:
+                ctx = self.context_counts(anchors, positions[start:start + CHUNK])
+            outputs.append(fixed_forward(self.entropy_params, torch.cat([part, ctx], dim=1)))
         params = torch.cat(outputs, dim=-1).squeeze(2)
         means, scales = params.chunk(2, dim=1)
         return means, scales
@@ -264,16 +270,15 @@ class CheckerboardHyperprior(Codec):
         means = torch.zeros_like(symbols)
         scales = torch.zeros_like(symbols)
         anchors_at, others_at = pass_positions(height, width)
+        anchors = None
         for index, positions in enumerate((anchors_at, others_at)):
-            if index == 0:
-                ctx = None
-            else:
-                anchor_counts = torch.zeros_like(symbols)
-                anchor_counts[..., anchors_at] = symbols[..., anchors_at] * (1 << SCALE_BITS) \
-                    + means[..., anchors_at]
-                ctx = self.context_counts(anchor_counts.view(1, m, height, width), positions)
-                del anchor_counts
-            mean_counts, scale_counts = self.param_counts(hyper[..., positions], ctx)
+            if index == 1:  # the decoded anchors, exact: symbol * 2^16 + mean count
+                anchors = torch.zeros_like(symbols)
+                anchors[..., anchors_at] = (symbols[..., anchors_at] * (1 << SCALE_BITS)
+                                            + means[..., anchors_at])
+                anchors = anchors.view(1, m, height, width)
+            mean_counts, scale_counts = self.param_counts(hyper[..., positions], anchors,
+                                                          positions)
             symbols[..., positions] = symbols_for(index, positions, mean_counts, scale_counts)
             means[..., positions], scales[..., positions] = mean_counts, scale_counts
         view = (1, m, height, width)
