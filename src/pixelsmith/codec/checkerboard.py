@@ -61,7 +61,6 @@ from pixelsmith.codec.models import (
     deconv,
     fixed_conv,
     fixed_forward,
-    hyper_synthesis_fixed,
     map_tiles,
     rate_bits,
     straight_through_round,
@@ -73,6 +72,10 @@ KIND = 4
 #: positions per chunk of the fixed-point context and entropy-parameter computation
 CHUNK = 4096
 CONTEXT_KERNEL = 5
+#: bits of the fixed-point weights of h_s, the context and the entropy-parameter network: with
+#: 16 bits, activations up to a few hundred (in units) fit one limb, so most convolutions run
+#: in one float64 pass instead of two (models.fixed_conv)
+WEIGHT_BITS = 16
 #: the context window's taps that fall on anchors, seen from a non-anchor: odd row + column
 TAPS = tuple((i, j) for i in range(CONTEXT_KERNEL) for j in range(CONTEXT_KERNEL)
              if (i + j) % 2 == 1)
@@ -217,8 +220,9 @@ class CheckerboardHyperprior(Codec):
     @torch.no_grad()
     def hyper_counts(self, z_hat: torch.Tensor, tile: int = HYPER_TILE) -> torch.Tensor:
         """h_s(z_hat) in fixed point over tiles of z_hat: int64 (1, 2M, h, w) on the CPU."""
-        return map_tiles(lambda part: hyper_synthesis_fixed(self.h_s, part), z_hat.cpu(), 4,
-                         tile, HYPER_HALO)
+        counts = torch.round(z_hat.detach().to(torch.float64).cpu() * float(1 << SCALE_BITS))
+        return map_tiles(lambda part: fixed_forward(self.h_s, part, WEIGHT_BITS),
+                         counts.to(torch.int64), 4, tile, HYPER_HALO)
 
     @torch.no_grad()
     def context_counts(self, anchors: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
@@ -233,7 +237,8 @@ class CheckerboardHyperprior(Codec):
         rows, cols = positions // width, positions % width
         gathered = [padded[:, (rows + i) * (width + 2 * pad) + cols + j] for i, j in TAPS]
         taps = torch.stack(gathered).view(1, len(TAPS) * m, 1, -1)
-        return clamp_counts(fixed_conv(taps, self.context.tap_weight(), self.context.bias))
+        return clamp_counts(fixed_conv(taps, self.context.tap_weight(), self.context.bias,
+                                       weight_bits=WEIGHT_BITS))
 
     @torch.no_grad()
     def param_counts(self, hyper: torch.Tensor, anchors: torch.Tensor | None = None,
@@ -251,7 +256,8 @@ class CheckerboardHyperprior(Codec):
                 ctx = torch.zeros_like(part)
             else:
                 ctx = self.context_counts(anchors, positions[start:start + CHUNK])
-            outputs.append(fixed_forward(self.entropy_params, torch.cat([part, ctx], dim=1)))
+            outputs.append(fixed_forward(self.entropy_params, torch.cat([part, ctx], dim=1),
+                                         WEIGHT_BITS))
         params = torch.cat(outputs, dim=-1).squeeze(2)
         means, scales = params.chunk(2, dim=1)
         return means, scales
