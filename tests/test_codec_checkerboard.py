@@ -253,6 +253,8 @@ def test_a_truncated_stream_raises_only_a_pixelsmith_error():
     broken = [streams[0], streams[1][:4], streams[2]]
     with pytest.raises(PixelsmithError):
         model.decompress_padded(broken, *header.padded_size)
+    with pytest.raises(PixelsmithError, match="version 2"):
+        model.decompress_padded(streams, *header.padded_size, version=1)
 
 
 # -- training and refinement -------------------------------------------------------------------

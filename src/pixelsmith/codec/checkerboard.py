@@ -66,6 +66,7 @@ from pixelsmith.codec.models import (
     straight_through_round,
     synthesis,
 )
+from pixelsmith.errors import PixelsmithError
 
 #: the kind byte of .pxs files written by this codec (docs/FORMAT.md)
 KIND = 4
@@ -350,6 +351,9 @@ class CheckerboardHyperprior(Codec):
                           version: int = FORMAT_VERSION,
                           crop: tuple[int, int] | None = None) -> torch.Tensor:
         """x_hat of padded size (height, width), or cropped to ``crop`` (version 2 files)."""
+        if version != FORMAT_VERSION:
+            raise PixelsmithError(f"a checkerboard file must be .pxs version {FORMAT_VERSION}, "
+                                  f"not {version}")
         _, symbols, means = self.decode_symbols(streams, height, width)
         y_hat = dequantize(symbols, self._float(means)).to(self._device())
         del symbols, means
