@@ -306,8 +306,10 @@ class CheckerboardHyperprior(Codec):
 
     def _eval_latent(self, y: torch.Tensor, z_hat: torch.Tensor
                      ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(y_hat float32, scales float64, symbols) of the coding path, on y's device."""
-        symbols, means, scales = self._encode_passes(y, z_hat)
+        """(y_hat float32, scales float64, symbols) of the coding path, on y's device; a
+        batch is coded image by image, as files are."""
+        parts = [self._encode_passes(y[i:i + 1], z_hat[i:i + 1]) for i in range(y.shape[0])]
+        symbols, means, scales = (torch.cat(column) for column in zip(*parts, strict=True))
         y_hat = dequantize(symbols, self._float(means)).to(y.device)
         return y_hat, self._float(scales).to(y.device), symbols.to(y.device)
 
