@@ -49,7 +49,7 @@ def flat_file(model: str, height: int, width: int) -> bytes:
     padded_h = height + (-height) % codec.pad_multiple
     padded_w = width + (-width) % codec.pad_multiple
     latents = {"y": torch.zeros(1, codec.M, padded_h // 16, padded_w // 16)}
-    if codec.streams == 2:
+    if codec.streams > 1:  # a hyper-latent z (kinds 2 and 4)
         latents["z"] = torch.zeros(1, codec.N, padded_h // 64, padded_w // 64)
     streams = codec.compress_latents(latents)
     header = Header(codec.kind, codec.channels, codec.quality, width, height,

@@ -23,7 +23,8 @@ OUTPUT_BYTES = 12
 LATENT_BYTES = 40
 #: the same per codec kind where it differs: the checkerboard codec (kind 4) also holds the
 #: hyperprior's 2M features, the means and scales of both passes and the decoded anchors as
-#: int64 (counted from its arrays, about 100 bytes, not yet measured by the benchmark)
+#: int64 (counted from its arrays, about 100 bytes; with it the benchmark measured at most 0.56
+#: of the estimate for an N64/M128 model, docs/CODEC.md)
 LATENT_BYTES_BY_KIND = {4: 112}
 #: bytes per pixel of one synthesis tile (halo included) and hidden channel (N): the tile's
 #: activations and convolution workspace, set above the benchmark's measurement
