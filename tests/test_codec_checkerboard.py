@@ -363,3 +363,34 @@ def test_version1_golden_files_still_decode_to_their_symbols():
     assert hashlib.sha256(np.ascontiguousarray(y.astype("<i8")).tobytes()).hexdigest() \
         == record["y_symbols"]
     assert decompress(data).shape[-2:] == (header.height, header.width)
+
+
+def test_damaged_files_raise_only_pixelsmith_errors():
+    """Bit flips, truncations and random stream bytes, re-sealed with a correct CRC so that
+    they reach the two passes: decoding either succeeds or raises one PixelsmithError."""
+    import random
+    import struct
+    import zlib
+
+    model = tiny(seed=9)
+    data = compress(image(3, 70, 90, seed=9), model=model)
+    rng = random.Random(0)
+    body_start = len(data) - 4 - sum(len(s) for s in unpack(data)[1])
+    for trial in range(60):
+        body = bytearray(data[:-4])
+        if trial % 3 == 0:
+            for _ in range(rng.randint(1, 8)):
+                position = rng.randrange(body_start, len(body))
+                body[position] ^= 1 << rng.randrange(8)
+        elif trial % 3 == 1:
+            position = rng.randrange(body_start, len(body))
+            body[position:] = bytes(rng.randrange(256) for _ in range(len(body) - position))
+        else:
+            body = body[:rng.randrange(body_start, len(body))]
+        sealed = bytes(body) + struct.pack("<I", zlib.crc32(bytes(body)))
+        try:
+            x = decompress(sealed, model=model)
+        except PixelsmithError as exc:
+            assert "\n" not in str(exc)
+        else:
+            assert x.shape == (1, 3, 70, 90) and torch.isfinite(x).all()
