@@ -113,6 +113,7 @@ def section(rows: list[dict], meta: dict) -> str:
     from pixelsmith.codec.api import load_codec
     from pixelsmith.codec.memory import (
         LATENT_BYTES,
+        LATENT_BYTES_BY_KIND,
         OUTPUT_BYTES,
         TILE_BYTES_PER_CHANNEL,
         decode_bytes,
@@ -129,7 +130,8 @@ def section(rows: list[dict], meta: dict) -> str:
         "image (all latent symbols 0: a file of tens of kB asks for megapixels); the photo is "
         "kodim23 tiled 2 x 2. The guard's estimate is what `pixelsmith.codec.memory.decode_bytes` "
         f"predicts from the header alone ({OUTPUT_BYTES} bytes x channels x pixels for the "
-        f"output and its writing, {LATENT_BYTES} bytes per latent value, "
+        f"output and its writing, {LATENT_BYTES} bytes per latent value "
+        f"({LATENT_BYTES_BY_KIND[4]} for the checkerboard codec), "
         f"{TILE_BYTES_PER_CHANNEL} bytes x N x tile pixels); a file whose estimate exceeds "
         "the free memory is refused before decoding starts.",
         "",
