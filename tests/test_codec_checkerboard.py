@@ -216,6 +216,25 @@ def test_symbols_and_means_survive_one_ulp_float_differences_and_two_threads(mon
         assert torch.equal(got[1], reference[1]) and torch.equal(got[2], reference[2])
 
 
+@pytest.mark.parametrize("scale", (1 << 10, 1 << 34))  # one limb, two limbs (of 30 bits)
+def test_fixed_point_convolution_equals_exact_integer_arithmetic(scale):
+    """The float64 convolutions of fixed_conv give exactly the integers of int64 arithmetic
+    (no float rounding anywhere), in one pass and in two limbs alike."""
+    from pixelsmith.codec.checkerboard import WEIGHT_BITS
+    from pixelsmith.codec.models import _fixed_weight, _round_shift, fixed_conv
+
+    g = torch.Generator().manual_seed(10)
+    weight = torch.randn(7, 48, 1, 1, generator=g)
+    bias = torch.randn(7, generator=g)
+    x = torch.randint(-scale, scale, (1, 48, 1, 33), generator=g)
+    got = fixed_conv(x, weight, bias, weight_bits=WEIGHT_BITS)
+    integer, shift = _fixed_weight(weight, WEIGHT_BITS)
+    exact = torch.einsum("oi,il->ol", integer.view(7, 48).to(torch.int64), x.view(48, 33))
+    bias_counts = torch.round(bias.double() * 2**16).to(torch.int64)[:, None]
+    expected = _round_shift(exact, shift) + bias_counts
+    assert torch.equal(got.view(7, 33), expected)
+
+
 def test_the_file_is_the_same_after_a_save_and_load_and_the_id_is_of_the_state():
     model = tiny(seed=7)
     copy = CheckerboardHyperprior(3, N=8, M=12, quality=2, lmbda=0.01)
