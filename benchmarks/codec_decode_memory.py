@@ -49,7 +49,7 @@ def flat_file(model: str, height: int, width: int) -> bytes:
     padded_h = height + (-height) % codec.pad_multiple
     padded_w = width + (-width) % codec.pad_multiple
     latents = {"y": torch.zeros(1, codec.M, padded_h // 16, padded_w // 16)}
-    if codec.streams == 2:
+    if codec.streams > 1:  # a hyper-latent z (kinds 2 and 4)
         latents["z"] = torch.zeros(1, codec.N, padded_h // 64, padded_w // 64)
     streams = codec.compress_latents(latents)
     header = Header(codec.kind, codec.channels, codec.quality, width, height,
@@ -113,6 +113,7 @@ def section(rows: list[dict], meta: dict) -> str:
     from pixelsmith.codec.api import load_codec
     from pixelsmith.codec.memory import (
         LATENT_BYTES,
+        LATENT_BYTES_BY_KIND,
         OUTPUT_BYTES,
         TILE_BYTES_PER_CHANNEL,
         decode_bytes,
@@ -129,7 +130,8 @@ def section(rows: list[dict], meta: dict) -> str:
         "image (all latent symbols 0: a file of tens of kB asks for megapixels); the photo is "
         "kodim23 tiled 2 x 2. The guard's estimate is what `pixelsmith.codec.memory.decode_bytes` "
         f"predicts from the header alone ({OUTPUT_BYTES} bytes x channels x pixels for the "
-        f"output and its writing, {LATENT_BYTES} bytes per latent value, "
+        f"output and its writing, {LATENT_BYTES} bytes per latent value "
+        f"({LATENT_BYTES_BY_KIND[4]} for the checkerboard codec), "
         f"{TILE_BYTES_PER_CHANNEL} bytes x N x tile pixels); a file whose estimate exceeds "
         "the free memory is refused before decoding starts.",
         "",

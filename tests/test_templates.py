@@ -33,6 +33,7 @@ NETWORK_EXAMPLES: dict[str, tuple[dict, tuple[int, ...], str]] = {
     "codec-factorized": ({"channels": 3, "N": 8, "M": 8}, (1, 3, 64, 64), "image"),
     "codec-hyperprior": ({"channels": 3, "N": 8, "M": 8}, (1, 3, 64, 64), "image"),
     "codec-ae": ({"channels": 3, "N": 8, "M": 4}, (1, 3, 64, 64), "image"),
+    "codec-checkerboard": ({"channels": 3, "N": 8, "M": 12}, (1, 3, 64, 64), "image"),
 }
 
 

@@ -3,7 +3,9 @@
 Layout, one job per module: :mod:`~pixelsmith.codec.gdn` (the non-linearity),
 :mod:`~pixelsmith.codec.entropy` (learned priors and their finalized tables),
 :mod:`~pixelsmith.codec.coder` (range coding with ``constriction``),
-:mod:`~pixelsmith.codec.models` (the codec networks), :mod:`~pixelsmith.codec.format` (the
+:mod:`~pixelsmith.codec.models` (the codec networks),
+:mod:`~pixelsmith.codec.checkerboard` (the checkerboard context model),
+:mod:`~pixelsmith.codec.format` (the
 container), :mod:`~pixelsmith.codec.api` (``compress``/``decompress``),
 :mod:`~pixelsmith.cli.codec_files` (the CLI's per-file work) and :mod:`~pixelsmith.codec.rd`
 (Bjontegaard delta rate). See docs/CODEC.md and docs/FORMAT.md.

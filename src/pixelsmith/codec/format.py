@@ -19,7 +19,8 @@ from pixelsmith.io import DEFAULT_MAX_PIXELS
 MAGIC = b"\x89PXS\r\n\x1a\n"
 VERSION = 2  # written; version 1 differs only in how the hyperprior picks rows (FORMAT.md)
 READ_VERSIONS = (1, 2)
-KIND_NAMES = {1: "factorized prior", 2: "hyperprior", 3: "conv-ae 8-bit + zlib"}
+KIND_NAMES = {1: "factorized prior", 2: "hyperprior", 3: "conv-ae 8-bit + zlib",
+              4: "checkerboard context + hyperprior"}
 MAX_NAME = 64
 MAX_STREAMS = 4
 MAX_PAD = 63  # pads are below the largest pad multiple (64)

@@ -21,6 +21,11 @@ OUTPUT_BYTES = 12
 #: bytes per latent value while the entropy decoder runs (symbols, their rows, coding order,
 #: means, the dequantized latent), set above the benchmark's measurement
 LATENT_BYTES = 40
+#: the same per codec kind where it differs: the checkerboard codec (kind 4) also holds the
+#: hyperprior's 2M features, the means and scales of both passes and the decoded anchors as
+#: int64 (counted from its arrays, about 100 bytes; with it the benchmark measured at most 0.56
+#: of the estimate for an N64/M128 model, docs/CODEC.md)
+LATENT_BYTES_BY_KIND = {4: 112}
 #: bytes per pixel of one synthesis tile (halo included) and hidden channel (N): the tile's
 #: activations and convolution workspace, set above the benchmark's measurement
 TILE_BYTES_PER_CHANNEL = 14
@@ -38,7 +43,8 @@ def decode_bytes(codec: Codec, height: int, width: int, pad_bottom: int = 0,
     side = (SYNTHESIS_TILE + 2 * SYNTHESIS_HALO) * LATENT_STRIDE
     tile = min(side, padded_h) * min(side, padded_w)
     return (OUTPUT_BYTES * codec.channels * height * width
-            + LATENT_BYTES * latent_elements(codec, padded_h, padded_w)
+            + LATENT_BYTES_BY_KIND.get(codec.kind, LATENT_BYTES)
+            * latent_elements(codec, padded_h, padded_w)
             + TILE_BYTES_PER_CHANNEL * codec.N * tile)
 
 

@@ -412,11 +412,16 @@ def map_tiles(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, strid
     return out
 
 
-def _fixed_weight(weight: torch.Tensor, terms: int) -> tuple[torch.Tensor, int]:
+def _weight_bits(terms: int) -> int:
+    """Bits of fixed-point weights whose products with 21-bit limbs, summed over ``terms``,
+    stay below 2^53 (the default precision of :func:`fixed_conv`)."""
+    return 53 - _LIMB - max(1, math.ceil(math.log2(terms))) - 1
+
+
+def _fixed_weight(weight: torch.Tensor, bits: int) -> tuple[torch.Tensor, int]:
     """(W, s): float64 integers W = round(weight * 2^s), with s chosen so that |W| stays
-    below 2^bits where two-limb products summed over ``terms`` fit float64's 53 bits. Exact
-    (a power-of-two scaling, then rounding), so the same on every machine."""
-    bits = 53 - _LIMB - max(1, math.ceil(math.log2(terms))) - 1
+    below 2^bits. Exact (a power-of-two scaling, then rounding), so the same on every
+    machine."""
     weight = weight.detach().to(torch.float64).cpu()
     peak = float(weight.abs().max())
     if peak == 0.0 or not math.isfinite(peak):
@@ -432,7 +437,8 @@ def _round_shift(values: torch.Tensor, shift: int) -> torch.Tensor:
     return (values + (1 << (shift - 1))) >> shift
 
 
-def _fixed_layer(layer: nn.Module, x: torch.Tensor) -> torch.Tensor:
+def _fixed_layer(layer: nn.Module, x: torch.Tensor, weight_bits: int | None = None
+                 ) -> torch.Tensor:
     """One layer of :func:`hyper_synthesis_fixed` on int64 activation counts."""
     if isinstance(layer, nn.LeakyReLU):
         slope = Fraction(layer.negative_slope).limit_denominator(1 << 16)
@@ -444,30 +450,58 @@ def _fixed_layer(layer: nn.Module, x: torch.Tensor) -> torch.Tensor:
     if not isinstance(layer, (nn.Conv2d, nn.ConvTranspose2d)) or layer.groups != 1:
         raise TypeError(f"no fixed-point form for {type(layer).__name__}")
     transposed = isinstance(layer, nn.ConvTranspose2d)
-    cin = layer.weight.shape[0 if transposed else 1]
-    weight, shift = _fixed_weight(layer.weight, cin * layer.weight.shape[2] * layer.weight.shape[3])
-    high = x >> _LIMB  # x = high * 2^LIMB + low, 0 <= low < 2^LIMB
-    low = x - (high << _LIMB)
+    return fixed_conv(x, layer.weight, layer.bias, transposed=transposed, stride=layer.stride,
+                      padding=layer.padding, dilation=layer.dilation,
+                      output_padding=layer.output_padding if transposed else 0,
+                      weight_bits=weight_bits)
+
+
+def fixed_conv(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, *,
+               transposed: bool = False, stride=1, padding=0, dilation=1,
+               output_padding=0, weight_bits: int | None = None) -> torch.Tensor:
+    """A (transposed) convolution with ``weight`` and ``bias`` on int64 activation counts of
+    2^-SCALE_BITS, in exact fixed point (see :func:`hyper_synthesis_fixed`): the same integers
+    on every machine, with any thread count.
+
+    The weights become integers of ``weight_bits`` bits (default: the precision that fits
+    21-bit limbs); the activations are split into two limbs of ``53 - weight_bits -
+    log2(terms) - 1`` bits, so every product and partial sum is an integer below 2^53. When
+    every activation fits one limb (an exact integer test), one pass computes the same
+    integers at half the cost. Fewer weight bits make that the common case."""
+    cin = weight.shape[0 if transposed else 1]
+    terms = cin * weight.shape[2] * weight.shape[3]
+    log_terms = max(1, math.ceil(math.log2(terms)))
+    if weight_bits is None:
+        weight_bits, limb = _weight_bits(terms), _LIMB
+    else:
+        limb = 53 - weight_bits - log_terms - 1
+    weight, shift = _fixed_weight(weight, weight_bits)
 
     def conv(part: torch.Tensor) -> torch.Tensor:
         part = part.to(torch.float64)
         if transposed:
-            out = F.conv_transpose2d(part, weight, None, layer.stride, layer.padding,
-                                     layer.output_padding, 1, layer.dilation)
+            out = F.conv_transpose2d(part, weight, None, stride, padding, output_padding, 1,
+                                     dilation)
         else:
-            out = F.conv2d(part, weight, None, layer.stride, layer.padding, layer.dilation)
+            out = F.conv2d(part, weight, None, stride, padding, dilation)
         # every product and partial sum is an integer below 2^53: exact in any order
         return torch.round(out).to(torch.int64)
 
-    c_high, c_low = conv(high), conv(low)
-    if shift <= _LIMB:
-        out = (c_high << (_LIMB - shift)) + _round_shift(c_low, shift)
+    peak = int(x.abs().max()) if x.numel() else 0
+    if peak < 1 << limb:  # one limb: the same integers as the two-limb sum below
+        out = _round_shift(conv(x), shift)
     else:
-        quotient = c_high >> (shift - _LIMB)
-        rest = c_high - (quotient << (shift - _LIMB))
-        out = quotient + _round_shift((rest << _LIMB) + c_low, shift)
-    if layer.bias is not None:
-        bias = torch.round(layer.bias.detach().to(torch.float64).cpu() * float(1 << SCALE_BITS))
+        high = x >> limb  # x = high * 2^limb + low, 0 <= low < 2^limb
+        low = x - (high << limb)
+        c_high, c_low = conv(high), conv(low)
+        if shift <= limb:
+            out = (c_high << (limb - shift)) + _round_shift(c_low, shift)
+        else:
+            quotient = c_high >> (shift - limb)
+            rest = c_high - (quotient << (shift - limb))
+            out = quotient + _round_shift((rest << limb) + c_low, shift)
+    if bias is not None:
+        bias = torch.round(bias.detach().to(torch.float64).cpu() * float(1 << SCALE_BITS))
         out = out + bias.to(torch.int64).view(1, -1, 1, 1)
     return out
 
@@ -486,9 +520,21 @@ def hyper_synthesis_fixed(h_s: nn.Sequential, z_hat: torch.Tensor) -> torch.Tens
     and the decoded z alone. Runs on the CPU.
     """
     x = torch.round(z_hat.detach().to(torch.float64).cpu() * float(1 << SCALE_BITS))
-    x = x.to(torch.int64)
-    for layer in h_s:
-        x = _fixed_layer(layer, x.clamp(-_ACTIVATION_LIMIT, _ACTIVATION_LIMIT))
+    return fixed_forward(h_s, x.to(torch.int64))
+
+
+def fixed_forward(layers: nn.Sequential, x: torch.Tensor, weight_bits: int | None = None
+                  ) -> torch.Tensor:
+    """``layers`` (convolutions, transposed convolutions, leaky ReLUs) on int64 counts of
+    2^-SCALE_BITS in exact fixed point, as :func:`hyper_synthesis_fixed` runs h_s
+    (``weight_bits``: see :func:`fixed_conv`)."""
+    for layer in layers:
+        x = _fixed_layer(layer, clamp_counts(x), weight_bits)
+    return clamp_counts(x)
+
+
+def clamp_counts(x: torch.Tensor) -> torch.Tensor:
+    """Fixed-point activations kept below 2^42 counts in magnitude (the limbs' range)."""
     return x.clamp(-_ACTIVATION_LIMIT, _ACTIVATION_LIMIT)
 
 

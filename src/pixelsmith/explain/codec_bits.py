@@ -81,8 +81,9 @@ def bit_map(subject: Subject) -> BitMap:
 
     codec = subject.model
     if not isinstance(codec, (FactorizedPrior, MeanScaleHyperprior)):
-        raise PixelsmithError("a bit map needs a codec with an entropy model (codec-q1..q4); "
-                              "this one stores an 8-bit latent with zlib")
+        raise PixelsmithError("a bit map needs a codec with an entropy model and one y stream "
+                              "(codec-q1..q4); "
+                              f"this one is {type(codec).__name__}")
     data = compress(subject.x, model=codec)
     header, streams = unpack(data)
     height, width = header.padded_size

@@ -22,6 +22,7 @@ NETWORKS: dict[str, str] = {
     "codec-factorized": "pixelsmith.codec.models:FactorizedPrior",
     "codec-hyperprior": "pixelsmith.codec.models:MeanScaleHyperprior",
     "codec-ae": "pixelsmith.codec.models:ConvAECodec",
+    "codec-checkerboard": "pixelsmith.codec.checkerboard:CheckerboardHyperprior",
     "edsr": "pixelsmith.nets.edsr:EDSR",
     "feature-classifier": "pixelsmith.nets.classifier:FeatureClassifier",
 }
