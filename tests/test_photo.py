@@ -8,6 +8,7 @@ import torch
 
 import pixelsmith
 from pixelsmith.degrade import GaussianNoise, degrade
+from pixelsmith.degrade.known import Known
 from pixelsmith.degrade.resize import imresize
 from pixelsmith.errors import PixelsmithError
 from pixelsmith.io import read_image
@@ -29,7 +30,8 @@ def clean() -> torch.Tensor:
 def test_photo_methods_and_default() -> None:
     methods = task_methods("photo")
     assert {"photo-chain", "photo-classical"} <= set(methods)
-    assert default_method("photo", 3) == "photo-chain"
+    assert default_method("photo", 3, Known()) == "photo-chain"  # 1x: no default 1x model yet
+    assert default_method("photo", 3, Known(scale=4)) == "photo-x4"  # shipped, default at 4x
 
 
 def test_chain_denoises_a_noisy_photo_at_1x_and_enlarges_at_4x(clean) -> None:

@@ -237,6 +237,8 @@ def default_choice(task: str, channels: int | None = None, known: Known | None =
     if task == "deblur" and kernel_known and methods["deblur"].available():
         return "deblur", None
     scale = None if known is None else known.scale
+    if task == "photo" and known is not None and scale is None:
+        scale = 1  # a photo keeps its size unless --scale says otherwise
     models = {name: info for name, info in default_models(task).items()
               if getattr(methods.get(name), "kind", None) != "vae"}
     fitting = {name: info for name, info in models.items()
