@@ -94,7 +94,7 @@ def methods_for(scale: int, models: dict[int, str | None]) -> list[tuple[str, ob
     """(label, restorer) of every method compared at ``scale``."""
     rows = []
     if models.get(scale):
-        rows.append((f"photo{'-x4' if scale == 4 else ''} ({models[scale]})",
+        rows.append((Path(models[scale]).name,
                      Restorer("photo", models[scale])))
     rows.append(("photo-chain", Restorer("photo", "photo-chain")))
     rows.append(("photo-classical (CBM3D + bicubic)", Restorer("photo", "photo-classical")))
