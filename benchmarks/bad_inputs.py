@@ -86,7 +86,7 @@ def make_inputs(folder: Path) -> None:
     shutil.copy(SAMPLES / "shapes.png", batch / "c.png")
     stale = folder / "stale"
     stale.mkdir()
-    (stale / ".a.png.x1y2z3.tmp").write_bytes(b"left by kill -9")
+    (stale / ".a.png.x1y2z3ab.tmp").write_bytes(b"left by kill -9")  # mkstemp: 8 characters
     make_models(folder / "models")
 
 
