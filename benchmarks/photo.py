@@ -63,9 +63,12 @@ def held_out(name: str, scale: int, limit: int | None, inputs: Path) -> list[dic
 
 
 def model_source(value: str | None, workdir: Path) -> str | None:
-    """A model folder as given, or a training run's best checkpoint exported to ``workdir``."""
-    if value is None:
-        return None
+    """A shipped model's name or a model folder as given, or a training run's best checkpoint
+    exported to ``workdir``."""
+    from pixelsmith.zoo import shipped_models
+
+    if value is None or value in shipped_models():
+        return value
     path = Path(value)
     if (path / "config.json").exists():
         return str(path)
@@ -126,8 +129,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sets", default=",".join(SETS), help="comma-separated set names")
     parser.add_argument("--scales", default="1,4", help="1, 4 or both")
-    parser.add_argument("--photo", help="the 1x photo model: model folder or training run")
-    parser.add_argument("--photo-x4", help="the 4x photo model: model folder or training run")
+    parser.add_argument("--photo", help="the 1x photo model: shipped name, folder or run")
+    parser.add_argument("--photo-x4", help="the 4x photo model: shipped name, folder or run")
     parser.add_argument("--limit", type=int, help="first N images of every set (smoke runs)")
     parser.add_argument("--inputs", type=Path, default=ROOT / "runs" / "photo-heldout")
     parser.add_argument("--results", type=Path, default=ROOT / "docs" / "results")
