@@ -423,3 +423,11 @@ def test_the_cli_does_not_load_the_web_stack():
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                          check=True).stdout.strip()
     assert out == "[]"
+
+
+def test_api_page_loads_nothing_from_the_network(client):
+    pytest.importorskip("swagger_ui_bundle")
+    html = client.get("/docs").text
+    assert "cdn" not in html.lower() and "/docs-assets/swagger-ui-bundle.js" in html
+    for asset in ("swagger-ui-bundle.js", "swagger-ui.css"):
+        assert client.get(f"/docs-assets/{asset}").status_code == 200

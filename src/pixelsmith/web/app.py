@@ -71,9 +71,13 @@ def create_app(*, workers: int | None = None, max_waiting: int = 16,
         finally:
             app.state.manager.close()
 
+    swagger = _swagger_assets()  # /docs from the package, not from a CDN, when installed
     app = FastAPI(title="pixelsmith", version=__version__, lifespan=lifespan,
+                  docs_url=None if swagger else "/docs", redoc_url=None,
                   description="Restore, compress and generate images with pixelsmith. Jobs run "
                               "in a bounded queue; results are kept for a limited time.")
+    if swagger:
+        _serve_local_docs(app, swagger)
     app.state.limits = limits
     app.add_middleware(BodyLimit, max_bytes=2 * max_upload_bytes + FORM_OVERHEAD_BYTES)
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(hosts or LOOPBACK_NAMES))
@@ -292,3 +296,27 @@ def _prepare(folder: Path, task: str, data: bytes | None, mask: bytes | None, ma
                 raise PixelsmithError(f"the mask is {drawn.size[1]}x{drawn.size[0]} but the "
                                       f"image is {width}x{height}")
     return info
+
+
+def _swagger_assets() -> Path | None:
+    """The folder of Swagger UI's files from the ``swagger-ui-bundle`` package, if installed."""
+    try:
+        from swagger_ui_bundle import swagger_ui_path
+    except ImportError:
+        return None
+    folder = Path(swagger_ui_path)
+    return folder if (folder / "swagger-ui-bundle.js").is_file() else None
+
+
+def _serve_local_docs(app: FastAPI, folder: Path) -> None:
+    """The API page at /docs with Swagger UI's script and style served by this server."""
+    from fastapi.openapi.docs import get_swagger_ui_html
+
+    app.mount("/docs-assets", StaticFiles(directory=folder), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs():
+        return get_swagger_ui_html(openapi_url="/openapi.json", title="pixelsmith API",
+                                   swagger_js_url="/docs-assets/swagger-ui-bundle.js",
+                                   swagger_css_url="/docs-assets/swagger-ui.css",
+                                   swagger_favicon_url="/docs-assets/favicon-32x32.png")
