@@ -10,20 +10,10 @@ import time
 from pathlib import Path
 
 import pytest
+from cli_runner import run
 from PIL import Image as PILImage
 
 from pixelsmith.cli.batch import Job, Outcome, remove_stale_temps
-from pixelsmith.cli.main import main
-
-
-def run(capsys, *argv: str) -> tuple[int, str, str]:
-    try:
-        main(list(argv))
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture

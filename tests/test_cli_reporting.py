@@ -9,23 +9,15 @@ import warnings
 import numpy as np
 import pytest
 import torch
+from cli_runner import run
 from PIL import Image as PILImage
 
-from pixelsmith.cli.main import main
 from pixelsmith.degrade.known import Known
 from pixelsmith.errors import PixelsmithError, PixelsmithWarning
 
 LINE = re.compile(r"^pixelsmith: (?P<out>\S+): (?P<what>.+), (?P<secs>[\d.]+) s$")
 
 
-def run(capsys, *argv: str) -> tuple[int, str, str]:
-    try:
-        main(list(argv))
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture
