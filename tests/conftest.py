@@ -44,3 +44,16 @@ def assert_same_checkpoint(a: Path, b: Path, step: int, models: tuple[str, ...])
             assert torch.equal(value, second["models"][key][name]), (key, name)
     for name, value in first["ema"].items():
         assert torch.equal(value, second["ema"][name]), name
+
+
+@pytest.fixture(scope="session")
+def onnx_cache(tmp_path_factory):
+    """One ONNX export cache for the whole session (exports are slow; the ONNX tests share
+    them), set through the cache's environment variable."""
+    from pixelsmith.runtime.cache import CACHE_ENV
+
+    folder = tmp_path_factory.getbasetemp() / "onnx-cache"
+    patch = pytest.MonkeyPatch()
+    patch.setenv(CACHE_ENV, str(folder))
+    yield folder
+    patch.undo()

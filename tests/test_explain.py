@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from captum_marker import HAS_CAPTUM, needs_captum
 from cli_runner import run as run_cli
 from torch import nn
 
@@ -25,15 +26,6 @@ from pixelsmith.explain.sanity import (
 )
 from pixelsmith.explain.subject import load_subject, make_subject, rebind
 from pixelsmith.io import read_image
-
-try:
-    import captum.attr  # noqa: F401
-
-    HAS_CAPTUM = True
-except ImportError:
-    HAS_CAPTUM = False
-needs_captum = pytest.mark.skipif(not HAS_CAPTUM, reason="captum is not installed "
-                                  "(pip install 'pixelsmith[explain]')")
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -23,7 +23,7 @@ pytest.importorskip("onnxscript", reason="onnxscript not installed (pip install 
 
 import onnxruntime  # noqa: E402
 
-from pixelsmith.runtime.cache import CACHE_ENV, cached_export  # noqa: E402
+from pixelsmith.runtime.cache import cached_export  # noqa: E402
 from pixelsmith.runtime.onnx_export import (  # noqa: E402
     OPSET,
     class_sides,
@@ -31,7 +31,7 @@ from pixelsmith.runtime.onnx_export import (  # noqa: E402
     size_class,
 )
 
-pytestmark = pytest.mark.usefixtures("one_thread")
+pytestmark = pytest.mark.usefixtures("one_thread", "onnx_cache")
 
 SAMPLES = Path(__file__).resolve().parents[1] / "src" / "pixelsmith" / "samples"
 RESTORATION = sorted(name for name, info in shipped_models().items()
@@ -43,14 +43,6 @@ PARITY_CASES = [pytest.param(name, marks=() if shipped_models()[name].get("defau
 SIZES = [(48, 40), (67, 53)]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def shared_cache(tmp_path_factory):
-    """One export cache for the session (test_ort_backend uses the same folder)."""
-    folder = tmp_path_factory.getbasetemp() / "onnx-cache"
-    patch = pytest.MonkeyPatch()
-    patch.setenv(CACHE_ENV, str(folder))
-    yield folder
-    patch.undo()
 
 
 def crops(channels: int, height: int, width: int) -> torch.Tensor:

@@ -21,7 +21,7 @@ from pixelsmith.runtime import precision
 from pixelsmith.runtime.ort_backend import choose_backend, onnxruntime_available
 from pixelsmith.zoo import load_model
 
-pytestmark = pytest.mark.usefixtures("one_thread")
+pytestmark = pytest.mark.usefixtures("one_thread", "onnx_cache")
 
 SAMPLES = Path(__file__).resolve().parents[1] / "src" / "pixelsmith" / "samples"
 needs_ort = pytest.mark.skipif(not onnxruntime_available(),
@@ -29,16 +29,6 @@ needs_ort = pytest.mark.skipif(not onnxruntime_available(),
                                       "(pip install 'pixelsmith[fast]')")
 
 
-@pytest.fixture(scope="module", autouse=True)
-def shared_cache(tmp_path_factory):
-    """The session's export cache (the same folder test_onnx_export fills)."""
-    from pixelsmith.runtime.cache import CACHE_ENV
-
-    folder = tmp_path_factory.getbasetemp() / "onnx-cache"
-    patch = pytest.MonkeyPatch()
-    patch.setenv(CACHE_ENV, str(folder))
-    yield folder
-    patch.undo()
 
 
 def photo(height: int = 67, width: int = 53, gray: bool = False) -> torch.Tensor:

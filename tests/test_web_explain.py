@@ -10,6 +10,7 @@ import zipfile
 
 import numpy as np
 import pytest
+from captum_marker import needs_captum
 from PIL import Image
 
 pytest.importorskip("fastapi", reason="the web extra is not installed (pip install "
@@ -24,15 +25,6 @@ from pixelsmith.web.app import create_app  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
-try:
-    import captum.attr  # noqa: F401
-
-    HAS_CAPTUM = True
-except ImportError:
-    HAS_CAPTUM = False
-#: integrated gradients and Grad-CAM come from captum; without it their panels are skipped
-needs_captum = pytest.mark.skipif(not HAS_CAPTUM, reason="captum is not installed "
-                                  "(pip install 'pixelsmith[explain]')")
 
 SIZE = 48
 
