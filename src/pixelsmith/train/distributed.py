@@ -35,8 +35,13 @@ def setup(device: torch.device) -> Dist:
     return Dist(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")))
 
 
-def teardown() -> None:
+def teardown(wait_for_all: bool = True) -> None:
+    """Leave the process group. With ``wait_for_all`` every rank first waits for the others
+    (rank 0 validates and saves after the last step): a rank that tore down and exited while
+    another still used the group could abort in gloo's threads at exit."""
     if dist.is_available() and dist.is_initialized():
+        if wait_for_all:
+            dist.barrier()
         dist.destroy_process_group()
 
 

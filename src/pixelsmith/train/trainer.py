@@ -254,7 +254,7 @@ class Trainer:
             summary = self.summary(time.time() - started, self.step - start_step)
             for callback in self.callbacks:  # close writers and bars, so the process can exit
                 callback.on_train_end(self, summary)
-            distributed.teardown()
+            distributed.teardown(wait_for_all=False)  # the other ranks may be gone already
             raise
         finally:
             elapsed = time.time() - started
