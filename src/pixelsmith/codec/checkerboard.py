@@ -53,6 +53,7 @@ from pixelsmith.codec.models import (
     HYPER_HALO,
     HYPER_TILE,
     Codec,
+    HyperpriorTables,
     Quantizer,
     analysis,
     channel_ids,
@@ -127,7 +128,7 @@ def entropy_parameter_net(m: int) -> nn.Sequential:
                          conv(m * 8 // 3, 2 * m, 1, 1))
 
 
-class CheckerboardHyperprior(Codec):
+class CheckerboardHyperprior(HyperpriorTables, Codec):
     """Mean-scale hyperprior with a checkerboard context model (module notes).
 
     ``mixed_quantization`` changes training only, as in
@@ -156,16 +157,6 @@ class CheckerboardHyperprior(Codec):
     @property
     def kind(self) -> int:
         return KIND
-
-    def update(self) -> None:
-        self.entropy_z.update()
-        self.gaussian.update()
-
-    def finalized(self) -> bool:
-        return self.entropy_z.finalized() and self.gaussian.finalized()
-
-    def _z_centre(self) -> torch.Tensor:
-        return self.entropy_z.medians().view(1, -1, 1, 1)
 
     def analyse(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """The continuous latents y and z of x, before quantisation."""

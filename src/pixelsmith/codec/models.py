@@ -242,7 +242,25 @@ class FactorizedPrior(Codec):
         return self.synthesize(y_hat, crop)
 
 
-class MeanScaleHyperprior(Codec):
+class HyperpriorTables:
+    """The entropy tables of a codec with a hyperprior: a factorized prior for z
+    (``entropy_z``) and a Gaussian conditional for y (``gaussian``)."""
+
+    entropy_z: EntropyBottleneck
+    gaussian: GaussianConditional
+
+    def update(self) -> None:
+        self.entropy_z.update()
+        self.gaussian.update()
+
+    def finalized(self) -> bool:
+        return self.entropy_z.finalized() and self.gaussian.finalized()
+
+    def _z_centre(self) -> torch.Tensor:
+        return self.entropy_z.medians().view(1, -1, 1, 1)
+
+
+class MeanScaleHyperprior(HyperpriorTables, Codec):
     """A hyperprior: z = h_a(y) is coded with a factorized prior, and h_s(z_hat) predicts a
     Gaussian (mean and scale; scale only with ``mean=False``, Balle et al. 2018) for each
     element of y.
@@ -310,16 +328,6 @@ class MeanScaleHyperprior(Codec):
         if self.training and self.mixed_quantization:
             y_hat = straight_through_round(y, means)
         return {"x_hat": self.g_s(y_hat), "likelihoods": {"y": y_likelihood, "z": z_likelihood}}
-
-    def update(self) -> None:
-        self.entropy_z.update()
-        self.gaussian.update()
-
-    def finalized(self) -> bool:
-        return self.entropy_z.finalized() and self.gaussian.finalized()
-
-    def _z_centre(self) -> torch.Tensor:
-        return self.entropy_z.medians().view(1, -1, 1, 1)
 
     def analyse(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """The continuous latents y and z of x, before quantisation."""
