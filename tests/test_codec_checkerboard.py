@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from one_ulp import up
 from torch.nn import functional as F
 
 from pixelsmith.codec.api import compress, decompress, model_id, read_header
@@ -177,13 +178,6 @@ def test_fixed_point_parameters_follow_the_float_network():
 
 # -- determinism -------------------------------------------------------------------------------
 
-def _up(value):
-    """The next float above ``value`` (tensor or Python float; other values unchanged)."""
-    if isinstance(value, torch.Tensor) and value.is_floating_point():
-        return torch.nextafter(value, torch.full_like(value, math.inf))
-    if isinstance(value, float):
-        return math.nextafter(value, math.inf)
-    return value
 
 
 def test_symbols_and_means_survive_one_ulp_float_differences_and_two_threads(monkeypatch):
@@ -204,7 +198,7 @@ def test_symbols_and_means_survive_one_ulp_float_differences_and_two_threads(mon
         for name in names:
             original = getattr(owner, name)
             monkeypatch.setattr(owner, name,
-                                lambda *a, _f=original, **k: _up(_f(*a, **k)))
+                                lambda *a, _f=original, **k: up(_f(*a, **k)))
     # the nudge is real: the float network moves
     with torch.no_grad():
         assert not torch.equal(F.conv2d(torch.ones(1, 1, 1, 1), torch.ones(1, 1, 1, 1)),
@@ -354,7 +348,7 @@ def test_ladder_recipe_smoke_run_trains_validates_with_real_files_and_exports(qu
                          (math, ("exp", "log", "expm1", "sqrt"))):
         for name in names:
             original = getattr(owner, name)
-            monkeypatch.setattr(owner, name, lambda *a, _f=original, **k: _up(_f(*a, **k)))
+            monkeypatch.setattr(owner, name, lambda *a, _f=original, **k: up(_f(*a, **k)))
     api._LOADED.clear()
     with warnings.catch_warnings():
         warnings.simplefilter("error")

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from one_ulp import nudged
 from PIL import Image as PILImage
 from torch.nn import functional as F
 
@@ -52,19 +53,8 @@ def fresh(name: str):
         return load_codec(name)
 
 
-def _up(value):
-    """The next float above ``value`` (tensor or Python float; other values unchanged)."""
-    if isinstance(value, torch.Tensor) and value.is_floating_point():
-        return torch.nextafter(value, torch.full_like(value, math.inf))
-    if isinstance(value, float):
-        return math.nextafter(value, math.inf)
-    return value
 
 
-def _nudged(fn):
-    def wrapper(*args, **kwargs):
-        return _up(fn(*args, **kwargs))
-    return wrapper
 
 
 #: float functions the load path and table building call; the synthesis transforms' own
@@ -79,7 +69,7 @@ def simulate_other_host(monkeypatch, extra: tuple = ()) -> None:
     a host whose libm or vector units round the other way."""
     for owner, names in TABLE_FUNCTIONS + extra:
         for name in names:
-            monkeypatch.setattr(owner, name, _nudged(getattr(owner, name)))
+            monkeypatch.setattr(owner, name, nudged(getattr(owner, name)))
     api._LOADED.clear()
 
 
@@ -169,7 +159,7 @@ def test_fixed_point_hyper_synthesis_is_exact_under_perturbed_convolutions(monke
                         * 3) + codec._z_centre()
     exact = hyper_synthesis_fixed(codec.h_s, z_hat)
     for name in ("conv2d", "conv_transpose2d"):
-        monkeypatch.setattr(F, name, _nudged(getattr(F, name)))
+        monkeypatch.setattr(F, name, nudged(getattr(F, name)))
     assert torch.equal(hyper_synthesis_fixed(codec.h_s, z_hat), exact)
     monkeypatch.undo()
     with torch.no_grad():
