@@ -14,3 +14,9 @@ def run(capsys, *argv: str) -> tuple[int, str, str]:
         code = int(exc.code or 0)
     out, err = capsys.readouterr()
     return code, out, err
+
+
+def run_err(capsys, *argv) -> tuple[int, str]:
+    """Run the CLI with ``argv`` (paths allowed); returns (exit code, stderr)."""
+    code, _, err = run(capsys, *map(str, argv))
+    return code, err

@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from cli_runner import run_err as run
 from PIL import Image as PILImage
 
-from pixelsmith.cli.main import main
 from pixelsmith.degrade.known import Known
 from pixelsmith.errors import PixelsmithError
 from pixelsmith.io import load_image, save_image
@@ -24,14 +24,6 @@ from pixelsmith.restoration.restorer import Restorer
 ZOO = Path(__file__).resolve().parents[1] / "src" / "pixelsmith" / "zoo"
 
 
-def run(capsys, *argv: str) -> tuple[int, str]:
-    """Run the CLI in-process; (exit code, stderr)."""
-    try:
-        main([str(a) for a in argv])
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    return code, capsys.readouterr().err
 
 
 def assert_one_line_error(code: int, err: str, match: str = "") -> None:

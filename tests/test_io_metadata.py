@@ -6,20 +6,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from cli_runner import run_err as run
 from PIL import Image as PILImage
 from PIL import ImageCms
 
-from pixelsmith.cli.main import main
 from pixelsmith.io import image_metadata, load_image, save_image
-
-
-def run(capsys, *argv) -> tuple[int, str]:
-    try:
-        main([str(a) for a in argv])
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    return code, capsys.readouterr().err
 
 
 @pytest.fixture(scope="module")
