@@ -274,11 +274,8 @@ def _restore_in_processes(jobs, restorer_args: dict, options: dict, max_pixels: 
 
 def _restore_line(restorer, known, options: dict, samples: int | None) -> str:
     """What ``restore`` says about one output: method and the parameters it used."""
-    from pixelsmith.restoration.registry import get_method
-
-    name = restorer.last_method
-    parts = [name]
-    method = get_method(restorer.task, name)
+    method = restorer.last_run  # the Method itself: no registry look-up per output
+    parts = [method.name]
     # sigma when the method used it or the user gave it (a VAE ignores the estimate)
     if known.sigma is not None and ("sigma" in method.needs or options["sigma"] != "auto"):
         parts.append(f"sigma {float(known.sigma) * 255:.3g}"

@@ -43,15 +43,19 @@ class PhotoChain:
 
     def __init__(self) -> None:
         self.options = RunOptions()
+        self._steps: dict[str, Restorer] = {}  # loaded once per task, reused for every image
 
     def configure(self, options: RunOptions) -> None:
         self.options = options.checked()
+        self._steps.clear()
 
     def _restore(self, task: str, y: torch.Tensor, known: Known) -> torch.Tensor:
-        run = self.options
-        restorer = Restorer(task, self.method_for(task), device=run.device, tile=run.tile,
-                            overlap=run.overlap, precision=run.precision)
-        return restorer(y, known)
+        if task not in self._steps:
+            run = self.options
+            self._steps[task] = Restorer(task, self.method_for(task), device=run.device,
+                                         tile=run.tile, overlap=run.overlap,
+                                         precision=run.precision)
+        return self._steps[task](y, known)
 
     def method_for(self, task: str) -> str | None:
         """The method of each step: None is the task's default for the input."""

@@ -9,7 +9,6 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from pixelsmith.data.augment import dihedral, dihedral_inverse
 from pixelsmith.degrade.known import TASKS, Known
 from pixelsmith.errors import PixelsmithError, PixelsmithWarning
 from pixelsmith.restoration.method import ConfiguredMethod, RestoreMethod, SamplingMethod
@@ -74,6 +73,7 @@ class Restorer:
         self._variants: dict[str, Restorer] = {}
         self._choices: dict[tuple, str] = {}  # (channels, scale, kernel given) -> method name
         self.method: Method = get_method(task, method or default_method(task))
+        self.last_run: Method = self.method  # the method that ran last (a default's choice)
         self.last_method: str = self.method.name
         if samples is not None:
             if self.method.kind != "vae":
@@ -162,7 +162,7 @@ class Restorer:
 
         ``progress(done, total)`` is called per fitting step and per sample."""
         known = known or Known()
-        self.last_method = self.name
+        self.last_run, self.last_method = self.method, self.name
         if not isinstance(self._fn, SamplingMethod):
             raise PixelsmithError(f"an uncertainty map needs a VAE method; '{self.name}' is a "
                                   f"{self.method.kind} method")
@@ -178,7 +178,7 @@ class Restorer:
         the end; VAE methods report per fitting step and per sample."""
         known = known or Known()
         chosen = self.for_input(y, known)
-        self.last_method = chosen.name
+        self.last_run, self.last_method = chosen.method, chosen.name
         if chosen is not self:
             return chosen(y, known, progress)
         self.check(y, known)
@@ -211,6 +211,8 @@ def self_ensemble(fn, y: torch.Tensor, known: Known,
                   progress: Callable[[int, int], None] | None = None) -> torch.Tensor:
     """The mean of ``fn`` over the 8 dihedral transforms of ``y`` (flips and quarter turns),
     each output turned back; the mask and the blur kernel turn with the image."""
+    from pixelsmith.data.augment import dihedral, dihedral_inverse  # loads the data package
+
     total = None
     for k in range(8):
         turned = known.with_(
