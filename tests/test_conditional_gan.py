@@ -339,3 +339,21 @@ def test_shipped_recipes_build(name, task, in_channels):
     models = family.build_models()
     if in_channels is not None:
         assert models["discriminator"].in_channels == in_channels
+
+
+def test_split_seed_keeps_an_earlier_stages_held_out_images(tmp_path, faces):
+    """A later stage draws its own patches (train.seed) but holds out the same images."""
+    from pixelsmith.train.families import build_family
+
+    def held_out(**data) -> list[str]:
+        cfg = tiny(faces, tmp_path / "run", task="deblur", family="restoration")
+        cfg["data"].update(data)
+        cfg["train"]["seed"] = 3
+        family = build_family(recipe_from_dict(cfg), torch.device("cpu"))
+        family.train_dataset()
+        return [str(path) for path in family.val_files]
+
+    _, stage_one = split_indices(12, val_fraction=0.25, seed=0)
+    files = sorted(str(path) for path in faces.iterdir())
+    assert held_out(split_seed=0) == [files[i] for i in stage_one]
+    assert held_out() != held_out(split_seed=0)  # without it, train.seed draws the split

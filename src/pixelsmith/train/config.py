@@ -45,6 +45,8 @@ class DataConfig(Section):
     num_workers: int = Field(0, ge=0)
     cache: bool = True
     val_fraction: float = Field(0.0, ge=0.0, lt=1.0)  # split held-out images from train
+    split_seed: int | None = None  # seed of that split; None: train.seed (a later stage keeps
+    #                                the split of the stage it continues by giving its seed)
     augment: AugmentConfig = Field(default_factory=AugmentConfig)
 
 

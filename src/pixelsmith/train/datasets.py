@@ -6,7 +6,8 @@ turns the degradation section into a :class:`~pixelsmith.degrade.draws.Degradati
 :func:`synthesis_datasets` gives (training, validation) whole-image sets: ``data.kind``
 (``folder``, ``mnist``, ``fashion-mnist``, ``cifar10``, ``faces``), a held-out split of
 ``data.train`` (``data.val_fraction``, else ``min(1000, n // 10)`` images, drawn by
-``train.seed``) unless ``val.data`` names a folder, capped by ``val.limit``.
+``data.split_seed``, else ``train.seed``) unless ``val.data`` names a folder, capped by
+``val.limit``.
 """
 
 from __future__ import annotations
@@ -30,6 +31,12 @@ def data_path(value: str) -> Path:
     if path.exists() or path.is_absolute():
         return path
     return data_root() / value
+
+
+def split_seed(recipe: Recipe) -> int:
+    """Seed of the train/validation split: ``data.split_seed``, else ``train.seed``."""
+    seed = recipe.data.split_seed
+    return recipe.train.seed if seed is None else seed
 
 
 def train_roots(recipe: Recipe) -> list[Path]:
@@ -127,7 +134,7 @@ def synthesis_datasets(recipe: Recipe, channels: int, image_size: int
     else:
         split = ({"val_fraction": cfg.val_fraction} if cfg.val_fraction > 0
                  else {"val_count": min(1000, max(1, n // 10))})
-        train_idx, val_idx = split_indices(n, seed=recipe.train.seed, **split)
+        train_idx, val_idx = split_indices(n, seed=split_seed(recipe), **split)
         val_set = SynthesisItems(source, val_idx, size=image_size, channels=channels)
     if val.limit:
         val_set.indices = val_set.indices[:val.limit]

@@ -27,6 +27,7 @@ from pixelsmith.train.config import Recipe
 from pixelsmith.train.datasets import (
     data_path,
     degradation_spec,
+    split_seed,
     synthesis_datasets,
     train_roots,
 )
@@ -109,7 +110,7 @@ class RestorationFamily(Family):
         files = list_images(train_roots(self.recipe))
         if self.recipe.val.data is None and cfg.val_fraction > 0:
             train_idx, val_idx = split_indices(len(files), val_fraction=cfg.val_fraction,
-                                               seed=self.recipe.train.seed)
+                                               seed=split_seed(self.recipe))
             self.val_files = [files[i] for i in val_idx]
             files = [files[i] for i in train_idx]
         elif self.recipe.val.data is not None:
