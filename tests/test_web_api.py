@@ -124,6 +124,28 @@ def test_result_is_the_cli_output_byte_for_byte(app, client, tmp_path):
     assert client.get(job["files"]["result"]).content == (tmp_path / "cli.png").read_bytes()
 
 
+def test_strength_is_the_cli_output_byte_for_byte(app, client, tmp_path):
+    source = tmp_path / "noisy.png"
+    source.write_bytes(png_bytes(seed=4))
+    job = run_job(app, client, "denoise", source.read_bytes(), name="noisy.png", method="tv",
+                  sigma="20", strength="0.4")
+    assert job["status"] == "done", job["error"]
+    assert job["info"]["strength"] == 0.4
+    main(["restore", str(source), "-o", str(tmp_path / "cli.png"), "--task", "denoise",
+          "--method", "tv", "--sigma", "20", "--strength", "0.4"])
+    assert client.get(job["files"]["result"]).content == (tmp_path / "cli.png").read_bytes()
+    full = run_job(app, client, "denoise", source.read_bytes(), method="tv", sigma="20")
+    assert "strength" not in full["info"]
+    assert client.get(full["files"]["result"]).content != (tmp_path / "cli.png").read_bytes()
+
+
+@pytest.mark.parametrize("value", ["1.5", "-0.1", "nan", "half"])
+def test_bad_strength_is_one_line(client, value):
+    response = submit(client, "denoise", png_bytes(), strength=value)
+    assert response.status_code == 400
+    assert response.json()["detail"].startswith("strength must be")
+
+
 def test_inpaint_fills_the_mask(app, client):
     job = run_job(app, client, "inpaint", png_bytes(), mask=mask_bytes(), method="biharmonic")
     assert job["status"] == "done", job["error"]

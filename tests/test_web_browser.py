@@ -116,6 +116,21 @@ def test_denoise_in_the_page_matches_the_cli(server, browser, photo, tmp_path):
     page.close()
 
 
+def test_strength_slider_is_sent_and_reported(server, browser, photo):
+    page = browser.new_page(viewport={"width": 1200, "height": 800})
+    page.goto(server + "/")
+    page.set_input_files("#file", str(photo))
+    page.locator("#strength").fill("0.35")
+    expect(page.locator("#strength-value")).to_have_text("0.35")
+    page.click("#run")
+    expect(page.locator("#progress-text")).to_have_text("done 100%", timeout=60_000)
+    expect(page.locator("#info")).to_contain_text("strength")
+    expect(page.locator("#info")).to_contain_text("0.35")
+    page.select_option("#task", "inpaint")  # no strength for inpainting
+    expect(page.locator("#strength")).to_be_hidden()
+    page.close()
+
+
 def test_a_bad_file_shows_one_line_and_the_page_goes_on(server, browser, tmp_path):
     page = browser.new_page()
     page.goto(server + "/")

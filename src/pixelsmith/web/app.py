@@ -131,6 +131,8 @@ def create_app(*, workers: int | None = None, max_waiting: int = 16,
         quality: Annotated[str, Form(description="dejpeg (and explain with a de-JPEG model): "
                                                  "JPEG quality 1-100, or auto.")] = "",
         scale: Annotated[str, Form(description="sr: factor (default 4).")] = "",
+        strength: Annotated[str, Form(description="denoise/dejpeg/sr/deblur/photo: 0 (the input) "
+                                      "to 1 (full restoration, the default).")] = "",
         kernel: Annotated[str, Form(description="deblur: " + work.KERNEL_FORMS)] = "",
         codec_quality: Annotated[str, Form(description="compress: 1 (smallest) to 4 (best).")] = "",
         model: Annotated[str, Form(description="generate: a shipped VAE or GAN; explain: a "
@@ -149,6 +151,7 @@ def create_app(*, workers: int | None = None, max_waiting: int = 16,
             "gives PNG), jpeg, tiff or webp.")] = "",
     ) -> dict:
         form = {"method": method, "sigma": sigma, "quality": quality, "scale": scale,
+                "strength": strength,
                 "kernel": kernel, "codec_quality": codec_quality, "model": model, "seed": seed,
                 "count": count, "temperature": temperature, "kind": kind, "at": at,
                 "format": output_format}

@@ -96,6 +96,19 @@ def _int(name: str, value, low: int, high: int, default: int) -> int:
     return number
 
 
+def _strength(value) -> float:
+    text = _text(value)
+    if not text:
+        return 1.0
+    try:
+        number = float(text)
+    except ValueError:
+        raise PixelsmithError(f"strength must be a number in 0-1, not '{text}'") from None
+    if not 0.0 <= number <= 1.0:  # also refuses nan
+        raise PixelsmithError(f"strength must be in 0-1, not {text}")
+    return number
+
+
 def parse_kernel(text: str) -> list | None:
     """A blur kernel from ``gaussian:SIGMA`` or ``disk:RADIUS`` (None for blind deblurring),
     as nested lists so that the options stay JSON."""
@@ -157,6 +170,7 @@ def check_options(task: str, form: dict) -> dict:
 
 def _restore_options(task: str, form: dict, parse_sigma, parse_quality) -> dict:
     from pixelsmith.restoration.registry import task_methods
+    from pixelsmith.restoration.restorer import BLENDABLE_TASKS
 
     method = _text(form.get("method")) or None
     if method is not None:
@@ -177,6 +191,8 @@ def _restore_options(task: str, form: dict, parse_sigma, parse_quality) -> dict:
         options["scale"] = _int("scale", form.get("scale"), 1, 4, 1)
     if task == "deblur":
         options["kernel"] = parse_kernel(form.get("kernel"))
+    if task in BLENDABLE_TASKS:
+        options["strength"] = _strength(form.get("strength"))
     options["format"] = check_format(form.get("format"))
     return options
 
@@ -224,13 +240,13 @@ class Models:
         self._restorers: dict = {}
         self._generators: dict = {}
 
-    def restorer(self, task: str, method: str | None):
+    def restorer(self, task: str, method: str | None, strength: float = 1.0):
         from pixelsmith.restoration.restorer import Restorer
 
         with self._lock:
-            key = (task, method)
+            key = (task, method, strength)
             if key not in self._restorers:
-                self._restorers[key] = Restorer(task, method)
+                self._restorers[key] = Restorer(task, method, strength=strength)
             return self._restorers[key]
 
     def generator(self, name: str):
@@ -266,7 +282,7 @@ class Runner:
 
         opts = job.options
         folder: Path = job.folder
-        restorer = self.models.restorer(job.task, opts.get("method"))
+        restorer = self.models.restorer(job.task, opts.get("method"), opts.get("strength", 1.0))
         options = {"sigma": opts.get("sigma"), "quality": opts.get("quality"),
                    "scale": opts.get("scale"), "kernel": build_kernel(opts.get("kernel")),
                    "mask": folder / MASK if job.task == "inpaint" else None}
@@ -292,6 +308,8 @@ class Runner:
             info["quality"] = known.quality
         if known.scale is not None:
             info["scale"] = known.scale
+        if restorer.strength != 1.0:
+            info["strength"] = restorer.strength
         name = job.info.get("download", "image")
         download = f"{name}-{job.task}{suffix(fmt)}"
         return info, {"result": (result, MEDIA_TYPES[fmt], download),

@@ -273,10 +273,11 @@ function maskBlob() {
 function formFor(task) {
   const form = new FormData();
   form.append("task", task);
-  const fields = { denoise: ["method", "sigma", "format"], dejpeg: ["method", "quality", "format"],
-                   sr: ["method", "scale", "format"],
-                   deblur: ["method", "sigma", "kernel", "format"],
-                   photo: ["method", "photo-scale", "format"],
+  const fields = { denoise: ["method", "sigma", "strength", "format"],
+                   dejpeg: ["method", "quality", "strength", "format"],
+                   sr: ["method", "scale", "strength", "format"],
+                   deblur: ["method", "sigma", "kernel", "strength", "format"],
+                   photo: ["method", "photo-scale", "strength", "format"],
                    inpaint: ["method", "format"], compress: ["codec-quality"], decompress: [],
                    generate: ["generator", "seed", "count", "temperature"],
                    explain: ["explain-model", "kind", "at", "sigma", "quality"] }[task];
@@ -462,6 +463,7 @@ function showInfo(job) {
                                                (o.sigma === "auto" ? " (estimated)" : "")]);
   if (job.info.quality !== undefined) rows.push(["JPEG quality", job.info.quality]);
   if (job.info.scale !== undefined) rows.push(["scale", "x" + job.info.scale]);
+  if (job.info.strength !== undefined) rows.push(["strength", job.info.strength.toFixed(2)]);
   if (o.kernel !== undefined) rows.push(["kernel", o.kernel ? o.kernel.join(":") : "blind"]);
   if (o.codec_quality !== undefined) rows.push(["quality", "q" + o.codec_quality]);
   if (job.info.bytes !== undefined) {
@@ -552,6 +554,9 @@ document.addEventListener("DOMContentLoaded", () => {
   $("explain-model").addEventListener("change", explainModelChanged);
   $("point-image").addEventListener("click", pickPoint);
   $("at").addEventListener("input", placeMark);
+  $("strength").addEventListener("input", () => {
+    $("strength-value").textContent = Number($("strength").value).toFixed(2);
+  });
   $("run").addEventListener("click", run);
   loadCatalogue().catch((error) => showError(error.message));
 });
