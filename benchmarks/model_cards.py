@@ -81,6 +81,11 @@ PROVENANCE = {
     "codec-q3": ("two stages. Stage 1 is `configs/codec-q3-stage1.yaml`, the ladder's base, "
                  "18,000 steps from scratch, exported from best.pt (step 17,000). "
                  + codec_stage2("codec-q3") + CODEC_FP16),
+    "photo-x4": ("two stages. Stage 1 is `configs/photo-x4-stage1.yaml` (L1 loss, 6000 steps "
+                 "from the shipped sr-x4, best validation step 4750: psnr 21.15; shipped as "
+                 "this model before); the lines above are stage 2, `configs/photo-x4.yaml`, "
+                 "from stage 1's export (`init:`) with an L2 loss at a low learning rate, on "
+                 "the same held-out images (`data.split_seed: 0`)."),
     "dejpeg-gray": staged("dejpeg-gray", 2),
     "denoise-color": staged("denoise-color", 3),
     "denoise-gray": staged("denoise-gray", 4),
