@@ -259,6 +259,18 @@ def test_cli_reconstruct_file_and_folder(tmp_path, capsys, folders, pictures):
                                torch.round(expected * 255) / 255, rtol=0, atol=1 / 255)
 
 
+def test_cli_reconstruct_skip_existing_resumes_a_folder(tmp_path, capsys, folders, pictures):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "b.png").write_bytes(b"left as it is")
+    code, _, err = run(capsys, "reconstruct", "--method", str(folders["ae"]),
+                       str(pictures["a"].parent), "-o", str(out), "--skip-existing")
+    assert code == 0, err
+    assert "(1 skipped: already there)" in err
+    assert (out / "b.png").read_bytes() == b"left as it is"
+    assert _leftovers(out) == ["a.png", "b.png", "rgb.png"]
+
+
 def test_cli_interpolate_images_and_seeds(tmp_path, capsys, folders, pictures):
     code, _, err = run(capsys, "interpolate", "--method", str(folders["vae"]),
                        str(pictures["a"]), str(pictures["b"]), "--steps", "4",

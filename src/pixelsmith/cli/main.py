@@ -12,6 +12,7 @@ import click
 
 from pixelsmith._version import __version__
 from pixelsmith.cli.explain import explain as explain_command
+from pixelsmith.cli.options import quiet_option, skip_existing_option
 from pixelsmith.cli.serve import serve
 from pixelsmith.cli.synthesis import register_synthesis
 from pixelsmith.deploy.commands import register_deploy
@@ -20,15 +21,6 @@ from pixelsmith.errors import PixelsmithError
 TASK_CHOICES = ("denoise", "deblur", "inpaint", "sr", "dejpeg", "photo")
 EVALUATED_TASKS = TASK_CHOICES[:-1]  # photo has its own benchmark (benchmarks.photo)
 
-quiet_option = click.option(
-    "-q", "--quiet", is_flag=True,
-    help="No progress bars and no line per output; errors, notes and warnings still show.",
-)
-skip_existing_option = click.option(
-    "--skip-existing", is_flag=True,
-    help="Leave outputs that already exist (resume an interrupted folder; outputs appear only "
-         "once complete).",
-)
 
 max_pixels_option = click.option(
     "--max-pixels", type=click.IntRange(min=1), default=100_000_000, show_default=True,

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import click
 
+from pixelsmith.cli.options import quiet_option, skip_existing_option
 from pixelsmith.errors import PixelsmithError
 
 method_option = click.option(
@@ -21,10 +22,6 @@ method_option = click.option(
 )
 device_option = click.option(
     "--device", metavar="DEVICE", help="cpu, cuda or cuda:N (default: cuda when available).",
-)
-quiet_option = click.option(
-    "-q", "--quiet", is_flag=True,
-    help="No progress bar and no line per output; errors and notes still show.",
 )
 padding_option = click.option(
     "--padding", default="2", show_default=True, metavar="PX",
@@ -199,8 +196,9 @@ def generate(method, count, seed, temperature, output, out_dir, nrow, padding, d
 @device_option
 @click.option("--max-pixels", default="100000000", show_default=True, metavar="N",
               help="Refuse images larger than this many pixels.")
+@skip_existing_option
 @quiet_option
-def reconstruct(method, inputs, output, device, max_pixels, quiet) -> None:
+def reconstruct(method, inputs, output, device, max_pixels, skip_existing, quiet) -> None:
     """Encode and decode images with an autoencoder or VAE (one file, several, or folders).
 
     Inputs are converted to the model's channels and resized (aspect kept, center crop) to its
@@ -210,6 +208,7 @@ def reconstruct(method, inputs, output, device, max_pixels, quiet) -> None:
     Examples:
       pixelsmith reconstruct --method vae-mnist digit.png -o digit-rec.png
       pixelsmith reconstruct --method ae-cifar10 photos/ -o reconstructed/
+      pixelsmith reconstruct --method ae-cifar10 photos/ -o reconstructed/ --skip-existing
     """
     from pixelsmith.cli.batch import finish, plan_outputs, run_jobs
     from pixelsmith.cli.report import Reporter
@@ -233,7 +232,8 @@ def reconstruct(method, inputs, output, device, max_pixels, quiet) -> None:
         return f"reconstructed by {Path(method).name}"
 
     reporter = Reporter(quiet)
-    outcome = run_jobs(jobs, work, f"reconstruct ({Path(method).name})", reporter=reporter)
+    outcome = run_jobs(jobs, work, f"reconstruct ({Path(method).name})", reporter=reporter,
+                       skip_existing=skip_existing)
     if several and notes:
         _note(f"{len(notes)} of {len(jobs)} inputs were converted or resized to fit the "
               f"{model.channels}-channel {model.image_size}x{model.image_size} model")
