@@ -94,8 +94,11 @@ def quantize_command(model, calibrate, output, images, crop, method, seed, max_s
 @click.option("--finetune", type=click.IntRange(min=0), default=0, show_default=True,
               metavar="STEPS", help="Fine-tune for this many steps of the model's own recipe "
                                     "(its training data must be on this machine).")
+@click.option("--round-to", type=click.IntRange(min=1), default=8, show_default=True,
+              metavar="N", help="Keep a multiple of N channels in every group (the nearest to "
+                                "the share; 1: exactly the share). Odd widths run slower.")
 @click.option("--device", help="Fine-tuning device: cpu, cuda or cuda:N.")
-def prune_command(model, output, channels, finetune, device) -> None:
+def prune_command(model, output, channels, finetune, round_to, device) -> None:
     """Remove whole channels of a restoration model: a smaller dense network (torch-pruning).
 
     \b
@@ -104,7 +107,8 @@ def prune_command(model, output, channels, finetune, device) -> None:
     """
     from pixelsmith.deploy.prune import prune_model
 
-    path = prune_model(model, output, ratio=channels, finetune=finetune, device=device)
+    path = prune_model(model, output, ratio=channels, finetune=finetune, device=device,
+                       round_to=round_to)
     from pixelsmith.zoo import read_config
 
     counts = read_config(path)["pruned"]["parameters"]

@@ -23,6 +23,10 @@ from torch import nn
 from pixelsmith.errors import PixelsmithError
 
 INSTALL_HINT = "pip install 'pixelsmith[prune]'"
+#: kept channel counts are multiples of this: on this project's CPU (oneDNN / ONNX Runtime,
+#: AVX2 and AVX-512 blocks of 8 and 16 floats) odd widths such as 11, 45 or 89 made pruned
+#: networks slower than unpruned ones; benchmarks/prune_widths.py measures the choice
+ROUND_TO = 8
 
 
 def _example_inputs(net: nn.Module) -> tuple[torch.Tensor, ...]:
@@ -47,8 +51,24 @@ def pruned_args(net: nn.Module, name: str, args: dict) -> dict:
     return {**args, "features": net.head.out_channels}
 
 
-def prune_network(net: nn.Module, config: dict, ratio: float) -> tuple[nn.Module, dict]:
-    """Remove ``ratio`` of the channels of every prunable group of ``net`` (a loaded model).
+def _rounding_pruner(torch_pruning):
+    """torch-pruning's magnitude pruner, keeping the multiple of ``round_to`` *nearest* to the
+    requested width (torch-pruning rounds down, which turns 30% of 16 channels into 50%), and
+    never fewer than one multiple nor more than the layer has."""
+
+    class NearestRoundPruner(torch_pruning.pruner.MagnitudePruner):
+        def _round_to(self, n_pruned: int, current_channels: int, round_to: int) -> int:
+            kept = round((current_channels - n_pruned) / round_to) * round_to
+            kept = min(current_channels, max(round_to, kept))
+            return current_channels - kept
+
+    return NearestRoundPruner
+
+
+def prune_network(net: nn.Module, config: dict, ratio: float,
+                  round_to: int = ROUND_TO) -> tuple[nn.Module, dict]:
+    """Remove ``ratio`` of the channels of every prunable group of ``net`` (a loaded model),
+    keeping a multiple of ``round_to`` channels in each (the nearest to the share; 1: exact).
 
     Returns a freshly built dense network with the pruned weights and its network config.
     """
@@ -66,9 +86,13 @@ def prune_network(net: nn.Module, config: dict, ratio: float) -> tuple[nn.Module
         raise PixelsmithError(f"the share of channels to remove must be between 0 and 1, "
                               f"not {ratio:g}")
     work = copy.deepcopy(net).eval().to("cpu", memory_format=torch.contiguous_format)
-    pruner = torch_pruning.pruner.MagnitudePruner(
+    if round_to < 1:
+        raise PixelsmithError(f"channel counts must round to a positive multiple, "
+                              f"not {round_to}")
+    pruner = _rounding_pruner(torch_pruning)(
         work, _example_inputs(work), importance=torch_pruning.importance.MagnitudeImportance(p=1),
-        pruning_ratio=ratio, ignored_layers=[_output_layer(work, name)])
+        pruning_ratio=ratio, ignored_layers=[_output_layer(work, name)],
+        round_to=round_to if round_to > 1 else None)
     pruner.step()
     args = pruned_args(work, name, config["network"].get("args", {}))
     dense = build_network(name, args)
@@ -93,8 +117,9 @@ def _finetune(package: Path, config: dict, steps: int, work: Path, device: str |
     data["model"] = {**data["model"], "args": config["network"]["args"]}
     data["init"] = str(package)
     data["freeze"] = []
+    # the EMA ramps its decay up: a short fine-tune's average is not held back by the start
     data["train"] = {**data["train"], "steps": int(steps), "epochs": None,
-                     "checkpoint_every": max(1, int(steps))}
+                     "checkpoint_every": max(1, int(steps)), "ema_warmup": True}
     data["val"] = {**data["val"], "every": max(1, int(steps))}
     data["schedule"] = {**data["schedule"], "warmup_steps": 0}
     data["early_stopping"] = {"patience": None, "min_delta": 0.0}
@@ -106,9 +131,11 @@ def _finetune(package: Path, config: dict, steps: int, work: Path, device: str |
 
 
 def prune_model(model: str | Path, output: str | Path, ratio: float = 0.3,
-                finetune: int = 0, device: str | None = None) -> Path:
-    """Prune ``model`` (shipped name or folder) by ``ratio`` of its channels into ``output``,
-    then fine-tune it for ``finetune`` steps of its own recipe (0: no fine-tuning)."""
+                finetune: int = 0, device: str | None = None,
+                round_to: int = ROUND_TO) -> Path:
+    """Prune ``model`` (shipped name or folder) by ``ratio`` of its channels into ``output``
+    (widths multiples of ``round_to``), then fine-tune it for ``finetune`` steps of its own
+    recipe (0: no fine-tuning)."""
     from pixelsmith.zoo import load_model, read_config, resolve_model_dir, save_model
 
     source = resolve_model_dir(model)
@@ -119,12 +146,12 @@ def prune_model(model: str | Path, output: str | Path, ratio: float = 0.3,
     if output.resolve() == source.resolve():
         raise PixelsmithError("the output folder must differ from the model's folder")
     net = load_model(source)
-    dense, network = prune_network(net, config, ratio)
+    dense, network = prune_network(net, config, ratio, round_to)
     before = sum(p.numel() for p in net.parameters())
     after = sum(p.numel() for p in dense.parameters())
     kept = {key: config[key] for key in ("task", "family", "channels", "needs", "summary")
             if key in config}
-    pruned = {"ratio": ratio, "source": {"name": config.get("name"),
+    pruned = {"ratio": ratio, "round_to": round_to, "source": {"name": config.get("name"),
                                          "sha256": config.get("sha256")},
               "parameters": {"before": before, "after": after}, "finetune_steps": finetune}
     package = {"name": output.name, **kept, "network": network,
