@@ -18,7 +18,7 @@ import click
               help="Inpainting models only: export for inputs whose smaller side is up to PX "
                    "(their hole filling depends on it; the restore tile). Others take any size.")
 def export_onnx_command(model, output, max_side) -> None:
-    """Export a restoration model (shipped name or model folder) to one ONNX file.
+    """Export a restoration model or a codec's synthesis transform to one ONNX file.
 
     \b
     The graph takes float32 NCHW images in [0, 1] of any batch, height and width
@@ -29,6 +29,7 @@ def export_onnx_command(model, output, max_side) -> None:
     Examples:
       pixelsmith export-onnx denoise-color -o denoise-color.onnx
       pixelsmith export-onnx models/my-run -o my-run.onnx
+      pixelsmith export-onnx codec-q2 -o synth.onnx   # latent -> image (x16), N x M x h x w
     """
     from pixelsmith.errors import PixelsmithError
     from pixelsmith.runtime.ort_backend import INSTALL_HINT, onnxruntime_available
@@ -36,9 +37,13 @@ def export_onnx_command(model, output, max_side) -> None:
     if not onnxruntime_available():
         raise PixelsmithError(f"export-onnx needs onnx, onnxscript and onnxruntime: "
                               f"{INSTALL_HINT}")
+    from pixelsmith.runtime.codec_export import export_codec, is_codec
     from pixelsmith.runtime.onnx_export import describe, export_onnx
 
-    path = export_onnx(model, output, max_side=max_side)
+    if is_codec(model):  # its synthesis transform: decoded latent -> image
+        path = export_codec(model, output)
+    else:
+        path = export_onnx(model, output, max_side=max_side)
     click.echo(describe(path))
 
 
