@@ -66,7 +66,13 @@ def export_onnx_command(model, output, max_side) -> None:
 @click.option("--max-side", type=click.IntRange(min=9), default=512, show_default=True,
               metavar="PX", help="Inpainting models only: quantize the graph of inputs whose "
                                  "smaller side is up to PX (others run fp32).")
-def quantize_command(model, calibrate, output, images, crop, method, seed, max_side) -> None:
+@click.option("--qat", type=click.IntRange(min=0), default=0, show_default=True,
+              metavar="STEPS", help="First fine-tune the weights for STEPS steps of the model's "
+                                    "recipe with fake int8 quantization (its training data "
+                                    "must be on this machine).")
+@click.option("--device", help="Fine-tuning device for --qat: cpu, cuda or cuda:N.")
+def quantize_command(model, calibrate, output, images, crop, method, seed, max_side, qat,
+                     device) -> None:
     """Quantize a restoration model to int8 (ONNX Runtime, static, per-channel weights).
 
     \b
@@ -75,6 +81,8 @@ def quantize_command(model, calibrate, output, images, crop, method, seed, max_s
     \b
     Example:
       pixelsmith quantize denoise-gray --calibrate ../shared/data/train/BSD400 -o dn-int8
+      pixelsmith quantize denoise-gray --calibrate ../shared/data/train/BSD400 --qat 500 \\
+          -o dn-int8-qat
     """
     from pixelsmith.errors import PixelsmithError
     from pixelsmith.runtime.ort_backend import INSTALL_HINT, onnxruntime_available
@@ -84,7 +92,7 @@ def quantize_command(model, calibrate, output, images, crop, method, seed, max_s
     from pixelsmith.deploy.quantize import QUANTIZED_FILE, quantize_model
 
     path = quantize_model(model, calibrate, output, images=images, crop=crop, method=method,
-                          seed=seed, max_side=max_side)
+                          seed=seed, max_side=max_side, qat=qat, device=device)
     size = (path / QUANTIZED_FILE).stat().st_size / 1e6
     click.echo(f"{path} ({QUANTIZED_FILE}: {size:.1f} MB)")
 

@@ -13,13 +13,13 @@ the pruned weights.
 from __future__ import annotations
 
 import copy
-import json
 import tempfile
 from pathlib import Path
 
 import torch
 from torch import nn
 
+from pixelsmith.deploy.finetune import finetune_package
 from pixelsmith.errors import PixelsmithError
 
 INSTALL_HINT = "pip install 'pixelsmith[prune]'"
@@ -104,32 +104,6 @@ def prune_network(net: nn.Module, config: dict, ratio: float,
     return dense.eval(), {**config["network"], "args": args}
 
 
-def _finetune(package: Path, config: dict, steps: int, work: Path, device: str | None) -> Path:
-    """Fine-tune the pruned package with the model's training recipe; returns the run folder."""
-    from pixelsmith.train.config import recipe_from_dict
-    from pixelsmith.train.trainer import Trainer
-
-    recipe = config.get("training", {}).get("recipe")
-    if not recipe:
-        raise PixelsmithError(f"{config.get('name')}: no training recipe in its config to "
-                              "fine-tune with (use --finetune 0)")
-    data = json.loads(json.dumps(recipe))
-    data["model"] = {**data["model"], "args": config["network"]["args"]}
-    data["init"] = str(package)
-    data["freeze"] = []
-    # the EMA ramps its decay up: a short fine-tune's average is not held back by the start
-    data["train"] = {**data["train"], "steps": int(steps), "epochs": None,
-                     "checkpoint_every": max(1, int(steps)), "ema_warmup": True}
-    data["val"] = {**data["val"], "every": max(1, int(steps))}
-    data["schedule"] = {**data["schedule"], "warmup_steps": 0}
-    data["early_stopping"] = {"patience": None, "min_delta": 0.0}
-    run = work / "finetune"
-    data["output"] = str(run)
-    Trainer(recipe_from_dict(data, "fine-tuning recipe"), run, device=device,
-            progress=False).fit()
-    return run
-
-
 def prune_model(model: str | Path, output: str | Path, ratio: float = 0.3,
                 finetune: int = 0, device: str | None = None,
                 round_to: int = ROUND_TO) -> Path:
@@ -151,8 +125,8 @@ def prune_model(model: str | Path, output: str | Path, ratio: float = 0.3,
     after = sum(p.numel() for p in dense.parameters())
     kept = {key: config[key] for key in ("task", "family", "channels", "needs", "summary")
             if key in config}
-    pruned = {"ratio": ratio, "round_to": round_to, "source": {"name": config.get("name"),
-                                         "sha256": config.get("sha256")},
+    pruned = {"ratio": ratio, "round_to": round_to,
+              "source": {"name": config.get("name"), "sha256": config.get("sha256")},
               "parameters": {"before": before, "after": after}, "finetune_steps": finetune}
     package = {"name": output.name, **kept, "network": network,
                "training": config.get("training", {}), "pruned": pruned}
@@ -163,11 +137,7 @@ def prune_model(model: str | Path, output: str | Path, ratio: float = 0.3,
     with tempfile.TemporaryDirectory(prefix="pixelsmith-prune-") as folder:
         work = Path(folder)
         start = save_model(work / "pruned", dense, package)
-        run = _finetune(start, package, finetune, work, device)
-        from pixelsmith.train.export import export_run
-
-        tuned = work / "tuned"
-        export_run(run, tuned, checkpoint="last")
+        tuned = finetune_package(start, package, finetune, work, device)
         tuned_net = load_model(tuned)
         training = read_config(tuned).get("training", {})
     return save_model(output, tuned_net, {**package, "training": {
