@@ -23,9 +23,10 @@ from pixelsmith.deploy.finetune import finetune_package
 from pixelsmith.errors import PixelsmithError
 
 INSTALL_HINT = "pip install 'pixelsmith[prune]'"
-#: kept channel counts are multiples of this: on this project's CPU (oneDNN / ONNX Runtime,
-#: AVX2 and AVX-512 blocks of 8 and 16 floats) odd widths such as 11, 45 or 89 made pruned
-#: networks slower than unpruned ones; benchmarks/prune_widths.py measures the choice
+#: kept channel counts are multiples of this: convolution kernels (oneDNN, ONNX Runtime's
+#: MLAS) work on blocks of 8 or 16 floats, so odd widths such as 11 or 89 waste part of each;
+#: chosen by timing multiples 1, 4, 8 and 16 (``python -m benchmarks.deploy --only-prune``
+#: compares the exact share with the rounded widths)
 ROUND_TO = 8
 
 
