@@ -110,8 +110,10 @@ def quantize_command(model, calibrate, output, images, crop, method, seed, max_s
 @click.option("--round-to", type=click.IntRange(min=1), default=8, show_default=True,
               metavar="N", help="Keep a multiple of N channels in every group (the nearest to "
                                 "the share; 1: exactly the share). Odd widths run slower.")
+@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Peak learning rate of the fine-tuning (default: the recipe's).")
 @click.option("--device", help="Fine-tuning device: cpu, cuda or cuda:N.")
-def prune_command(model, output, channels, finetune, round_to, device) -> None:
+def prune_command(model, output, channels, finetune, round_to, lr, device) -> None:
     """Remove whole channels of a restoration model: a smaller dense network (torch-pruning).
 
     \b
@@ -121,7 +123,7 @@ def prune_command(model, output, channels, finetune, round_to, device) -> None:
     from pixelsmith.deploy.prune import prune_model
 
     path = prune_model(model, output, ratio=channels, finetune=finetune, device=device,
-                       round_to=round_to)
+                       round_to=round_to, lr=lr)
     from pixelsmith.zoo import read_config
 
     counts = read_config(path)["pruned"]["parameters"]

@@ -23,9 +23,10 @@ from pixelsmith.errors import PixelsmithError
 def finetune_package(package: Path, config: dict, steps: int, work: Path,
                      device: str | None = None,
                      prepare: Callable[[nn.Module], None] | None = None,
-                     hint: str = "use --finetune 0") -> Path:
+                     hint: str = "use --finetune 0", lr: float | None = None) -> Path:
     """Fine-tune ``package`` (a model folder whose config is ``config``) for ``steps`` steps
-    in ``work``; returns the model folder of the result (``work``/tuned)."""
+    in ``work`` (peak learning rate ``lr``, default the recipe's); returns the model folder of
+    the result (``work``/tuned)."""
     from pixelsmith.train.config import recipe_from_dict
     from pixelsmith.train.export import export_run
     from pixelsmith.train.trainer import Trainer
@@ -42,6 +43,8 @@ def finetune_package(package: Path, config: dict, steps: int, work: Path,
                      "checkpoint_every": max(1, int(steps)), "ema_warmup": True}
     data["val"] = {**data["val"], "every": max(1, int(steps))}
     data["schedule"] = {**data["schedule"], "warmup_steps": 0}
+    if lr is not None:
+        data["optim"] = {**data["optim"], "lr": float(lr)}
     data["early_stopping"] = {"patience": None, "min_delta": 0.0}
     run = work / "finetune"
     data["output"] = str(run)

@@ -107,10 +107,10 @@ def prune_network(net: nn.Module, config: dict, ratio: float,
 
 def prune_model(model: str | Path, output: str | Path, ratio: float = 0.3,
                 finetune: int = 0, device: str | None = None,
-                round_to: int = ROUND_TO) -> Path:
+                round_to: int = ROUND_TO, lr: float | None = None) -> Path:
     """Prune ``model`` (shipped name or folder) by ``ratio`` of its channels into ``output``
     (widths multiples of ``round_to``), then fine-tune it for ``finetune`` steps of its own
-    recipe (0: no fine-tuning)."""
+    recipe (0: no fine-tuning) at peak learning rate ``lr`` (default: the recipe's)."""
     from pixelsmith.zoo import load_model, read_config, resolve_model_dir, save_model
 
     source = resolve_model_dir(model)
@@ -128,7 +128,8 @@ def prune_model(model: str | Path, output: str | Path, ratio: float = 0.3,
             if key in config}
     pruned = {"ratio": ratio, "round_to": round_to,
               "source": {"name": config.get("name"), "sha256": config.get("sha256")},
-              "parameters": {"before": before, "after": after}, "finetune_steps": finetune}
+              "parameters": {"before": before, "after": after}, "finetune_steps": finetune,
+              **({"finetune_lr": lr} if finetune > 0 and lr is not None else {})}
     package = {"name": output.name, **kept, "network": network,
                "training": config.get("training", {}), "pruned": pruned}
     package["summary"] = f"{config.get('summary', config.get('name'))}, {ratio:.0%} of " \
@@ -138,7 +139,7 @@ def prune_model(model: str | Path, output: str | Path, ratio: float = 0.3,
     with tempfile.TemporaryDirectory(prefix="pixelsmith-prune-") as folder:
         work = Path(folder)
         start = save_model(work / "pruned", dense, package)
-        tuned = finetune_package(start, package, finetune, work, device)
+        tuned = finetune_package(start, package, finetune, work, device, lr=lr)
         tuned_net = load_model(tuned)
         training = read_config(tuned).get("training", {})
     return save_model(output, tuned_net, {**package, "training": {
