@@ -52,11 +52,12 @@ def test_finetune_runs_the_models_own_recipe(capsys, tmp_path):
     data_or_skip("train/CBSD432/val32")
     out = tmp_path / "tuned"
     code, _, err = run(capsys, "prune", "denoise-gray", "-o", str(out), "--finetune", "2",
-                       "--device", "cpu")
+                       "--lr", "2e-4", "--device", "cpu")
     assert code == 0, err
     config = json.loads((out / "config.json").read_text())
     assert config["training"]["finetune"]["summary"]["steps"] == 2
-    assert config["pruned"]["finetune_steps"] == 2
+    assert config["training"]["finetune"]["recipe"]["optim"]["lr"] == 2e-4
+    assert config["pruned"]["finetune_steps"] == 2 and config["pruned"]["finetune_lr"] == 2e-4
     tuned = load_model(out).state_dict()
     untuned_dir = tmp_path / "untuned"
     run(capsys, "prune", "denoise-gray", "-o", str(untuned_dir))
