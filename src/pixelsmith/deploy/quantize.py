@@ -199,8 +199,8 @@ def _qat_finetune(source: Path, config: dict, net: torch.nn.Module,
     entry = {"steps": int(steps),
              "fake_quantized": len(activations),
              "weights": "int8 per output channel, symmetric, scale max|w| / 127",
-             "activations": "uint8 at the quantized convolutions' inputs, ranges of the "
-                            "calibration of the source weights",
+             "activations": "uint8 at the quantized convolutions' inputs and outputs (for "
+                            "all their readers), ranges of the source weights' calibration",
              "gradients": "straight-through inside the range",
              "source_sha256": config.get("sha256"),
              "finetune": read_config(tuned).get("training", {})}
