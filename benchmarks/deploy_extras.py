@@ -30,6 +30,13 @@ QAT_SECTION = "deploy-qat"
 SIDES = (256, 512)
 
 
+def _data_relative(folder: str) -> str:
+    """A data set folder as $PIXELSMITH_DATA/..., others as they are."""
+    root = str(dataset_path("."))
+    return f"$PIXELSMITH_DATA/{Path(folder).relative_to(root)}" if folder.startswith(root) \
+        else folder
+
+
 def _tiled_case(path: Path, params, side: int, seed: int):
     """A degraded input whose output is side x side: the test image tiled, then degraded."""
     clean = load_clean(path, params)
@@ -164,9 +171,17 @@ def qat_rows(models: list[str], cases: dict, calibration: dict, steps: int,
             qat = quantize_model(model, data, folder / f"{model}-int8-qat{steps}", qat=steps)
         runs = {"fp32": Restorer(params.task, model, device="cpu", backend="torch"),
                 "int8 PTQ": Restorer(params.task, str(ptq), device="cpu"),
-                "int8 QAT": Restorer(params.task, str(qat), device="cpu")}
+                "int8 QAT": Restorer(params.task, str(qat), device="cpu"),
+                "fp32 QAT weights": Restorer(params.task, str(qat), device="cpu",
+                                             backend="torch")}
         qat_config = read_config(qat)
+        calib = qat_config["quantized"]["calibration"]
         rows.append({"model": model, "set": test_set, "params": params.public(),
+                     "made": f"pixelsmith quantize {model} --calibrate "
+                             f"{_data_relative(calib['folder'])} "
+                             f"--images {calib['images']} --crop {calib['crop']} --method "
+                             f"{calib['method']} --seed {calib['seed']} "
+                             f"[--qat {qat_config['qat']['steps']}]",
                      "steps": qat_config["qat"]["steps"],
                      "calibration": qat_config["quantized"]["calibration"],
                      "psnr": test_psnr(runs, test_set, params, limit)})
@@ -182,25 +197,27 @@ def qat_section(rows: list[dict], command: str, threads: int) -> str:
         "protocol) of the fp32 model (eager torch), its int8 package made by `pixelsmith "
         "quantize` (post-training, PTQ) and the one made by `pixelsmith quantize --qat STEPS` "
         "(QAT: STEPS steps of the model's recipe with fake quantization, then the same static "
-        "quantization), both calibrated on the same training images and run by ONNX Runtime.",
+        "quantization), both calibrated on the same training images and run by ONNX Runtime; "
+        "\"fp32 QAT weights\" runs the QAT package's fine-tuned fp32 weights in torch.",
         "",
         f"- machine: {machine_summary()}",
         f"- threads: {threads}",
         f"- date: {time.strftime('%Y-%m-%d %H:%M')}",
+        *[f"- packages of {r['model']}: `{r['made']}`" for r in rows],
         "",
         "| model | test set | images | QAT steps | calibration | PSNR fp32 | PSNR int8 PTQ | "
-        "PSNR int8 QAT | int8 loss PTQ | int8 loss QAT |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "PSNR int8 QAT | int8 loss PTQ | int8 loss QAT | PSNR fp32 QAT weights |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         p = r["psnr"]
         params = ", ".join(f"{k} {v}" for k, v in r["params"].items()
                            if k not in ("seed", "color"))
         calib = r["calibration"]
-        where = f"{Path(calib['folder']).relative_to(dataset_path('.'))}" \
-            if str(calib["folder"]).startswith(str(dataset_path("."))) else calib["folder"]
+        where = _data_relative(str(calib["folder"]))
         lines.append(f"| {r['model']} | {r['set']} ({params}) | {p['images']} | {r['steps']} | "
                      f"{where}, {calib['images']} images, {calib['method']} | {p['fp32']:.2f} | "
                      f"{p['int8 PTQ']:.2f} | {p['int8 QAT']:.2f} | "
-                     f"{p['int8 PTQ'] - p['fp32']:+.2f} | {p['int8 QAT'] - p['fp32']:+.2f} |")
+                     f"{p['int8 PTQ'] - p['fp32']:+.2f} | {p['int8 QAT'] - p['fp32']:+.2f} | "
+                     f"{p['fp32 QAT weights']:.2f} |")
     return "\n".join(lines)
