@@ -107,9 +107,21 @@ def pruning_rows(models: list[str], cases: dict, steps: int, given: dict[str, st
                                 names[2]: config["network"]["args"]["features"]},
                      "parameters": config["pruned"]["parameters"],
                      "finetune_steps": config["pruned"].get("finetune_steps", 0),
+                     "made": _prune_command(model, config["pruned"]),
                      "mps": speeds, "psnr": quality, "names": names})
         print(json.dumps(rows[-1]), flush=True)
     return rows
+
+
+def _prune_command(model: str, pruned: dict) -> str:
+    """The ``pixelsmith prune`` command that made a pruned package, from its config."""
+    command = f"pixelsmith prune {model} --channels {pruned['ratio']:g} --round-to " \
+              f"{pruned.get('round_to', 1)}"
+    if pruned.get("finetune_steps"):
+        command += f" --finetune {pruned['finetune_steps']}"
+    if pruned.get("finetune_lr"):
+        command += f" --lr {pruned['finetune_lr']:g}"
+    return command
 
 
 def pruning_section(rows: list[dict], command: str, threads: int, repeats: int) -> str:
@@ -132,6 +144,7 @@ def pruning_section(rows: list[dict], command: str, threads: int, repeats: int) 
         f"- date: {time.strftime('%Y-%m-%d %H:%M')}",
         "- measured on a machine shared with other jobs (a training run among them): the "
         "speeds are indicative",
+        *[f"- pruned {r['model']}: `{r['made']}`" for r in rows],
         "",
         "| model | widths | parameters | "
         + " | ".join(f"MP/s {n} ({s}px)" for s in SIDES for n in names)
