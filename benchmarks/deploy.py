@@ -285,6 +285,23 @@ def main() -> int:
     parser.add_argument("--prune", type=int, default=None, metavar="STEPS",
                         help="also time each model with 30%% of its channels pruned, "
                              "fine-tuned STEPS steps (0: not fine-tuned)")
+    parser.add_argument("--only-prune", action="store_true",
+                        help="only the pruning section: unpruned vs pruned (exact share and "
+                             "rounded widths) timed at 256 and 512 px, and PSNR (--prune STEPS "
+                             "fine-tunes; --pruned MODEL=DIR takes a package made already)")
+    parser.add_argument("--pruned", action="append", default=[], metavar="MODEL=DIR",
+                        help="with --only-prune: a pruned package of MODEL made by "
+                             "`pixelsmith prune` (its config says its steps)")
+    parser.add_argument("--only-qat", type=int, default=None, metavar="STEPS",
+                        help="only the QAT section: PSNR of fp32, int8 PTQ and int8 QAT "
+                             "(STEPS steps) per model")
+    parser.add_argument("--qat-packages", action="append", default=[],
+                        metavar="MODEL=PTQ_DIR,QAT_DIR",
+                        help="with --only-qat: packages made already by `pixelsmith quantize` "
+                             "without and with --qat")
+    parser.add_argument("--test-limit", type=int, default=None,
+                        help="with --only-prune / --only-qat: images of the test set scored "
+                             "(default all)")
     parser.add_argument("--work-dir", default=None,
                         help="where the int8 packages go (default: a temporary folder)")
     parser.add_argument("--output-dir", default=str(ROOT / "docs"),
@@ -292,6 +309,10 @@ def main() -> int:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
+    command = "python -m benchmarks.deploy " + " ".join(sys.argv[1:])
+    out = Path(args.output_dir) / "DEPLOY.md"
+    if args.only_prune or args.only_qat is not None:
+        return only_extras(args, command.strip(), out)
     peak = peak_gflops(args.threads)
     print(f"peak {peak}", flush=True)
     int8 = quantized_packages(args.models, args.work_dir) if args.quantize else {}
@@ -302,11 +323,31 @@ def main() -> int:
         rows.append(measure(model, args.limit, args.repeats, int8.get(model),
                             pruned.get(model)))
         print(rows[-1], flush=True)
-    command = "python -m benchmarks.deploy " + " ".join(sys.argv[1:])
-    out = Path(args.output_dir) / "DEPLOY.md"
     replace_section(out, SECTION, section(rows, command.strip(), args.threads, peak),
                     title="# Deployment")
     print(f"wrote {out} (section {SECTION})")
+    return 0
+
+
+def only_extras(args, command: str, out: Path) -> int:
+    """--only-prune / --only-qat: regenerate just that section (benchmarks/deploy_extras.py)."""
+    from benchmarks import deploy_extras as extras
+
+    if args.only_prune:
+        given = dict(item.split("=", 1) for item in args.pruned)
+        rows = extras.pruning_rows(args.models, CASES, args.prune or 0, given,
+                                   args.test_limit, args.repeats, args.work_dir)
+        replace_section(out, extras.PRUNE_SECTION,
+                        extras.pruning_section(rows, command, args.threads, args.repeats),
+                        title="# Deployment")
+        print(f"wrote {out} (section {extras.PRUNE_SECTION})")
+    if args.only_qat is not None:
+        given = dict(item.split("=", 1) for item in args.qat_packages)
+        rows = extras.qat_rows(args.models, CASES, CALIBRATION, args.only_qat, given,
+                               args.test_limit, args.work_dir)
+        replace_section(out, extras.QAT_SECTION, extras.qat_section(rows, command, args.threads),
+                        title="# Deployment")
+        print(f"wrote {out} (section {extras.QAT_SECTION})")
     return 0
 
 

@@ -132,7 +132,7 @@ def test_size_classes_of_inpainting_models():
     assert size_class(load_model("denoise-gray"), 48, 40) == 0  # any size
 
 
-@pytest.mark.parametrize("argv", [["gan-mnist"], ["codec-q1"], ["no-such-model"]])
+@pytest.mark.parametrize("argv", [["gan-mnist"], ["vae-mnist"], ["no-such-model"]])
 def test_export_refuses_what_it_cannot_export(capsys, tmp_path, argv):
     code, _, err = run(capsys, "export-onnx", *argv, "-o", str(tmp_path / "x.onnx"))
     assert_one_line_error(code, err)

@@ -21,8 +21,9 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.mark.parametrize("model, expected", [
-    ("denoise-gray", [11, 22, 44, 89]),  # 16, 32, 64, 128 less 30%
-    ("sr-x2", 33),  # 48 less 30%
+    # 16, 32, 64, 128 less 30% (11.2, 22.4, 44.8, 89.6), each to the nearest multiple of 8
+    ("denoise-gray", [8, 24, 48, 88]),
+    ("sr-x2", 32),  # 48 less 30% (33.6)
 ])
 def test_pruned_model_is_a_smaller_dense_model(capsys, tmp_path, model, expected):
     out = tmp_path / "pruned"
@@ -31,6 +32,7 @@ def test_pruned_model_is_a_smaller_dense_model(capsys, tmp_path, model, expected
     config = json.loads((out / "config.json").read_text())
     assert config["network"]["args"]["features"] == expected
     assert config["pruned"]["source"]["name"] == model
+    assert config["pruned"]["round_to"] == 8
     pruned, original = load_model(out), load_model(model)
     count = sum(p.numel() for p in pruned.parameters())
     assert count < 0.6 * sum(p.numel() for p in original.parameters())
@@ -50,11 +52,12 @@ def test_finetune_runs_the_models_own_recipe(capsys, tmp_path):
     data_or_skip("train/CBSD432/val32")
     out = tmp_path / "tuned"
     code, _, err = run(capsys, "prune", "denoise-gray", "-o", str(out), "--finetune", "2",
-                       "--device", "cpu")
+                       "--lr", "2e-4", "--device", "cpu")
     assert code == 0, err
     config = json.loads((out / "config.json").read_text())
     assert config["training"]["finetune"]["summary"]["steps"] == 2
-    assert config["pruned"]["finetune_steps"] == 2
+    assert config["training"]["finetune"]["recipe"]["optim"]["lr"] == 2e-4
+    assert config["pruned"]["finetune_steps"] == 2 and config["pruned"]["finetune_lr"] == 2e-4
     tuned = load_model(out).state_dict()
     untuned_dir = tmp_path / "untuned"
     run(capsys, "prune", "denoise-gray", "-o", str(untuned_dir))
@@ -73,3 +76,14 @@ def test_prune_refuses_a_share_outside_0_1(capsys, tmp_path):
     code, _, err = run(capsys, "prune", "denoise-gray", "--channels", "1.5", "-o",
                        str(tmp_path / "x"))
     assert code == 2 and "Traceback" not in err and "--channels" in err
+
+
+def test_round_to_one_keeps_the_exact_share():
+    from pixelsmith.deploy.prune import prune_network
+    from pixelsmith.zoo import read_config, resolve_model_dir
+
+    config = read_config(resolve_model_dir("denoise-gray"))
+    _, exact = prune_network(load_model("denoise-gray"), config, 0.3, round_to=1)
+    assert exact["args"]["features"] == [11, 22, 44, 89]
+    _, coarse = prune_network(load_model("denoise-gray"), config, 0.3, round_to=16)
+    assert coarse["args"]["features"] == [16, 16, 48, 96]  # never below one multiple

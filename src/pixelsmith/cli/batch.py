@@ -97,21 +97,22 @@ class Outcome:
 
 def run_jobs(jobs: list[Job], work: Callable[[Job], str | None], desc: str, *,
              reporter: Reporter | None = None, skip_existing: bool = False,
-             side_outputs: Outputs | None = None) -> Outcome:
+             side_outputs: Outputs | None = None, keep_going: bool = False) -> Outcome:
     """Run ``work`` on every job with a progress bar and return what happened.
 
     ``work(job)`` writes ``job.target`` (and the paths ``side_outputs(job)`` names) and
     returns what ran and with which parameters, for the job's line on stderr (with the time it
-    took). One job: its error is raised. Several: a job that fails is reported on one line
-    and skipped, and the others go on. With ``skip_existing`` a job whose outputs all exist
-    is not redone (outputs appear only complete, through a rename). Temporary files left in
-    the output folders by a killed run are removed first (:func:`remove_stale_temps`).
+    took). One job: its error is raised. Several (or ``keep_going``, a share of a folder): a
+    job that fails is reported on one line and skipped, and the others go on. With
+    ``skip_existing`` a job whose outputs all exist is not redone (outputs appear only
+    complete, through a rename). Temporary files left in the output folders by a killed run
+    are removed first (:func:`remove_stale_temps`).
     """
     reporter = reporter or Reporter()
     side_outputs = side_outputs or (lambda job: [])
     outcome = Outcome(total=len(jobs))
     remove_stale_temps([p for job in jobs for p in (job.target, *side_outputs(job))], reporter)
-    several = len(jobs) > 1
+    several = len(jobs) > 1 or keep_going
     from tqdm import tqdm
 
     bar = tqdm(jobs, desc=desc, unit="image", dynamic_ncols=True, file=sys.stderr,

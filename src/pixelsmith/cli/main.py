@@ -210,6 +210,7 @@ def restore(inputs, output, task, method, sigma, kernel, mask, scale, quality, d
     sigma or JPEG quality it used (estimated or read from the file, or given), the time.
     """
     from pixelsmith.cli.batch import finish, plan_outputs, run_jobs
+    from pixelsmith.cli.ranks import RankShare
     from pixelsmith.cli.report import Reporter
     from pixelsmith.restoration.files import restore_file, std_target
     from pixelsmith.restoration.restorer import Restorer, parse_quality, parse_sigma
@@ -218,14 +219,17 @@ def restore(inputs, output, task, method, sigma, kernel, mask, scale, quality, d
                "quality": parse_quality(quality), "strip_metadata": strip_metadata}
     suffix = f".{out_format}" if out_format else (".png" if task == "dejpeg" else None)
     jobs = plan_outputs(list(inputs), output, suffix)
+    share = RankShare.from_env()  # under torchrun: this rank's share of the files
+    jobs = share.take(jobs) if share else jobs
     restorer_args = {"task": task, "method": method, "device": device, "tile": tile,
                      "overlap": overlap, "precision": precision, "samples": samples,
                      "strength": strength, "ensemble": ensemble, "backend": backend}
     restorer = Restorer(**restorer_args)
     reporter = Reporter(quiet)
     if workers > 1 and len(jobs) > 1:  # pixelsmith.deploy.workers: one restorer per process
-        finish(_restore_in_processes(jobs, restorer_args, options, max_pixels, workers,
-                                     skip_existing, reporter), output, reporter)
+        outcome = _restore_in_processes(jobs, restorer_args, options, max_pixels, workers,
+                                        skip_existing, reporter)
+        finish(share.gather(outcome, output, reporter) if share else outcome, output, reporter)
         return
 
     def std_of(job) -> list[Path]:
@@ -241,8 +245,9 @@ def restore(inputs, output, task, method, sigma, kernel, mask, scale, quality, d
         return _restore_line(restorer, known, options, samples)
 
     outcome = run_jobs(jobs, work, f"restore ({restorer.name})", reporter=reporter,
-                       skip_existing=skip_existing, side_outputs=std_of)
-    finish(outcome, output, reporter)
+                       skip_existing=skip_existing, side_outputs=std_of,
+                       keep_going=share is not None)
+    finish(share.gather(outcome, output, reporter) if share else outcome, output, reporter)
 
 
 def _restore_in_processes(jobs, restorer_args: dict, options: dict, max_pixels: int,
@@ -460,11 +465,14 @@ def compress(inputs, output, quality, model, refine_steps, max_pixels, skip_exis
     """
     from pixelsmith.cli.batch import finish, run_jobs
     from pixelsmith.cli.codec_files import compress_file, plan_compress
+    from pixelsmith.cli.ranks import RankShare
     from pixelsmith.cli.report import Reporter
     from pixelsmith.codec.api import resolve_codec
     from pixelsmith.zoo.config import config_of
 
     jobs = plan_compress(list(inputs), output)
+    share = RankShare.from_env()  # under torchrun: this rank's share of the files
+    jobs = share.take(jobs) if share else jobs
     codec = resolve_codec(model, quality)
     name = config_of(codec).name or str(model)
     reporter = Reporter(quiet)
@@ -475,7 +483,10 @@ def compress(inputs, output, quality, model, refine_steps, max_pixels, skip_exis
                                      progress=len(jobs) == 1 and reporter.bars)
         return f"{name}{refined}, {size} bytes, {8 * size / pixels:.3f} bits per pixel"
 
-    outcome = run_jobs(jobs, work, "compress", reporter=reporter, skip_existing=skip_existing)
+    outcome = run_jobs(jobs, work, "compress", reporter=reporter, skip_existing=skip_existing,
+                       keep_going=share is not None)
+    if share:
+        outcome = share.gather(outcome, output, reporter, unit="files")
     finish(outcome, output, reporter, unit="files")
 
 
@@ -499,10 +510,13 @@ def decompress(inputs, output, model, max_pixels, skip_existing, quiet) -> None:
     """
     from pixelsmith.cli.batch import finish, run_jobs
     from pixelsmith.cli.codec_files import decompress_file, plan_decompress
+    from pixelsmith.cli.ranks import RankShare
     from pixelsmith.cli.report import Reporter
     from pixelsmith.codec.api import load_codec
 
     jobs = plan_decompress(list(inputs), output)
+    share = RankShare.from_env()  # under torchrun: this rank's share of the files
+    jobs = share.take(jobs) if share else jobs
     codec = load_codec(model) if model else None
     reporter = Reporter(quiet)
 
@@ -510,8 +524,9 @@ def decompress(inputs, output, model, max_pixels, skip_existing, quiet) -> None:
         used = decompress_file(job.source, job.target, codec, max_pixels)
         return f"decoded with {model or used}" + ("" if model else " (named in the file)")
 
-    outcome = run_jobs(jobs, work, "decompress", reporter=reporter, skip_existing=skip_existing)
-    finish(outcome, output, reporter)
+    outcome = run_jobs(jobs, work, "decompress", reporter=reporter, skip_existing=skip_existing,
+                       keep_going=share is not None)
+    finish(share.gather(outcome, output, reporter) if share else outcome, output, reporter)
 
 
 register_synthesis(cli)  # generate, reconstruct, interpolate, traverse (pixelsmith.cli.synthesis)

@@ -18,7 +18,7 @@ import click
               help="Inpainting models only: export for inputs whose smaller side is up to PX "
                    "(their hole filling depends on it; the restore tile). Others take any size.")
 def export_onnx_command(model, output, max_side) -> None:
-    """Export a restoration model (shipped name or model folder) to one ONNX file.
+    """Export a restoration model or a codec's synthesis transform to one ONNX file.
 
     \b
     The graph takes float32 NCHW images in [0, 1] of any batch, height and width
@@ -29,6 +29,7 @@ def export_onnx_command(model, output, max_side) -> None:
     Examples:
       pixelsmith export-onnx denoise-color -o denoise-color.onnx
       pixelsmith export-onnx models/my-run -o my-run.onnx
+      pixelsmith export-onnx codec-q2 -o synth.onnx   # latent -> image (x16), N x M x h x w
     """
     from pixelsmith.errors import PixelsmithError
     from pixelsmith.runtime.ort_backend import INSTALL_HINT, onnxruntime_available
@@ -36,9 +37,13 @@ def export_onnx_command(model, output, max_side) -> None:
     if not onnxruntime_available():
         raise PixelsmithError(f"export-onnx needs onnx, onnxscript and onnxruntime: "
                               f"{INSTALL_HINT}")
+    from pixelsmith.runtime.codec_export import export_codec, is_codec
     from pixelsmith.runtime.onnx_export import describe, export_onnx
 
-    path = export_onnx(model, output, max_side=max_side)
+    if is_codec(model):  # its synthesis transform: decoded latent -> image
+        path = export_codec(model, output)
+    else:
+        path = export_onnx(model, output, max_side=max_side)
     click.echo(describe(path))
 
 
@@ -61,7 +66,13 @@ def export_onnx_command(model, output, max_side) -> None:
 @click.option("--max-side", type=click.IntRange(min=9), default=512, show_default=True,
               metavar="PX", help="Inpainting models only: quantize the graph of inputs whose "
                                  "smaller side is up to PX (others run fp32).")
-def quantize_command(model, calibrate, output, images, crop, method, seed, max_side) -> None:
+@click.option("--qat", type=click.IntRange(min=0), default=0, show_default=True,
+              metavar="STEPS", help="First fine-tune the weights for STEPS steps of the model's "
+                                    "recipe with fake int8 quantization (its training data "
+                                    "must be on this machine).")
+@click.option("--device", help="Fine-tuning device for --qat: cpu, cuda or cuda:N.")
+def quantize_command(model, calibrate, output, images, crop, method, seed, max_side, qat,
+                     device) -> None:
     """Quantize a restoration model to int8 (ONNX Runtime, static, per-channel weights).
 
     \b
@@ -70,6 +81,8 @@ def quantize_command(model, calibrate, output, images, crop, method, seed, max_s
     \b
     Example:
       pixelsmith quantize denoise-gray --calibrate ../shared/data/train/BSD400 -o dn-int8
+      pixelsmith quantize denoise-gray --calibrate ../shared/data/train/BSD400 --qat 500 \\
+          -o dn-int8-qat
     """
     from pixelsmith.errors import PixelsmithError
     from pixelsmith.runtime.ort_backend import INSTALL_HINT, onnxruntime_available
@@ -79,7 +92,7 @@ def quantize_command(model, calibrate, output, images, crop, method, seed, max_s
     from pixelsmith.deploy.quantize import QUANTIZED_FILE, quantize_model
 
     path = quantize_model(model, calibrate, output, images=images, crop=crop, method=method,
-                          seed=seed, max_side=max_side)
+                          seed=seed, max_side=max_side, qat=qat, device=device)
     size = (path / QUANTIZED_FILE).stat().st_size / 1e6
     click.echo(f"{path} ({QUANTIZED_FILE}: {size:.1f} MB)")
 
@@ -94,8 +107,13 @@ def quantize_command(model, calibrate, output, images, crop, method, seed, max_s
 @click.option("--finetune", type=click.IntRange(min=0), default=0, show_default=True,
               metavar="STEPS", help="Fine-tune for this many steps of the model's own recipe "
                                     "(its training data must be on this machine).")
+@click.option("--round-to", type=click.IntRange(min=1), default=8, show_default=True,
+              metavar="N", help="Keep a multiple of N channels in every group (the nearest to "
+                                "the share; 1: exactly the share). Odd widths run slower.")
+@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Peak learning rate of the fine-tuning (default: the recipe's).")
 @click.option("--device", help="Fine-tuning device: cpu, cuda or cuda:N.")
-def prune_command(model, output, channels, finetune, device) -> None:
+def prune_command(model, output, channels, finetune, round_to, lr, device) -> None:
     """Remove whole channels of a restoration model: a smaller dense network (torch-pruning).
 
     \b
@@ -104,7 +122,8 @@ def prune_command(model, output, channels, finetune, device) -> None:
     """
     from pixelsmith.deploy.prune import prune_model
 
-    path = prune_model(model, output, ratio=channels, finetune=finetune, device=device)
+    path = prune_model(model, output, ratio=channels, finetune=finetune, device=device,
+                       round_to=round_to, lr=lr)
     from pixelsmith.zoo import read_config
 
     counts = read_config(path)["pruned"]["parameters"]

@@ -13,16 +13,21 @@ the pruned weights.
 from __future__ import annotations
 
 import copy
-import json
 import tempfile
 from pathlib import Path
 
 import torch
 from torch import nn
 
+from pixelsmith.deploy.finetune import finetune_package
 from pixelsmith.errors import PixelsmithError
 
 INSTALL_HINT = "pip install 'pixelsmith[prune]'"
+#: kept channel counts are multiples of this: convolution kernels (oneDNN, ONNX Runtime's
+#: MLAS) work on blocks of 8 or 16 floats, so odd widths such as 11 or 89 waste part of each;
+#: chosen by timing multiples 1, 4, 8 and 16 (``python -m benchmarks.deploy --only-prune``
+#: compares the exact share with the rounded widths)
+ROUND_TO = 8
 
 
 def _example_inputs(net: nn.Module) -> tuple[torch.Tensor, ...]:
@@ -47,8 +52,24 @@ def pruned_args(net: nn.Module, name: str, args: dict) -> dict:
     return {**args, "features": net.head.out_channels}
 
 
-def prune_network(net: nn.Module, config: dict, ratio: float) -> tuple[nn.Module, dict]:
-    """Remove ``ratio`` of the channels of every prunable group of ``net`` (a loaded model).
+def _rounding_pruner(torch_pruning):
+    """torch-pruning's magnitude pruner, keeping the multiple of ``round_to`` *nearest* to the
+    requested width (torch-pruning rounds down, which turns 30% of 16 channels into 50%), and
+    never fewer than one multiple nor more than the layer has."""
+
+    class NearestRoundPruner(torch_pruning.pruner.MagnitudePruner):
+        def _round_to(self, n_pruned: int, current_channels: int, round_to: int) -> int:
+            kept = round((current_channels - n_pruned) / round_to) * round_to
+            kept = min(current_channels, max(round_to, kept))
+            return current_channels - kept
+
+    return NearestRoundPruner
+
+
+def prune_network(net: nn.Module, config: dict, ratio: float,
+                  round_to: int = ROUND_TO) -> tuple[nn.Module, dict]:
+    """Remove ``ratio`` of the channels of every prunable group of ``net`` (a loaded model),
+    keeping a multiple of ``round_to`` channels in each (the nearest to the share; 1: exact).
 
     Returns a freshly built dense network with the pruned weights and its network config.
     """
@@ -66,9 +87,13 @@ def prune_network(net: nn.Module, config: dict, ratio: float) -> tuple[nn.Module
         raise PixelsmithError(f"the share of channels to remove must be between 0 and 1, "
                               f"not {ratio:g}")
     work = copy.deepcopy(net).eval().to("cpu", memory_format=torch.contiguous_format)
-    pruner = torch_pruning.pruner.MagnitudePruner(
+    if round_to < 1:
+        raise PixelsmithError(f"channel counts must round to a positive multiple, "
+                              f"not {round_to}")
+    pruner = _rounding_pruner(torch_pruning)(
         work, _example_inputs(work), importance=torch_pruning.importance.MagnitudeImportance(p=1),
-        pruning_ratio=ratio, ignored_layers=[_output_layer(work, name)])
+        pruning_ratio=ratio, ignored_layers=[_output_layer(work, name)],
+        round_to=round_to if round_to > 1 else None)
     pruner.step()
     args = pruned_args(work, name, config["network"].get("args", {}))
     dense = build_network(name, args)
@@ -80,35 +105,12 @@ def prune_network(net: nn.Module, config: dict, ratio: float) -> tuple[nn.Module
     return dense.eval(), {**config["network"], "args": args}
 
 
-def _finetune(package: Path, config: dict, steps: int, work: Path, device: str | None) -> Path:
-    """Fine-tune the pruned package with the model's training recipe; returns the run folder."""
-    from pixelsmith.train.config import recipe_from_dict
-    from pixelsmith.train.trainer import Trainer
-
-    recipe = config.get("training", {}).get("recipe")
-    if not recipe:
-        raise PixelsmithError(f"{config.get('name')}: no training recipe in its config to "
-                              "fine-tune with (use --finetune 0)")
-    data = json.loads(json.dumps(recipe))
-    data["model"] = {**data["model"], "args": config["network"]["args"]}
-    data["init"] = str(package)
-    data["freeze"] = []
-    data["train"] = {**data["train"], "steps": int(steps), "epochs": None,
-                     "checkpoint_every": max(1, int(steps))}
-    data["val"] = {**data["val"], "every": max(1, int(steps))}
-    data["schedule"] = {**data["schedule"], "warmup_steps": 0}
-    data["early_stopping"] = {"patience": None, "min_delta": 0.0}
-    run = work / "finetune"
-    data["output"] = str(run)
-    Trainer(recipe_from_dict(data, "fine-tuning recipe"), run, device=device,
-            progress=False).fit()
-    return run
-
-
 def prune_model(model: str | Path, output: str | Path, ratio: float = 0.3,
-                finetune: int = 0, device: str | None = None) -> Path:
-    """Prune ``model`` (shipped name or folder) by ``ratio`` of its channels into ``output``,
-    then fine-tune it for ``finetune`` steps of its own recipe (0: no fine-tuning)."""
+                finetune: int = 0, device: str | None = None,
+                round_to: int = ROUND_TO, lr: float | None = None) -> Path:
+    """Prune ``model`` (shipped name or folder) by ``ratio`` of its channels into ``output``
+    (widths multiples of ``round_to``), then fine-tune it for ``finetune`` steps of its own
+    recipe (0: no fine-tuning) at peak learning rate ``lr`` (default: the recipe's)."""
     from pixelsmith.zoo import load_model, read_config, resolve_model_dir, save_model
 
     source = resolve_model_dir(model)
@@ -119,14 +121,15 @@ def prune_model(model: str | Path, output: str | Path, ratio: float = 0.3,
     if output.resolve() == source.resolve():
         raise PixelsmithError("the output folder must differ from the model's folder")
     net = load_model(source)
-    dense, network = prune_network(net, config, ratio)
+    dense, network = prune_network(net, config, ratio, round_to)
     before = sum(p.numel() for p in net.parameters())
     after = sum(p.numel() for p in dense.parameters())
     kept = {key: config[key] for key in ("task", "family", "channels", "needs", "summary")
             if key in config}
-    pruned = {"ratio": ratio, "source": {"name": config.get("name"),
-                                         "sha256": config.get("sha256")},
-              "parameters": {"before": before, "after": after}, "finetune_steps": finetune}
+    pruned = {"ratio": ratio, "round_to": round_to,
+              "source": {"name": config.get("name"), "sha256": config.get("sha256")},
+              "parameters": {"before": before, "after": after}, "finetune_steps": finetune,
+              **({"finetune_lr": lr} if finetune > 0 and lr is not None else {})}
     package = {"name": output.name, **kept, "network": network,
                "training": config.get("training", {}), "pruned": pruned}
     package["summary"] = f"{config.get('summary', config.get('name'))}, {ratio:.0%} of " \
@@ -136,11 +139,7 @@ def prune_model(model: str | Path, output: str | Path, ratio: float = 0.3,
     with tempfile.TemporaryDirectory(prefix="pixelsmith-prune-") as folder:
         work = Path(folder)
         start = save_model(work / "pruned", dense, package)
-        run = _finetune(start, package, finetune, work, device)
-        from pixelsmith.train.export import export_run
-
-        tuned = work / "tuned"
-        export_run(run, tuned, checkpoint="last")
+        tuned = finetune_package(start, package, finetune, work, device, lr=lr)
         tuned_net = load_model(tuned)
         training = read_config(tuned).get("training", {})
     return save_model(output, tuned_net, {**package, "training": {

@@ -137,14 +137,10 @@ def _convolutions(path: Path) -> tuple[list[str], list[str]]:
     return [name for name in convs if name not in kept], kept
 
 
-def quantize_model(model: str | Path, calibrate: str | Path, output: str | Path,
-                   images: int = 32, crop: int = 128, method: str = "percentile",
-                   seed: int = 0, max_side: int = 512) -> Path:
-    """Quantize ``model`` (shipped name or folder) into the package folder ``output``.
-
-    Inpainting networks are quantized for one size class (:mod:`pixelsmith.runtime.onnx_export`):
-    the inputs whose smaller side is ``max_side`` (the restore tile); their calibration crops
-    are made to fit that class, and inputs of other classes run the fp32 graph."""
+def _quantize_graph(net: torch.nn.Module, feeds: list[dict[str, np.ndarray]],
+                    level_class: int, method: str, target: Path, work: Path) -> list[str]:
+    """Export ``net`` and write its static int8 QDQ graph to ``target`` (atomically), calibrated
+    on ``feeds``; returns the convolutions kept fp32."""
     from onnxruntime.quantization import (
         CalibrationMethod,
         QuantFormat,
@@ -153,14 +149,86 @@ def quantize_model(model: str | Path, calibrate: str | Path, output: str | Path,
     )
     from onnxruntime.quantization.calibrate import CalibrationDataReader
 
+    from pixelsmith.io import atomic_output
+    from pixelsmith.runtime.onnx_export import export_network
+
+    class Reader(CalibrationDataReader):
+        def __init__(self) -> None:
+            self.feeds = iter(feeds)
+
+        def get_next(self) -> dict[str, np.ndarray] | None:
+            return next(self.feeds, None)
+
+    calibration = {"minmax": CalibrationMethod.MinMax, "entropy": CalibrationMethod.Entropy,
+                   "percentile": CalibrationMethod.Percentile}[method]
+    fp32 = export_network(net, work / f"{target.stem}.fp32.onnx", level_class)
+    quantized_nodes, kept = _convolutions(fp32)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_output(target) as tmp, _quiet_quantizer():
+        quantize_static(
+            str(fp32), str(tmp), Reader(), quant_format=QuantFormat.QDQ,
+            op_types_to_quantize=["Conv"], per_channel=True,
+            activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+            nodes_to_quantize=quantized_nodes, calibrate_method=calibration,
+            calibration_providers=["CPUExecutionProvider"])
+    return kept
+
+
+def _qat_finetune(source: Path, config: dict, net: torch.nn.Module,
+                  feeds: list[dict[str, np.ndarray]], level_class: int, method: str,
+                  steps: int, work: Path, device: str | None) -> tuple[torch.nn.Module, dict]:
+    """Quantization-aware fine-tuning (:mod:`pixelsmith.deploy.qat`): the source's int8 graph
+    gives the activation ranges, then ``steps`` steps of the recipe with fake quantization.
+    Returns the fine-tuned fp32 network and the ``qat`` entry of the package's config."""
+    from pixelsmith.deploy.finetune import finetune_package
+    from pixelsmith.deploy.qat import graph_activations, install_fake_quantization
+    from pixelsmith.zoo import load_model, read_config
+
+    first = work / "ptq.int8.onnx"
+    _quantize_graph(net, feeds, level_class, method, first, work)
+    activations = graph_activations(first)
+    if not activations:
+        raise PixelsmithError(f"{config.get('name')}: no quantized convolution to fine-tune")
+    def prepare(module: torch.nn.Module) -> None:
+        where = next(module.parameters()).device
+        example = tuple(torch.from_numpy(value).to(where) for value in feeds[0].values())
+        install_fake_quantization(module, activations, example)
+
+    tuned = finetune_package(source, config, steps, work, device, hint="use --qat 0",
+                             prepare=prepare)
+    entry = {"steps": int(steps),
+             "fake_quantized": len(activations),
+             "weights": "int8 per output channel, symmetric, scale max|w| / 127",
+             "activations": "uint8 at the quantized convolutions' inputs and outputs (for "
+                            "all their readers), ranges of the source weights' calibration",
+             "gradients": "straight-through inside the range",
+             "source_sha256": config.get("sha256"),
+             "finetune": read_config(tuned).get("training", {})}
+    return load_model(tuned), entry
+
+
+def quantize_model(model: str | Path, calibrate: str | Path, output: str | Path,
+                   images: int = 32, crop: int = 128, method: str = "percentile",
+                   seed: int = 0, max_side: int = 512, qat: int = 0,
+                   device: str | None = None) -> Path:
+    """Quantize ``model`` (shipped name or folder) into the package folder ``output``.
+
+    Inpainting networks are quantized for one size class (:mod:`pixelsmith.runtime.onnx_export`):
+    the inputs whose smaller side is ``max_side`` (the restore tile); their calibration crops
+    are made to fit that class, and inputs of other classes run the fp32 graph. ``qat`` > 0
+    first fine-tunes the weights for that many steps of the model's recipe with fake
+    quantization (:mod:`pixelsmith.deploy.qat`, on ``device``); the package then holds the
+    fine-tuned fp32 weights."""
     from pixelsmith.io import atomic_output, atomic_write_text
-    from pixelsmith.runtime.onnx_export import (
-        check_exportable,
-        class_sides,
-        export_network,
-        size_class,
+    from pixelsmith.runtime.onnx_export import check_exportable, class_sides, size_class
+    from pixelsmith.zoo import (
+        CONFIG,
+        WEIGHTS,
+        load_model,
+        read_config,
+        resolve_model_dir,
+        save_model,
     )
-    from pixelsmith.zoo import CONFIG, WEIGHTS, load_model, read_config, resolve_model_dir
     from pixelsmith.zoo import sha256_file as file_sha256
 
     source = resolve_model_dir(model)
@@ -170,6 +238,8 @@ def quantize_model(model: str | Path, calibrate: str | Path, output: str | Path,
         raise PixelsmithError(f"{model} is already quantized")
     if method not in CALIBRATION_METHODS:
         raise PixelsmithError(f"calibration method must be {', '.join(CALIBRATION_METHODS)}")
+    if qat < 0:
+        raise PixelsmithError(f"--qat takes a number of steps, 0 or more, not {qat}")
     folder = Path(calibrate)
     check_calibration_folder(folder)
     output = Path(output)
@@ -181,30 +251,14 @@ def quantize_model(model: str | Path, calibrate: str | Path, output: str | Path,
         low, high = class_sides(level_class)
         crop = max(crop, low) if high is None else min(max(crop, low), high)
     feeds = calibration_inputs(net, folder, images=images, crop=crop, seed=seed)
-
-
-    class Reader(CalibrationDataReader):
-        def __init__(self) -> None:
-            self.feeds = iter(feeds)
-
-        def get_next(self) -> dict[str, np.ndarray] | None:
-            return next(self.feeds, None)
-
-    calibration = {"minmax": CalibrationMethod.MinMax, "entropy": CalibrationMethod.Entropy,
-                   "percentile": CalibrationMethod.Percentile}[method]
+    qat_entry = None
     with tempfile.TemporaryDirectory(prefix="pixelsmith-quantize-") as work:
-        fp32 = export_network(net, Path(work) / "fp32.onnx", level_class)
-        quantized_nodes, kept = _convolutions(fp32)
-        output.mkdir(parents=True, exist_ok=True)
-        with atomic_output(output / QUANTIZED_FILE) as tmp, _quiet_quantizer():
-            quantize_static(
-                str(fp32), str(tmp), Reader(), quant_format=QuantFormat.QDQ,
-                op_types_to_quantize=["Conv"], per_channel=True,
-                activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-                nodes_to_quantize=quantized_nodes, calibrate_method=calibration,
-                calibration_providers=["CPUExecutionProvider"])
-    with atomic_output(output / WEIGHTS) as tmp:
-        shutil.copyfile(source / WEIGHTS, tmp)
+        if qat:
+            net, qat_entry = _qat_finetune(source, config, net, feeds, level_class, method,
+                                           qat, Path(work), device)
+            net = net.to("cpu")
+        kept = _quantize_graph(net, feeds, level_class, method, output / QUANTIZED_FILE,
+                               Path(work))
     quantized = {
         "format": QUANT_FORMAT,
         "file": QUANTIZED_FILE,
@@ -219,5 +273,14 @@ def quantize_model(model: str | Path, calibrate: str | Path, output: str | Path,
     name = output.name
     package = {**config, "name": name, "summary": f"{config.get('summary', name)}, int8 "
                "(ONNX Runtime)", "quantized": quantized}
+    if qat_entry is not None:  # the fine-tuned fp32 weights, with their own sha256
+        package["summary"] += f", quantization-aware fine-tuned {qat} steps"
+        package["qat"] = qat_entry
+        package.pop("sha256", None)
+        save_model(output, net, {k: v for k, v in package.items()
+                                 if k not in ("format", "format_version")})
+        return output
+    with atomic_output(output / WEIGHTS) as tmp:
+        shutil.copyfile(source / WEIGHTS, tmp)
     atomic_write_text(output / CONFIG, json.dumps(package, indent=2) + "\n")
     return output

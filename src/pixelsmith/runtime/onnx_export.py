@@ -146,7 +146,7 @@ def metadata(net: nn.Module, level_class: int) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def _quiet_exporter():
+def quiet_exporter():
     """The dynamo exporter logs progress and deprecation notes: keep them off the console."""
     logger = logging.getLogger("torch.onnx")
     level = logger.level
@@ -188,7 +188,7 @@ def export_network(net: nn.Module, path: str | Path, level_class: int | None = N
         level = torch.tensor([0.1, 0.2])
         wrapper, args, shapes = (_Conditioned(net), (image, level),
                                  (spatial, {0: torch.export.Dim.DYNAMIC}))
-    with _quiet_exporter(), torch.no_grad():
+    with quiet_exporter(), torch.no_grad():
         program = torch.onnx.export(
             wrapper.eval(), args, dynamo=True, dynamic_shapes=shapes, input_names=names,
             output_names=[OUTPUT], opset_version=OPSET, optimize=True, verbose=False,
@@ -208,6 +208,7 @@ def export_onnx(model: str | Path, output: str | Path, max_side: int = 512) -> P
 
     ``max_side``: inpainting networks are exported for the size class of inputs whose smaller
     side is ``max_side`` (the restore tile, 512 by default); other networks take any size.
+    (Codecs: :func:`pixelsmith.runtime.codec_export.export_codec`.)
     """
     from pixelsmith.zoo import load_model, read_config, resolve_model_dir
 
@@ -230,6 +231,9 @@ def describe(path: str | Path) -> str:
     """One line for the CLI: file, size, opset and the inputs it takes."""
     props = read_metadata(path)
     size = Path(path).stat().st_size / 1e6
+    if props.get("task") == "codec-synthesis":
+        return (f"{path}: {size:.1f} MB, opset {props.get('opset')}, codec synthesis: latent "
+                f"({props.get('latent_channels')} channels) -> image x{props.get('scale')}")
     sides = "" if props.get("min_side", "any") == "any" else \
         f"; exact for a smaller side of {props['min_side']} px"
     return (f"{path}: {size:.1f} MB, opset {props.get('opset')}, inputs {props.get('inputs')}, "
