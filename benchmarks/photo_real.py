@@ -28,8 +28,10 @@ from pixelsmith.degrade.known import Known
 
 ROOT = Path(__file__).resolve().parents[1]
 FIGURE = ROOT / "docs" / "images" / "photo-real.png"
-CROP = 128  # side of the 1x crops in the figure, and of the small photos enlarged 4x
+CROP = 128  # side of the small photos enlarged 4x
+FIGURE_CROP = 96  # side of the figure's crops (about one screen pixel each at FIGURE_DPI)
 FIGURE_PHOTOS = 4  # rows of the figure's 1x block (the first photos of PHOTOS)
+FIGURE_DPI = 72  # keeps the PNG at a few hundred kB
 BSDS = "train/CBSD432/val32"
 
 #: (name, package, path inside the package, licence) of the licence-clean photos
@@ -131,14 +133,14 @@ def measure(photo: str, photo_x4: str, extras: list[tuple[str, str]], limit: int
                    for label, _, stats in results]
         if len(crops1) < FIGURE_PHOTOS:
             crops1.append((item["name"], _input_first(
-                [(label, center_crop(out, CROP)) for label, out, _ in results])))
+                [(label, center_crop(out, FIGURE_CROP)) for label, out, _ in results])))
         small = grid_crop(y, CROP)
         results = describe(rows4, small, known.with_(scale=4), 32)
         table4 += [{"image": item["name"], "method": label, **stats}
                    for label, _, stats in results]
         if item["name"] == "grace_hopper" or not crops4:
             crops4 = [(f"{item['name']}, x4", _input_first(
-                [(label, center_crop(out, 2 * CROP)) for label, out, _ in results]))]
+                [(label, center_crop(out, FIGURE_CROP)) for label, out, _ in results]))]
     bsds = list_images(dataset_path(BSDS))[:limit]
     sums: dict[str, dict[str, float]] = {}
     for path in bsds:
@@ -150,8 +152,9 @@ def measure(photo: str, photo_x4: str, extras: list[tuple[str, str]], limit: int
     table1 += [{"image": f"BSDS val32 (mean of {len(bsds)})", "method": label, **stats}
                for label, stats in sums.items()]
     if figure is not None and crops1:
-        write_crops_figure(figure, [(f"1x: central {CROP}x{CROP} crops", crops1),
-                                    (f"4x: a {CROP}x{CROP} photo (output centre)", crops4)])
+        write_crops_figure(figure, [(f"1x: central {FIGURE_CROP}x{FIGURE_CROP} crops", crops1),
+                                    (f"4x: a {CROP}x{CROP} photo, output centre", crops4)],
+                           dpi=FIGURE_DPI)
     return {"sources": sources, "x1": table1, "x4": table4,
             "figure": None if figure is None else str(figure)}
 
