@@ -29,8 +29,10 @@ def center_crop(image: torch.Tensor, size: int) -> torch.Tensor:
     return image[:, top:top + size, left:left + size]
 
 
-def write_crops_figure(path: Path, blocks: list[tuple[str, list[CropRow]]]) -> Path:
-    """One PNG with a block of rows per part (title, rows): input | methods | ground truth."""
+def write_crops_figure(path: Path, blocks: list[tuple[str, list[CropRow]]],
+                       dpi: int = 110) -> Path:
+    """One PNG with a block of rows per part (title, rows): input | methods | ground truth;
+    ``dpi`` sets its size (a cell is 1.45 inches wide)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -68,6 +70,6 @@ def write_crops_figure(path: Path, blocks: list[tuple[str, list[CropRow]]]) -> P
                     ax.set_ylabel(label, fontsize=7)
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_output(path) as tmp:
-        figure.savefig(tmp, format="png", dpi=110)
+        figure.savefig(tmp, format="png", dpi=dpi)
     plt.close(figure)
     return path
