@@ -145,6 +145,33 @@ def test_mixed_order_uses_both():
     assert {model.draw(_gen(seed))["order"] for seed in range(20)} == set(ORDERS)
 
 
+@pytest.mark.parametrize("scale", [1, 4])
+def test_light_draws_are_a_slight_blur_weak_noise_and_one_good_jpeg(scale):
+    model = RealisticDegradation(scale, light=1.0)
+    x = torch.rand(1, 3, 64, 64)
+    for seed in range(10):
+        params = model.draw(_gen(seed))
+        ops = _ops(params)
+        assert params["order"] == "light" and ops[-1] == "jpeg" and ops.count("jpeg") == 1
+        assert set(ops) <= {"blur", "resize", "gaussian_noise", "jpeg"}
+        assert params["steps"][-1]["quality"] >= 60
+        assert all(step["sigma"] <= 8.0 for step in params["steps"]
+                   if step["op"] == "gaussian_noise")
+        assert replay(x, params).shape[-1] == 64 // scale
+
+
+def test_light_share_mixes_and_zero_keeps_the_draws():
+    mixed = RealisticDegradation(1, light=0.5)
+    orders = [mixed.draw(_gen(seed))["order"] for seed in range(40)]
+    assert 5 < orders.count("light") < 35 and len(set(orders)) == 3
+    # a light share of 0 spends no random number: the held-out sets drawn before stay the same
+    assert [RealisticDegradation(1, light=0.0).draw(_gen(seed)) for seed in range(5)] == \
+        [RealisticDegradation(1).draw(_gen(seed)) for seed in range(5)]
+    for bad in (-0.1, 1.5, float("nan")):
+        with pytest.raises(ValueError, match="light"):
+            RealisticDegradation(1, light=bad)
+
+
 # -- kernels --------------------------------------------------------------------------------
 @pytest.mark.parametrize("params", [
     {"type": "gaussian", "size": 15, "sigma": [2.0, 2.0], "angle": 0.0},
@@ -334,7 +361,10 @@ def test_recipe_degradation_kind_realistic():
     spec = degradation_spec(recipe(task="sr", kind="realistic", order="bsrgan"))
     assert spec.realistic.scale == 4 and spec.realistic.order == "bsrgan"
     assert degradation_spec(recipe(task="denoise", kind="realistic", scale=1)).scale == 1
-    for bad, message in [({"task": "denoise", "kind": "realistic", "sigma": [0, 25]}, "sigma"),
+    assert degradation_spec(recipe(task="denoise", kind="realistic", light=0.3)).realistic.light \
+        == 0.3
+    for bad, message in [({"task": "denoise", "sigma": [0, 25], "light": 0.3}, "kind realistic"),
+                         ({"task": "denoise", "kind": "realistic", "sigma": [0, 25]}, "sigma"),
                          ({"task": "deblur", "kind": "realistic"}, "task denoise"),
                          ({"task": "sr", "kind": "realistic", "scale": 2}, "scale"),
                          ({"task": "denoise", "kind": "realistic", "scale": 4}, "scale")]:

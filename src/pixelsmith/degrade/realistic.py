@@ -10,10 +10,14 @@ them, in one of two published orders:
   noise -> JPEG applied twice ("second order"), with ringing (2-D sinc) filters, ending with
   the final resize and a sinc filter before or after the last JPEG.
 
-``"mixed"`` picks one of the two per draw, with equal odds. The output is ``scale`` times
-smaller than the input (``scale`` 1: same size, the ``photo`` model; 4: the ``photo-x4``
-model; sizes ``ceil(H / scale) x ceil(W / scale)``), clipped to [0, 1] after every step and
-rounded to 8 bits at the end, as a stored image is.
+``"mixed"`` picks one of the two per draw, with equal odds. With ``light`` > 0 that share of
+the draws is instead a *light* chain (:class:`LightRanges`: a slight blur, weak noise, one
+JPEG of good quality), the damage of a photo that is already decent, so that a model trained
+on the mixture learns to leave such photos' detail alone instead of smoothing it.
+
+The output is ``scale`` times smaller than the input (``scale`` 1: same size, the ``photo``
+model; 4: the ``photo-x4`` model; sizes ``ceil(H / scale) x ceil(W / scale)``), clipped to
+[0, 1] after every step and rounded to 8 bits at the end, as a stored image is.
 
 A draw is a JSON-serializable dict (:meth:`RealisticDegradation.draw`) listing its steps
 and their parameters (kernels as parameters, noise as a seed), and :func:`replay` applies a
@@ -91,6 +95,18 @@ class BSRGANRanges:
 
 KERNEL_FAMILIES = ("iso", "aniso", "generalized_iso", "generalized_aniso", "plateau_iso",
                    "plateau_aniso")
+
+
+@dataclass(frozen=True)
+class LightRanges:
+    """A light chain: an already decent photo (slight blur, weak noise, one good JPEG)."""
+
+    blur_prob: float = 0.5
+    blur_sigma: tuple[float, float] = (0.3, 1.2)  # isotropic Gaussian, 7x7
+    noise_prob: float = 0.8
+    noise_sigma: tuple[float, float] = (0.5, 8.0)  # 0-255 units
+    gray_noise_prob: float = 0.4
+    jpeg_quality: tuple[int, int] = (60, 95)
 
 
 @dataclass(frozen=True)
@@ -256,6 +272,22 @@ def _draw_bsrgan(r: BSRGANRanges, camera: CameraRanges, scale: int,
     return steps
 
 
+def _draw_light(r: LightRanges, scale: int, gen: torch.Generator) -> list[dict]:
+    steps: list[dict] = []
+    if _chance(r.blur_prob, gen):
+        sigma = _uniform(*r.blur_sigma, gen)
+        steps.append({"op": "blur", "kernel": {"type": "gaussian", "size": 7,
+                                               "sigma": [sigma, sigma], "angle": 0.0}})
+    if scale > 1:
+        steps.append(_resize("target", 1.0, gen))
+    if _chance(r.noise_prob, gen):
+        kind = "gray" if _chance(r.gray_noise_prob, gen) else "color"
+        steps.append({"op": "gaussian_noise", "sigma": _uniform(*r.noise_sigma, gen),
+                      "kind": kind, "seed": _seed(gen)})
+    steps.append(_jpeg(r.jpeg_quality, gen))
+    return steps
+
+
 def _beta(low: float, high: float, gen: torch.Generator) -> float:
     """Real-ESRGAN's shape draw: below or above 1 with equal odds, then uniform."""
     if _chance(0.5, gen):
@@ -402,6 +434,8 @@ class RealisticDegradation(Operator):
     bsrgan: BSRGANRanges = field(default_factory=BSRGANRanges)
     realesrgan: RealESRGANRanges | None = None  # default: RealESRGANRanges.for_scale(scale)
     camera: CameraRanges = field(default_factory=CameraRanges)
+    light: float = 0.0  # share of light draws (:class:`LightRanges`) instead of ``order``'s
+    light_ranges: LightRanges = field(default_factory=LightRanges)
 
     random = True
 
@@ -412,15 +446,22 @@ class RealisticDegradation(Operator):
         if self.order not in ORDERS:
             raise ValueError(f"realistic order must be one of {', '.join(ORDERS)}, "
                              f"not {self.order!r}")
+        if not 0.0 <= self.light <= 1.0:  # also refuses nan
+            raise ValueError(f"realistic light share must be in 0-1, got {self.light!r}")
         if self.realesrgan is None:
             object.__setattr__(self, "realesrgan", RealESRGANRanges.for_scale(self.scale))
 
     def draw(self, generator: torch.Generator | None = None) -> dict:
         """One random degradation chain: a JSON-serializable dict for :func:`replay`."""
         order = self.order
-        if order == "mixed":
+        # no random number is spent on the light share when it is 0: draws stay as they were
+        if self.light > 0.0 and _chance(self.light, generator):
+            order = "light"
+        elif order == "mixed":
             order = "bsrgan" if _chance(0.5, generator) else "realesrgan"
-        if order == "bsrgan":
+        if order == "light":
+            steps = _draw_light(self.light_ranges, self.scale, generator)
+        elif order == "bsrgan":
             steps = _draw_bsrgan(self.bsrgan, self.camera, self.scale, generator)
         else:
             steps = _draw_realesrgan(self.realesrgan, generator)
@@ -441,7 +482,8 @@ class RealisticDegradation(Operator):
         return output_size(height, width, self.scale)
 
     def describe(self) -> str:
-        return f"realistic degradation x{self.scale} ({self.order})"
+        light = f", {self.light:.0%} light" if self.light else ""
+        return f"realistic degradation x{self.scale} ({self.order}{light})"
 
 
 def realistic_case(clean: torch.Tensor, model: RealisticDegradation,

@@ -65,6 +65,7 @@ class DegradationConfig(Section):
     # at scale 1, sr at scale 4; docs/REALISTIC.md), in BSRGAN, Real-ESRGAN or mixed order
     kind: Literal["synthetic", "realistic"] = "synthetic"
     order: Literal["mixed", "bsrgan", "realesrgan"] = "mixed"
+    light: float = Field(0.0, ge=0.0, le=1.0)  # realistic: share of light chains (decent photos)
 
 
 class LossConfig(Section):
