@@ -103,7 +103,7 @@ def test_signed_maps_of_trained_and_random_weights_do_not_agree(landscape):
     assert abs(rank_correlation(trained, shuffled, absolute=False)) < 0.2
     yy, xx = np.mgrid[0:64, 0:64]
     closeness = -np.hypot(xx - target.box[0], yy - target.box[1])
-    assert rank_correlation(trained, closeness, absolute=False) > 0.5
+    assert rank_correlation(np.abs(trained), closeness, absolute=False) > 0.5
     same = rank_correlation(trained, trained * 2.0, absolute=False)
     assert same == pytest.approx(1.0)  # the measure can report agreement
 
@@ -187,3 +187,20 @@ def test_cli_explains_a_checkerboard_model_folder(tmp_path, capsys, landscape):
     text = (out / "index.html").read_text()
     assert "anchors / non-anchors" in text
     assert (out / "codec-bits.png").is_file() and (out / "codec-scales.png").is_file()
+
+
+def test_cli_target_picks_the_correction_or_refuses_on_one_line(tmp_path, capsys, landscape):
+    from cli_runner import run as run_cli
+
+    from pixelsmith.io import save_image
+
+    image = tmp_path / "image.png"
+    save_image(image, landscape[..., :32, :32])
+    out = tmp_path / "out"
+    code, _, err = run_cli(capsys, "explain", str(image), "--method", "denoise-gray", "--sigma",
+                           "25", "--kind", "lrp", "--target", "correction", "-o", str(out))
+    assert code == 0, err
+    assert "learned correction" in (out / "index.html").read_text()
+    code, _, err = run_cli(capsys, "explain", str(image), "--method", "denoise-gray",
+                           "--target", "other", "-o", str(tmp_path / "o2"))
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "--target" in err
