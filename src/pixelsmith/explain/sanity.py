@@ -66,18 +66,19 @@ def cascading(subject, stops: int | None = None) -> Iterator[tuple[int, int, obj
     count = len(layers)
     wanted = set(range(1, count + 1)) if not stops else {
         max(1, round(count * (k + 1) / stops)) for k in range(stops)}
-    generator_state = torch.random.get_rng_state()
+    outer = torch.random.get_rng_state()  # the caller's generator, left as it finds it
     try:
         torch.manual_seed(0)
         for done, index in enumerate(reversed(layers), 1):
             _reset(modules[index])
             if done in wanted:
-                state = torch.random.get_rng_state()
-                torch.random.set_rng_state(generator_state)
+                inner = torch.random.get_rng_state()
+                torch.random.set_rng_state(outer)
                 yield done, count, rebind(subject, clone)
-                torch.random.set_rng_state(state)
+                outer = torch.random.get_rng_state()
+                torch.random.set_rng_state(inner)
     finally:
-        torch.random.set_rng_state(generator_state)
+        torch.random.set_rng_state(outer)
 
 
 def rank_correlation(a: np.ndarray, b: np.ndarray, support: bool = True,
