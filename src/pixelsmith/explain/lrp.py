@@ -167,7 +167,9 @@ class _Propagator:
             return None
         ratio = (out / _stabilise(torch.where(chosen, x, torch.ones_like(x)), self.eps,
                                   x)).detach()
-        return torch.where(chosen, x * ratio, out)
+        moved = x * ratio
+        moved = moved + (out - moved).detach()  # the value stays out; the gradient goes to x
+        return torch.where(chosen, moved, out)
 
     def detach(self) -> None:
         for handle in self.handles:
