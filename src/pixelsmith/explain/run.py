@@ -103,7 +103,10 @@ def _section_attribution(page: Page, subject: Subject, target, steps: int) -> No
     section = page.section(
         "Attribution", f"What each input pixel contributed to the {target.describe()} (red adds "
         "to it, blue takes away). Integrated gradients start from a black image; their sum "
-        "should equal f(image) - f(black).")
+        "should equal f(image) - f(black). The table compares the map with that of the same "
+        "network re-initialised at random (Adebayo et al. 2018): a signed rank correlation "
+        "near 0 says the weights decide the map; for local networks the |map| correlation "
+        "stays high, since |attribution| falls off with distance in any of them.")
     grad = at.gradient(subject, target)
     gxi = grad * subject.x
     page.add(section, "attribution-gradxinput.png", heatmap(at.pixel_map(gxi), signed=True),
