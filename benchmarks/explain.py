@@ -3,6 +3,7 @@ Writes the "explain-checks" section of docs/EXPLAIN.md.
 
     python -m benchmarks.explain                                  # every shipped model
     python -m benchmarks.explain --models denoise-color,codec-q3 --output /tmp/EXPLAIN.md
+    python -m benchmarks.explain --speed --threads 1   # only the page timings ("explain-speed")
 
 Per shipped model, on the bundled 256 x 256 sample landscape.png (degraded for the model's
 task: Gaussian noise sigma 25, JPEG quality 20, Gaussian blur 1.6, a 64 x 40 hole, or bicubic
@@ -12,10 +13,16 @@ downscaling so that the super-resolved output is 256 x 256):
   f(black)|, and the steps the 1% tolerance needed (start 16, doubled up to 256);
 - LRP conservation: |relevance on the input - relevance at the output| / |output| for the
   epsilon rule (bias shared) and the z+ rule, and the largest leak of one layer (epsilon);
-- model randomisation (Adebayo et al. 2018): Spearman rank correlation of |IG| maps of the
-  trained network and of the network re-initialised at random; for one-pixel targets also
-  with the fall-off with distance taken out (sanity.radial_normalized); and of Grad-CAM maps
-  for classifiers; plus the correlation of the trained map with a Sobel edge map;
+- model randomisation (Adebayo et al. 2018): Spearman rank correlation of the IG maps of the
+  trained network and of the network re-initialised at random, signed and of |IG| (the paper
+  reports both); for one-pixel targets also |IG| with the fall-off with distance taken out
+  (sanity.radial_normalized); and of Grad-CAM maps for classifiers; plus the correlation of
+  the trained map with a Sobel edge map;
+- restoration models, with their learned correction (output minus the weight-free skip path)
+  as target: the same correlations of gradient x input, signed and |.|, the signed one under
+  cascading randomisation (sanity.cascading: layers re-initialised from the output down, after
+  a third, two thirds and all of them), and IG completeness and LRP epsilon conservation for
+  that target;
 - the effective receptive field of the centre output pixel (restoration models): half-sides of
   the centred squares holding 50% and 90% of |gradient|;
 - codecs: the bit map's sum against the file's payload and header;
@@ -40,7 +47,13 @@ from benchmarks.common import replace_section
 from pixelsmith.explain import attribution as at
 from pixelsmith.explain.lrp import lrp
 from pixelsmith.explain.run import explain
-from pixelsmith.explain.sanity import edge_map, radial_normalized, randomized, rank_correlation
+from pixelsmith.explain.sanity import (
+    cascading,
+    edge_map,
+    radial_normalized,
+    randomized,
+    rank_correlation,
+)
 from pixelsmith.explain.subject import load_subject, rebind
 from pixelsmith.io import read_image
 from pixelsmith.sysinfo import machine_summary
@@ -48,6 +61,7 @@ from pixelsmith.sysinfo import machine_summary
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "src" / "pixelsmith" / "samples" / "landscape.png"
 SECTION = "explain-checks"
+SPEED_SECTION = "explain-speed"
 RESTORATION = ("denoise-gray", "denoise-color", "dejpeg-gray", "dejpeg-color", "deblur-blind",
                "deblur-gan", "inpaint", "inpaint-faces-l2", "inpaint-faces-gan", "sr-x2",
                "sr-x4")
@@ -115,6 +129,18 @@ def measure(name: str, x: torch.Tensor) -> dict:
     trained_map = at.pixel_map(ig.attribution)
     random_map = at.pixel_map(at.integrated_gradients(shuffled, target).attribution)
     row["rand_ig"] = rank_correlation(trained_map, random_map)
+    row["rand_ig_signed"] = rank_correlation(trained_map, random_map, absolute=False)
+    if subject.kind == "restoration":  # the learned correction, and cascading randomisation
+        fix = at.default_target(subject, output="correction")
+        mine = at.pixel_map(at.gradient_x_input(subject, fix))
+        theirs = at.pixel_map(at.gradient_x_input(shuffled, fix))
+        row["corr_signed"] = rank_correlation(mine, theirs, absolute=False)
+        row["corr_abs"] = rank_correlation(mine, theirs)
+        row["corr_ig"] = at.integrated_gradients(subject, fix).completeness_error
+        row["corr_lrp"] = lrp(subject, fix).conservation_error
+        row["cascade"] = [rank_correlation(mine, at.pixel_map(at.gradient_x_input(s, fix)),
+                                           absolute=False)
+                          for _, _, s in cascading(subject, stops=3)]
     row["edge"] = rank_correlation(trained_map, edge_map(subject.x), support=False)
     if subject.kind == "restoration":
         field = at.effective_receptive_field(subject)
@@ -133,6 +159,28 @@ def measure(name: str, x: torch.Tensor) -> dict:
     return row
 
 
+def speed_section(names: list[str], x: torch.Tensor, command: str, threads: int) -> str:
+    """Seconds for the whole default page of each model, nothing else running in this
+    process: with one thread no OpenMP worker spins waiting for a core another job holds, so
+    CPU seconds are the work and wall seconds what a shared machine gave."""
+    lines = ["## Page timings (generated)", "",
+             f"Command: `{command}`, the same inputs as above; the whole default page "
+             "(`explain(subject, folder)`) per model.", "",
+             f"- machine: {machine_summary()}",
+             f"- threads: {threads}; the machine's cores were shared with other jobs (a "
+             "training run among them) while this ran",
+             f"- date: {time.strftime('%Y-%m-%d %H:%M')}", "",
+             "| model | page: wall s | page: CPU s |", "|---|---|---|"]
+    for name in names:
+        inputs = degraded(name, x)
+        subject = load_subject(name, inputs.pop("image"), **inputs)
+        with tempfile.TemporaryDirectory() as folder:
+            _, wall, cpu = timed(lambda: explain(subject, folder))  # noqa: B023
+        print(name, f"{wall:.1f} s wall, {cpu:.1f} s CPU", file=sys.stderr, flush=True)
+        lines.append(f"| {name} | {wall:.1f} | {cpu:.1f} |")
+    return "\n".join(lines) + "\n"
+
+
 def _f(value, spec: str = ".2f") -> str:
     return "-" if value is None else format(value, spec)
 
@@ -146,14 +194,16 @@ def section(rows: list[dict], command: str, threads: int) -> str:
         "benchmarks/explain.py says how each figure is computed.",
         "",
         f"- machine: {machine_summary()}",
-        f"- threads: {threads}; the machine's 2 cores were shared with other jobs while this "
-        "ran, so wall-clock seconds are inflated; CPU seconds are the work done (on 2 free "
-        "cores the wall time lies between CPU / 2 and about CPU)",
+        f"- threads: {threads}; the machine's 2 cores were shared with other jobs (a training "
+        "run among them) while this ran, so wall-clock seconds are inflated, and so are CPU "
+        "seconds (OpenMP workers spin while they wait for a core another job holds); the page "
+        "timings with one thread are the work done",
         f"- date: {time.strftime('%Y-%m-%d %H:%M')}",
         "",
         "| model | target | IG completeness error (steps) | LRP epsilon: conservation / worst "
-        "layer | LRP z+ conservation | rank corr. trained vs random: IG (fall-off removed) | "
-        "Grad-CAM | IG vs edge map | receptive field r50 / r90 (px) | page: wall s / CPU s |",
+        "layer | LRP z+ conservation | rank corr. trained vs random: IG signed; IG abs "
+        "(fall-off removed) | Grad-CAM | IG vs edge map | receptive field r50 / r90 (px) | "
+        "page: wall s / CPU s |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
@@ -165,8 +215,23 @@ def section(rows: list[dict], command: str, threads: int) -> str:
         lines.append(
             f"| {r['model']} | {target} | {r['ig_error']:.2%} ({r['ig_steps']}) | "
             f"{r['lrp_eps']:.2%} / {r['lrp_layer']:.2%} | {r['lrp_zplus']:.2%} | "
-            f"{r['rand_ig']:.2f}{radial} | {_f(r.get('rand_cam'))} | {r['edge']:.2f} | "
+            f"{r['rand_ig_signed']:.2f}; {r['rand_ig']:.2f}{radial} | "
+            f"{_f(r.get('rand_cam'))} | {r['edge']:.2f} | "
             f"{r.get('erf', '-')} | {r['wall']:.1f} / {r['cpu']:.1f} |")
+    corrections = [r for r in rows if "corr_signed" in r]
+    if corrections:
+        lines += ["", "Restoration models, the learned correction (output minus the weight-free "
+                  "skip path) as target, gradient x input: rank correlation of trained and "
+                  "re-initialised maps, signed and of |map|; and the signed correlation under "
+                  "cascading randomisation (layers re-initialised from the output down: after "
+                  "a third, two thirds and all of them).", "",
+                  "| model | correction: signed | correction: abs | cascading: 1/3, 2/3, all | "
+                  "IG completeness error (256 steps at most) | LRP epsilon conservation |",
+                  "|---|---|---|---|---|---|"]
+        for r in corrections:
+            cascade = ", ".join(f"{v:.2f}" for v in r["cascade"])
+            lines.append(f"| {r['model']} | {r['corr_signed']:.2f} | {r['corr_abs']:.2f} | "
+                         f"{cascade} | {r['corr_ig']:.2%} | {r['corr_lrp']:.2%} |")
     codecs = [r for r in rows if r["kind"] == "codec"]
     if codecs:
         lines += ["", "| codec | sum of the bit map (bits) | payload: coded streams (bits) | "
@@ -184,12 +249,22 @@ def main() -> None:
     parser.add_argument("--models", help="comma-separated (default: every shipped restoration "
                         "model, feature classifier and codec)")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--speed", action="store_true",
+                        help="only time each model's page (the explain-speed section)")
     parser.add_argument("--output", type=Path, default=ROOT / "docs" / "EXPLAIN.md")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
     names = args.models.split(",") if args.models else [*RESTORATION, *CLASSIFIERS, *CODECS]
     x = read_image(SAMPLE)
+    if args.speed:
+        command = "python -m benchmarks.explain --speed" + (
+            f" --models {args.models}" if args.models else "") + (
+            f" --threads {args.threads}" if args.threads != 2 else "")
+        replace_section(args.output, SPEED_SECTION,
+                        speed_section(names, x, command, args.threads),
+                        title="# Explaining models")
+        return
     rows = []
     for name in names:
         rows.append(measure(name, x))

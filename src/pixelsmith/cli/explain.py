@@ -21,6 +21,10 @@ from pixelsmith.errors import PixelsmithError
               "for inpainting: the filled region).")
 @click.option("--box", metavar="X0,Y0,X1,Y1",
               help="Explain the sum of this output box (X1, Y1 excluded).")
+@click.option("--target", "explained", default="full", show_default=True,
+              metavar="correction|full", help="Restoration models: explain the network's "
+              "learned correction (the output minus the path no weight computes: the input, "
+              "its bicubic upscale or its pull-push fill) or the full output.")
 @click.option("--class", "label", metavar="K", help="Classifiers: explain class K "
               "(default: the predicted class).")
 @click.option("--sigma", metavar="SIGMA", help="Noise level (0-255) for denoising models "
@@ -37,8 +41,8 @@ from pixelsmith.errors import PixelsmithError
               help="At most N images of --data.")
 @click.option("--max-pixels", default="4000000", show_default=True, metavar="N",
               help="Refuse larger images (gradients of a whole image take memory).")
-def explain(image, method, output, kinds, at, box, label, sigma, quality, mask, steps, data,
-            limit, max_pixels) -> None:
+def explain(image, method, output, kinds, at, box, explained, label, sigma, quality, mask, steps,
+            data, limit, max_pixels) -> None:
     """Show what a model looks at: activations, attributions (gradient x input, integrated
     gradients, LRP), Grad-CAM, a codec's bit allocation, a VAE's active latent dimensions.
 
@@ -53,11 +57,13 @@ def explain(image, method, output, kinds, at, box, label, sigma, quality, mask, 
     from pathlib import Path
 
     from pixelsmith.cli.synthesis import parse_int
-    from pixelsmith.explain.attribution import parse_box, parse_point
+    from pixelsmith.explain.attribution import OUTPUTS, parse_box, parse_point
     from pixelsmith.explain.run import explain as run_explain
     from pixelsmith.explain.run import parse_kinds
     from pixelsmith.explain.subject import load_subject
 
+    if explained not in OUTPUTS:
+        raise PixelsmithError(f"--target must be one of {', '.join(OUTPUTS)}, not '{explained}'")
     if at and box:
         raise PixelsmithError("give --at or --box, not both")
     point = parse_point(at) if at else None
@@ -79,5 +85,5 @@ def explain(image, method, output, kinds, at, box, label, sigma, quality, mask, 
                            max_pixels=parse_int("--max-pixels", max_pixels, 1))
     page = run_explain(subject, output, parse_kinds(kinds, subject), at=point, box=area,
                        label=label_value, steps=parse_int("--steps", steps, 2), data=data,
-                       limit=parse_int("--limit", limit, 1))
+                       limit=parse_int("--limit", limit, 1), output=explained)
     click.echo(str(page))

@@ -36,7 +36,8 @@ class Target:
     residual: bool = False  # explain output - skip path (what the weights add), not the output
 
     def describe(self) -> str:
-        return ("correction of the " if self.residual else "") + self._what()
+        return ("learned correction (output minus the weight-free skip path) of the "
+                if self.residual else "") + self._what()
 
     def _what(self) -> str:
         if self.label is not None:
@@ -71,11 +72,22 @@ def parse_box(text: str) -> tuple[int, int, int, int]:
     return x0, y0, x1, y1
 
 
+#: what a restoration model's target explains: its learned correction or its whole output
+OUTPUTS = ("correction", "full")
+
+
 def default_target(subject: Subject, at: tuple[int, int] | None = None,
                    box: tuple[int, int, int, int] | None = None,
-                   label: int | None = None) -> Target:
+                   label: int | None = None, output: str = "full") -> Target:
     """The target for a subject: the given point/box/class, else the centre pixel (restoration),
-    the filled region (inpainting), the predicted class (classifiers) or the logit."""
+    the filled region (inpainting), the predicted class (classifiers) or the logit.
+
+    ``output`` (restoration models): "correction" explains what the weights compute, the output
+    minus the weight-free skip path (input, bicubic upscale or pull-push fill; see
+    :func:`pixelsmith.explain.subject.skip_path`); "full" the whole output."""
+    if output not in OUTPUTS:
+        raise PixelsmithError(f"the explained output must be one of {', '.join(OUTPUTS)}, "
+                              f"not '{output}'")
     if subject.kind != "restoration" and (at is not None or box is not None):
         raise PixelsmithError("--at and --box pick output pixels of restoration models; a "
                               f"{subject.kind} model explains one score (use --class)")
@@ -96,14 +108,15 @@ def default_target(subject: Subject, at: tuple[int, int] | None = None,
     out_h, out_w = subject.output().shape[-2:]
     if at is not None:
         box = (at[0], at[1], at[0] + 1, at[1] + 1)
+    residual = output == "correction" and subject.skip is not None
     if box is None:
         if subject.mask is not None:
-            return Target(region=subject.mask)
+            return Target(region=subject.mask, residual=residual)
         box = (out_w // 2, out_h // 2, out_w // 2 + 1, out_h // 2 + 1)
     x0, y0, x1, y1 = box
     if not (0 <= x0 < x1 <= out_w and 0 <= y0 < y1 <= out_h):
         raise PixelsmithError(f"the point or box is outside the {out_w}x{out_h} output")
-    return Target(box=box)
+    return Target(box=box, residual=residual)
 
 
 def scalar_fn(subject: Subject, target: Target):

@@ -21,6 +21,14 @@ Rules of the layers with weights, for input a, weights W and output z = W a + b:
   s = R_z / (W+ a+ + W- a-) (the z+ / alpha1-beta0 rule, written for inputs of either sign);
   it conserves exactly. BatchNorm always uses the epsilon rule.
 
+Residual blocks (x + body(x), the U-Net's and EDSR's) get one composite rule on top
+(Montavon et al. 2019 compose rules per layer): a unit of the branch whose every input is zero
+(the ReLU inside the block is off over its whole window) outputs its bias alone, a constant.
+No rule of the form R_a = a * (...) can pass relevance through zero inputs, so relevance
+given to it would be lost. Such a unit is a bias of the addition, and it is treated as the
+layers treat biases: with ``bias="share"`` its share goes to the input-dependent summand, the
+skip x (R_x = R_out at that unit); with ``bias="absorb"`` it keeps it (textbook).
+
 Non-linearities without a rule here (GroupNorm, SiLU, GDN, Tanh) make :func:`lrp` refuse the
 model with a one-line error rather than return a map that is not LRP.
 """
@@ -118,8 +126,11 @@ def _batchnorm_scale(module: nn.BatchNorm2d) -> torch.Tensor:
     return scale.view(1, -1, 1, 1)
 
 
-def _stabilise(z: torch.Tensor, eps: float) -> torch.Tensor:
-    rms = float(z.detach().pow(2).mean().sqrt()) if z.numel() else 0.0
+def _stabilise(z: torch.Tensor, eps: float, reference: torch.Tensor | None = None
+               ) -> torch.Tensor:
+    """z + eps * rms * sign(z), rms: the root mean square of ``reference`` (default z)."""
+    reference = z if reference is None else reference
+    rms = float(reference.detach().pow(2).mean().sqrt()) if reference.numel() else 0.0
     size = eps * rms + 1e-12
     return z + size * torch.where(z >= 0, 1.0, -1.0).to(z.dtype)
 
@@ -131,12 +142,34 @@ class _Propagator:
         self.rule, self.eps, self.bias = rule, float(eps), bias
         self.records: list[dict] = []
         self.handles: list = []
+        self.branch_ends: set[int] = set()  # ids of the last layers of residual branches
 
     def attach(self, model: nn.Module) -> None:
         for name, module in model.named_modules():
             if isinstance(module, RULE_LAYERS):
                 self.handles.append(module.register_forward_pre_hook(self._pre(name)))
                 self.handles.append(module.register_forward_hook(self._post(name)))
+            elif _residual_branch_end(module) is not None and self.bias == "share":
+                self.branch_ends.add(id(_residual_branch_end(module)))
+                self.handles.append(module.register_forward_hook(self._residual))
+
+    def _residual(self, module, inputs, out):
+        """A residual block x + body(x): branch units that are their bias alone (no input
+        contribution) pass their relevance to the skip x, as a shared bias would."""
+        end = _residual_branch_end(module)
+        dead = getattr(end, "_lrp_dead", None)
+        (x,) = inputs
+        if dead is None or dead.shape != out.shape or not out.requires_grad:
+            return None
+        del end._lrp_dead
+        chosen = dead & (x != 0)
+        if not bool(chosen.any()):
+            return None
+        ratio = (out / _stabilise(torch.where(chosen, x, torch.ones_like(x)), self.eps,
+                                  x)).detach()
+        moved = x * ratio
+        moved = moved + (out - moved).detach()  # the value stays out; the gradient goes to x
+        return torch.where(chosen, moved, out)
 
     def detach(self) -> None:
         for handle in self.handles:
@@ -171,6 +204,8 @@ class _Propagator:
             else:
                 out = self._epsilon(module, a, z)
             out = out + (z - out).detach()  # the value is z; the gradient is the rule's
+            if id(module) in self.branch_ends:  # units with no input contribution
+                module._lrp_dead = _bias_free(module, a.abs(), module.weight.abs()).detach() == 0
             record["z"] = z.detach()
             out.register_hook(lambda g: record.__setitem__("g_z", g))
             return out
@@ -193,6 +228,18 @@ class _Propagator:
                                 0.0)
             out = out + spread * share.detach()
         return out
+
+
+def _residual_branch_end(module: nn.Module) -> nn.Module | None:
+    """The last rule layer of a residual block's branch (U-Net ResBlock, EDSR block), else
+    None."""
+    from pixelsmith.nets.edsr import ScaledResBlock
+    from pixelsmith.nets.unet import ResBlock
+
+    if isinstance(module, (ResBlock, ScaledResBlock)) and isinstance(module.body, nn.Sequential):
+        last = module.body[-1]
+        return last if isinstance(last, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)) else None
+    return None
 
 
 @contextlib.contextmanager

@@ -103,7 +103,10 @@ def _section_attribution(page: Page, subject: Subject, target, steps: int) -> No
     section = page.section(
         "Attribution", f"What each input pixel contributed to the {target.describe()} (red adds "
         "to it, blue takes away). Integrated gradients start from a black image; their sum "
-        "should equal f(image) - f(black).")
+        "should equal f(image) - f(black). The table compares the map with that of the same "
+        "network re-initialised at random (Adebayo et al. 2018): a signed rank correlation "
+        "near 0 says the weights decide the map; for local networks the |map| correlation "
+        "stays high, since |attribution| falls off with distance in any of them.")
     grad = at.gradient(subject, target)
     gxi = grad * subject.x
     page.add(section, "attribution-gradxinput.png", heatmap(at.pixel_map(gxi), signed=True),
@@ -132,13 +135,15 @@ def _section_attribution(page: Page, subject: Subject, target, steps: int) -> No
     trained = at.pixel_map(gxi)
     random_subject = rebind(subject, randomized(subject.model, seed=0))
     random_map = at.pixel_map(at.gradient_x_input(random_subject, target))
-    rows.append(["rank corr., trained vs random weights (gradient x input)",
+    rows.append(["rank corr., trained vs random weights (gradient x input): signed",
+                 f"{rank_correlation(trained, random_map, absolute=False):.2f}"])
+    rows.append(["same, of |gradient x input|",
                  f"{rank_correlation(trained, random_map):.2f}"])
     if subject.kind == "restoration" and target.box is not None:
         scale = subject.output().shape[-1] / subject.x.shape[-1]
         centre = ((target.box[0] + target.box[2] - 1) / 2 / scale,
                   (target.box[1] + target.box[3] - 1) / 2 / scale)
-        rows.append(["same, fall-off with distance taken out",
+        rows.append(["same, |.| with the fall-off with distance taken out",
                      f"{rank_correlation(radial_normalized(trained, centre), radial_normalized(random_map, centre)):.2f}"])  # noqa: E501
     rows.append(["rank corr. with a Sobel edge map of the image",
                  f"{rank_correlation(trained, edge_map(subject.x), support=False):.2f}"])
@@ -244,6 +249,10 @@ def _section_codec(page: Page, subject: Subject) -> None:
             ["file (bits)", str(8 * bits.file_bytes)]]
     if bits.z_bits is not None:
         rows.insert(1, ["of which hyperprior z (bits)", _fmt(float(bits.z_bits.sum()))])
+    if bits.anchors is not None:  # checkerboard codec: the two passes over y
+        rows.insert(1, ["of which y anchors / non-anchors (bits)",
+                        f"{_fmt(float(bits.y_bits[bits.anchors].sum()))} / "
+                        f"{_fmt(float(bits.y_bits[~bits.anchors].sum()))}"])
     section.table = (["measure", "value"], rows)
 
 
@@ -283,18 +292,21 @@ def explain(subject: Subject, out: str | Path, kinds: list[str] | None = None, *
             at: tuple[int, int] | None = None, box: tuple[int, int, int, int] | None = None,
             label: int | None = None, steps: int = 16,
             data: str | Path | torch.Tensor | None = None,
-            limit: int = 512) -> Path:
+            limit: int = 512, output: str = "full") -> Path:
     """Write the explanations ``kinds`` (default: all that fit) of ``subject`` to the folder
-    ``out`` (PNG panels + index.html); returns the page's path."""
+    ``out`` (PNG panels + index.html); returns the page's path. ``output``: for restoration
+    models, explain the learned "correction" (output minus the weight-free skip path) or the
+    "full" output."""
     return build_page(subject, kinds, at=at, box=box, label=label, steps=steps, data=data,
-                      limit=limit).write(out)
+                      limit=limit, output=output).write(out)
 
 
 def build_page(subject: Subject, kinds: list[str] | None = None, *,
                at: tuple[int, int] | None = None, box: tuple[int, int, int, int] | None = None,
                label: int | None = None, steps: int = 16,
                data: str | Path | torch.Tensor | None = None, limit: int = 512,
-               progress: Callable[[int, int], None] | None = None) -> Page:
+               progress: Callable[[int, int], None] | None = None,
+               output: str = "full") -> Page:
     """The :class:`Page` of :func:`explain`, not yet written (the web app shows its panels);
     ``progress(done, total)`` is called after each kind."""
     from pixelsmith.explain.attribution import default_target
@@ -302,7 +314,8 @@ def build_page(subject: Subject, kinds: list[str] | None = None, *,
     kinds = list(kinds or KINDS[subject.kind])
     started = time.perf_counter()
     needs_target = {"attribution", "lrp"} & set(kinds)
-    target = default_target(subject, at=at, box=box, label=label) if needs_target else None
+    target = (default_target(subject, at=at, box=box, label=label, output=output)
+              if needs_target else None)
     page = Page(f"pixelsmith explain: {subject.name}",
                 f"Model {subject.name} ({subject.kind}); explanations: {', '.join(kinds)}.")
     _section_input(page, subject, target)

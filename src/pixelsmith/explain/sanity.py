@@ -1,14 +1,17 @@
 """Do the explanations depend on the model? The model-randomisation test of Adebayo et al.
 (2018): explain the same image with the trained network and with the same architecture
 re-initialised at random; a method whose maps barely change is showing the image (an edge
-detector would do as well), not the model. The Spearman rank correlation of the two maps of
-|attribution| should be low; the same correlation against a plain Sobel edge map of the image
-tells how much of a map an edge detector already gives.
+detector would do as well), not the model. The Spearman rank correlation of the two maps,
+signed and of |attribution| (the paper reports both), should be low; the same correlation
+against a plain Sobel edge map of the image tells how much of a map an edge detector already
+gives. :func:`cascading` re-initialises the layers one by one from the output down, the
+paper's cascading randomisation.
 """
 
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterator
 
 import numpy as np
 import torch
@@ -29,14 +32,67 @@ def randomized(model: nn.Module, seed: int = 0) -> nn.Module:
     return clone.eval()
 
 
-def rank_correlation(a: np.ndarray, b: np.ndarray, support: bool = True) -> float:
-    """Spearman correlation of |a| and |b| (flattened); with ``support``, only over the pixels
-    where either is non-zero (a local map's many exact zeros would count as agreement)."""
+def _reset(module: nn.Module) -> None:
+    for part in module.modules():
+        if hasattr(part, "reset_parameters"):
+            part.reset_parameters()
+
+
+def cascading(subject, stops: int | None = None) -> Iterator[tuple[int, int, object]]:
+    """Adebayo et al.'s cascading randomisation: re-initialise the layers with weights one at a
+    time from the output towards the input (in the order the forward pass runs them, reversed)
+    and yield ``(randomised, layers, subject)`` after each, ``subject`` bound to one copy of the
+    network that the next step randomises further (read it before asking for the next). With
+    ``stops``, yield only after about that many evenly spaced steps (the last: all layers)."""
+    from pixelsmith.explain.subject import rebind
+
+    order: list[nn.Module] = []
+    hooks = [m.register_forward_hook(lambda mod, _i, _o: order.append(mod))
+             for m in subject.model.modules()
+             if not list(m.children()) and any(True for _ in m.parameters(recurse=False))]
+    try:
+        subject.output()
+    finally:
+        for hook in hooks:
+            hook.remove()
+    names = {id(m): i for i, m in enumerate(subject.model.modules())}
+    seen, layers = set(), []
+    for module in order:  # first call decides the position; shared modules count once
+        if id(module) not in seen:
+            seen.add(id(module))
+            layers.append(names[id(module)])
+    clone = copy.deepcopy(subject.model).eval()
+    modules = list(clone.modules())
+    count = len(layers)
+    wanted = set(range(1, count + 1)) if not stops else {
+        max(1, round(count * (k + 1) / stops)) for k in range(stops)}
+    outer = torch.random.get_rng_state()  # the caller's generator, left as it finds it
+    try:
+        torch.manual_seed(0)
+        for done, index in enumerate(reversed(layers), 1):
+            _reset(modules[index])
+            if done in wanted:
+                inner = torch.random.get_rng_state()
+                torch.random.set_rng_state(outer)
+                yield done, count, rebind(subject, clone)
+                outer = torch.random.get_rng_state()
+                torch.random.set_rng_state(inner)
+    finally:
+        torch.random.set_rng_state(outer)
+
+
+def rank_correlation(a: np.ndarray, b: np.ndarray, support: bool = True,
+                     absolute: bool = True) -> float:
+    """Spearman correlation of |a| and |b| (flattened; of a and b with ``absolute=False``);
+    with ``support``, only over the pixels where either is non-zero (a local map's many exact
+    zeros would count as agreement)."""
     from scipy.stats import spearmanr
 
-    a, b = np.abs(np.ravel(a)), np.abs(np.ravel(b))
+    a, b = np.ravel(a), np.ravel(b)
+    if absolute:
+        a, b = np.abs(a), np.abs(b)
     if support:
-        keep = (a > 0) | (b > 0)
+        keep = (a != 0) | (b != 0)
         a, b = a[keep], b[keep]
     if len(a) < 3 or np.ptp(a) == 0 or np.ptp(b) == 0:
         return 0.0
