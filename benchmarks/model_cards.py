@@ -81,6 +81,12 @@ PROVENANCE = {
     "codec-q3": ("two stages. Stage 1 is `configs/codec-q3-stage1.yaml`, the ladder's base, "
                  "18,000 steps from scratch, exported from best.pt (step 17,000). "
                  + codec_stage2("codec-q3") + CODEC_FP16),
+    "photo": ("two stages. Stage 1 is `configs/photo-stage1.yaml` (6000 steps from the shipped "
+              "deblur-blind on the realistic degradations, best validation step 5500: psnr "
+              "24.35; shipped as this model before); the lines above are stage 2, "
+              "`configs/photo.yaml`, from stage 1's export (`init:`) with a 30% share of light "
+              "damage (`degradation.light`); its validation draws include that share, so its "
+              "figure is not comparable with stage 1's (on stage 1's draws: 24.32)."),
     "photo-x4": ("two stages. Stage 1 is `configs/photo-x4-stage1.yaml` (L1 loss, 6000 steps "
                  "from the shipped sr-x4, best validation step 4750: psnr 21.15; shipped as "
                  "this model before); the lines above are stage 2, `configs/photo-x4.yaml`, "
