@@ -158,7 +158,7 @@ class ModelRestorer:
     def configure(self, options: RunOptions) -> None:
         """Check ``options``, pick the backend, and move the network to their device (and
         memory layout). ``self.backend`` says which backend runs: "torch" or "onnxruntime"."""
-        from pixelsmith.runtime.ort_backend import OrtNetwork, choose_backend
+        from pixelsmith.runtime.ort_backend import OrtNetwork, choose_backend, is_quantized
         from pixelsmith.runtime.precision import warn_slow_precision
 
         self.options = options.checked()
@@ -167,7 +167,12 @@ class ModelRestorer:
         warn_slow_precision(self.options.device.type, self.options.precision)
         if self.backend == "onnxruntime":
             self.net = OrtNetwork(self.module, self.options.device)
-            return
+            if self.options.backend == "auto" and not is_quantized(self.module):
+                from pixelsmith.runtime.auto_backend import faster_backend
+
+                self.backend = faster_backend(self.module, self.net)  # measured, cached
+            if self.backend == "onnxruntime":
+                return
         self.net = self.module
         layout = torch.channels_last if self._channels_last() else torch.contiguous_format
         self.net.to(self.options.device, memory_format=layout)

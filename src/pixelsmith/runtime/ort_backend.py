@@ -7,8 +7,9 @@
 matching, level maps and sigma / quality estimation are the code that runs for torch too. The
 ONNX graph comes from the user cache (:mod:`pixelsmith.runtime.cache`), exported on first use.
 
-Backends: "torch", "onnxruntime", or "auto" (ONNX Runtime where it is installed, the model is
-exportable, the device is the CPU and the precision fp32; torch elsewhere). How fast each is:
+Backends: "torch", "onnxruntime", or "auto" (where ONNX Runtime is installed, the model is
+exportable, the device is the CPU and the precision fp32, the faster of the two as measured
+once on this machine, :mod:`pixelsmith.runtime.auto_backend`; torch elsewhere). How fast each is:
 docs/DEPLOY.md (benchmarks/deploy.py).
 """
 

@@ -1,0 +1,95 @@
+"""``--backend auto``: the faster of eager torch and ONNX Runtime for a model on this machine.
+
+Which one is faster depends on the CPU, the library versions, the model and the thread count
+(docs/DEPLOY.md has this project's measurements: on an idle 2-core AVX2 machine eager
+channels_last torch beat ONNX Runtime fp32 on every model), so ``auto`` measures rather than
+guesses: the first time a model runs with ``auto`` on a machine, a 256x256 forward pass of
+each backend is timed (the best of three, after a warm-up), and the choice is cached beside
+the ONNX exports (``auto-backends.json``, keyed by the weights' sha256, the thread count and
+the CPU) so later runs only read it. A quantized package keeps ONNX Runtime (its int8 graph).
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import time
+
+import torch
+from torch import nn
+
+from pixelsmith.runtime.cache import cache_dir
+
+CHOICES_FILE = "auto-backends.json"
+PROBE_SIDE = 256
+
+
+def _machine_key(net: nn.Module) -> str:
+    sha = getattr(net, "pixelsmith_config", {}).get("sha256", "")
+    return f"{sha}|threads={torch.get_num_threads()}|{platform.machine()}|{_cpu_name()}"
+
+
+def _cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as info:
+            for line in info:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor()
+
+
+def _probe_inputs(net: nn.Module) -> tuple[torch.Tensor, torch.Tensor | None]:
+    channels = int(getattr(net, "channels", 1))
+    generator = torch.Generator().manual_seed(0)
+    image = torch.rand(1, channels, PROBE_SIDE, PROBE_SIDE, generator=generator)
+    conditioning = getattr(net, "conditioning", None)
+    if conditioning == "mask":
+        return image, torch.zeros(1, 1, PROBE_SIDE, PROBE_SIDE)
+    return image, (torch.full((1,), 0.1) if conditioning is not None else None)
+
+
+def _seconds(run, image: torch.Tensor, level: torch.Tensor | None, repeats: int = 3) -> float:
+    """Best of ``repeats`` timed calls after a warm-up (kernels chosen, sessions built)."""
+    with torch.inference_mode():
+        run(image, level)
+        best = float("inf")
+        for _ in range(repeats):
+            start = time.perf_counter()
+            run(image, level)
+            best = min(best, time.perf_counter() - start)
+        return best
+
+
+def measure(net: nn.Module, ort_net) -> dict:
+    """Seconds of one probe forward pass on each backend (CPU, fp32)."""
+    image, level = _probe_inputs(net)
+    net.to(memory_format=torch.channels_last)
+    torch_input = image.contiguous(memory_format=torch.channels_last)
+    return {"torch": _seconds(lambda x, k: net(x, k) if k is not None else net(x),
+                              torch_input, level),
+            "onnxruntime": _seconds(ort_net, image, level)}
+
+
+def faster_backend(net: nn.Module, ort_net) -> str:
+    """"torch" or "onnxruntime", whichever ran ``net`` faster here (measured once, cached)."""
+    from pixelsmith.io import atomic_write_text
+
+    path = cache_dir() / CHOICES_FILE
+    key = _machine_key(net)
+    try:
+        choices = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        choices = {}
+    if key in choices and choices[key].get("backend") in ("torch", "onnxruntime"):
+        return choices[key]["backend"]
+    seconds = measure(net, ort_net)
+    backend = min(seconds, key=seconds.get)
+    choices[key] = {"backend": backend, "seconds": seconds}
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(path, json.dumps(choices, indent=1, sort_keys=True))
+    except OSError:
+        pass  # an unwritable cache only means measuring again next time
+    return backend
