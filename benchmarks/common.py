@@ -4,6 +4,7 @@ JSON, Markdown tables, and the marked docs section each script owns and rewrites
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import sys
 import time
@@ -28,6 +29,28 @@ def _module_name() -> str:
     main = sys.modules.get("__main__")
     spec = getattr(main, "__spec__", None)
     return spec.name if spec is not None else Path(sys.argv[0]).stem
+
+
+def load_now() -> float | None:
+    """The 1-minute load average (None where the platform has none)."""
+    try:
+        return os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return None
+
+
+def load_line(before: float | None, after: float | None, threads: int) -> str:
+    """A docs line saying how busy the machine was around a timed run of ``threads`` threads
+    (1-minute load averages taken before it and at its end), so that a reader can tell an idle
+    machine's speeds from a shared one's."""
+    if before is None or after is None:
+        return "- machine load: not available on this platform"
+    cores = os.cpu_count() or 1
+    busy = before > 0.75 or after > threads + 0.75  # beyond the run's own threads
+    verdict = ("other jobs shared the machine: the speeds are indicative" if busy else
+               "nothing else ran to speak of")
+    return (f"- machine load (1-minute load average, {cores} cores) before / at the end: "
+            f"{before:.2f} / {after:.2f}: {verdict}")
 
 
 def meta_lines(meta: dict[str, Any]) -> str:

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from benchmarks.common import replace_section
+from benchmarks.common import load_line, load_now, replace_section
 from pixelsmith.evaluate.protocol import EvalParams, image_generator, load_clean, make_case, score
 from pixelsmith.io import list_images
 from pixelsmith.restoration.restorer import Restorer
@@ -221,7 +221,8 @@ def sizes(model: str, runs: dict[str, Restorer], int8: str | None,
     return result
 
 
-def section(rows: list[dict], command: str, threads: int, peak: dict[str, float]) -> str:
+def section(rows: list[dict], command: str, threads: int, peak: dict[str, float],
+            load: str) -> str:
     backends = list(dict.fromkeys(b for r in rows for b in r["mps"]))
     best = max(peak.values())
     lines = [
@@ -247,10 +248,11 @@ def section(rows: list[dict], command: str, threads: int, peak: dict[str, float]
         f"- machine: {machine_summary()}",
         f"- threads: {threads} (torch and ONNX Runtime intra-op)",
         f"- measured fp32 convolution peak (3x3, 64 -> 64 channels, 256x256, best of 5): "
-        f"torch {peak['torch']:.1f} GFLOP/s, ONNX Runtime {peak['onnxruntime']:.1f} GFLOP/s",
+        f"torch {peak['torch']:.1f} GFLOP/s, ONNX Runtime {peak['onnxruntime']:.1f} GFLOP/s "
+        "(effective: direct-convolution FLOPs over time, so a library's fast algorithms such "
+        "as Winograd can put it above the arithmetic peak of the cores)",
         f"- date: {time.strftime('%Y-%m-%d %H:%M')}",
-        "- measured on a machine shared with other jobs: the speeds are indicative; rerun the "
-        "command on an idle machine for final figures",
+        load,
         "",
         "| model | test set | images | parameters | size (MB) | GFLOP/MP | "
         + " | ".join(f"MP/s {b}" for b in backends) + " | speed-up | % of peak | "
@@ -313,6 +315,7 @@ def main() -> int:
     out = Path(args.output_dir) / "DEPLOY.md"
     if args.only_prune or args.only_qat is not None:
         return only_extras(args, command.strip(), out)
+    load_before = load_now()
     peak = peak_gflops(args.threads)
     print(f"peak {peak}", flush=True)
     int8 = quantized_packages(args.models, args.work_dir) if args.quantize else {}
@@ -323,7 +326,8 @@ def main() -> int:
         rows.append(measure(model, args.limit, args.repeats, int8.get(model),
                             pruned.get(model)))
         print(rows[-1], flush=True)
-    replace_section(out, SECTION, section(rows, command.strip(), args.threads, peak),
+    load = load_line(load_before, load_now(), args.threads)
+    replace_section(out, SECTION, section(rows, command.strip(), args.threads, peak, load),
                     title="# Deployment")
     print(f"wrote {out} (section {SECTION})")
     return 0
@@ -335,10 +339,12 @@ def only_extras(args, command: str, out: Path) -> int:
 
     if args.only_prune:
         given = dict(item.split("=", 1) for item in args.pruned)
+        before = load_now()
         rows = extras.pruning_rows(args.models, CASES, args.prune or 0, given,
                                    args.test_limit, args.repeats, args.work_dir)
         replace_section(out, extras.PRUNE_SECTION,
-                        extras.pruning_section(rows, command, args.threads, args.repeats),
+                        extras.pruning_section(rows, command, args.threads, args.repeats,
+                                               load_line(before, load_now(), args.threads)),
                         title="# Deployment")
         print(f"wrote {out} (section {extras.PRUNE_SECTION})")
     if args.only_qat is not None:

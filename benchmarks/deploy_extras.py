@@ -124,7 +124,8 @@ def _prune_command(model: str, pruned: dict) -> str:
     return command
 
 
-def pruning_section(rows: list[dict], command: str, threads: int, repeats: int) -> str:
+def pruning_section(rows: list[dict], command: str, threads: int, repeats: int,
+                    load: str) -> str:
     names = rows[0]["names"]
     lines = [
         "## Pruned networks: speed and quality (CPU)",
@@ -142,8 +143,7 @@ def pruning_section(rows: list[dict], command: str, threads: int, repeats: int) 
         f"- machine: {machine_summary()}",
         f"- threads: {threads}",
         f"- date: {time.strftime('%Y-%m-%d %H:%M')}",
-        "- measured on a machine shared with other jobs (a training run among them): the "
-        "speeds are indicative",
+        load,
         *[f"- pruned {r['model']}: `{r['made']}`" for r in rows],
         "",
         "| model | widths | parameters | "
