@@ -20,7 +20,15 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.common import markdown_table, meta_lines, replace_section, run_meta, write_json
+from benchmarks.common import (
+    load_line,
+    load_now,
+    markdown_table,
+    meta_lines,
+    replace_section,
+    run_meta,
+    write_json,
+)
 from pixelsmith.train.callbacks import Callback
 from pixelsmith.train.config import load_recipe
 from pixelsmith.train.trainer import Trainer
@@ -86,6 +94,7 @@ def main() -> int:
     parser.add_argument("--docs", type=Path, default=ROOT / "docs" / "BENCHMARKS.md")
     args = parser.parse_args()
     meta = run_meta()
+    load_before = load_now()
     rows, report = [], {}
     for name in args.recipes.split(","):
         samples: dict[str, list[float]] = {v: [] for v in VARIANTS}
@@ -104,9 +113,10 @@ def main() -> int:
                      f"{1 / medians['channels_last']:.2f}",
                      f"{base / medians['channels_last']:.2f}x", f"{data / base:.0%}"])
         print(f"{name}: {medians}, data {data:.3f} s/batch", flush=True)
+    meta["load"] = load_line(load_before, load_now(), meta["threads"])
     write_json(args.results / "train-throughput.json", {"meta": meta, "report": report})
     body = "\n".join([
-        "## Training throughput", "", meta_lines(meta), "",
+        "## Training throughput", "", meta_lines(meta), "", meta["load"], "",
         f"Median of {args.repeats} interleaved rounds of {args.steps} steps after {args.warmup} "
         "warm-up steps; each recipe's own batch and patch size, random weights, no validation.",
         "", markdown_table(["recipe", "steps/s", "MP/s", "steps/s channels_last",

@@ -161,9 +161,10 @@ def _side_output(option: str | None, source: Path, suffix: str, several: bool) -
                    "slower elsewhere.")
 @click.option("--backend", type=click.Choice(["torch", "onnxruntime", "auto"]),
               help="Trained models: run with torch (default; a quantized package: onnxruntime), "
-                   "with ONNX Runtime (pixelsmith[fast]; often faster on CPUs, see "
-                   "docs/DEPLOY.md; exported once into a user cache), or auto (ONNX Runtime "
-                   "where it is installed and fits: CPU, fp32).")
+                   "with ONNX Runtime (pixelsmith[fast]; faster on some CPUs, slower on others, "
+                   "see docs/DEPLOY.md; exported once into a user cache), or auto (where ONNX "
+                   "Runtime is installed and fits, CPU and fp32: whichever of the two ran the "
+                   "model faster on this machine, measured once and cached).")
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
               help="Processes restoring the images of a folder in parallel (they share the CPU "
                    "threads; results as with one process).")
