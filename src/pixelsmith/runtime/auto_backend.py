@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from pixelsmith.runtime.cache import cache_dir
+from pixelsmith.sysinfo import cpu_model
 
 CHOICES_FILE = "auto-backends.json"
 PROBE_SIDE = 256
@@ -26,18 +27,7 @@ PROBE_SIDE = 256
 
 def _machine_key(net: nn.Module) -> str:
     sha = getattr(net, "pixelsmith_config", {}).get("sha256", "")
-    return f"{sha}|threads={torch.get_num_threads()}|{platform.machine()}|{_cpu_name()}"
-
-
-def _cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as info:
-            for line in info:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor()
+    return f"{sha}|threads={torch.get_num_threads()}|{platform.machine()}|{cpu_model()}"
 
 
 def _probe_inputs(net: nn.Module) -> tuple[torch.Tensor, torch.Tensor | None]:
