@@ -67,13 +67,14 @@ def test_fake_quantization_mimics_the_int8_graph(images, tiny_model, tmp_path):
     activations = graph_activations(package / QUANTIZED_FILE)
     net = load_model(tiny_model)
     convs = [name for name, m in net.named_modules() if isinstance(m, torch.nn.Conv2d)]
-    # every convolution but the first and the last is quantized
-    assert sorted(activations) == sorted(convs[1:-1])
+    ups = [name for name, m in net.named_modules() if isinstance(m, torch.nn.ConvTranspose2d)]
+    # every convolution but the first and the last is quantized, and every upsampling one
+    assert ups and sorted(activations) == sorted(convs[1:-1] + ups)
     assert all(0 <= q.zero_point <= 255 and q.scale > 0 for q in activations.values())
     feed = calibration_inputs(net, images, images=1, crop=32, seed=3)[0]
     args = (torch.from_numpy(feed["image"]), torch.from_numpy(feed["level"]))
     fake = copy.deepcopy(net)
-    assert install_fake_quantization(fake, activations, args) == len(convs) - 2
+    assert install_fake_quantization(fake, activations, args) == len(convs) - 2 + len(ups)
     session = onnxruntime.InferenceSession(str(package / QUANTIZED_FILE),
                                            providers=["CPUExecutionProvider"])
     int8 = session.run(None, feed)[0]

@@ -2,8 +2,9 @@
 
 The fp32 graph (:mod:`pixelsmith.runtime.onnx_export`) is calibrated on degraded crops of
 *training* images (the task's own degradations at several levels, reproducibly from a seed) and
-quantized in QDQ format: convolution weights int8 per output channel, activations uint8 with
-ranges from the calibration. The first and last convolutions stay fp32 (they see the image and
+quantized in QDQ format: convolution weights (transposed convolutions' too: the U-Net's
+upsampling) int8 per output channel, activations uint8 with ranges from the calibration. The
+first and last convolutions stay fp32 (they see the image and
 write the residual added to it, where 8 bits cost the most quality), and so do the additions,
 concatenations, the input skip and an inpainting network's hole filling. Activation ranges
 are the 99.999th percentile of the calibration values by default (``percentile``), which lost
@@ -34,6 +35,7 @@ from pixelsmith.errors import PixelsmithError
 QUANTIZED_FILE = "model.int8.onnx"
 QUANT_FORMAT = "onnx-qdq-int8"
 CALIBRATION_METHODS = ("minmax", "entropy", "percentile")
+QUANTIZED_OPS = ("Conv", "ConvTranspose")  # ONNX node types whose weights become int8
 #: levels cycled over the calibration images, inside the shipped models' training ranges
 DENOISE_SIGMAS = (5.0, 15.0, 25.0, 35.0, 50.0)
 DEJPEG_QUALITIES = (10, 20, 30, 50, 70)
@@ -125,16 +127,18 @@ def _quiet_quantizer():
 
 
 def _convolutions(path: Path) -> tuple[list[str], list[str]]:
-    """(Conv nodes to quantize, Conv nodes kept fp32): the network's own convolutions (weights
-    named after its parameters) but the first and the last; an inpainting network's hole
-    filling (convolutions with a fixed averaging kernel) is not quantized at all."""
+    """(nodes to quantize, Conv nodes kept fp32): the network's own convolutions and
+    transposed convolutions (weights named after its parameters) but the first and the last
+    convolution; an inpainting network's hole filling (convolutions with a fixed averaging
+    kernel) is not quantized at all."""
     import onnx
 
-    convs = [node.name for node in onnx.load_model(str(path)).graph.node
-             if node.op_type == "Conv" and len(node.input) > 1
+    nodes = [node for node in onnx.load_model(str(path)).graph.node
+             if node.op_type in QUANTIZED_OPS and len(node.input) > 1
              and node.input[1].startswith("net.")]
+    convs = [node.name for node in nodes if node.op_type == "Conv"]
     kept = sorted({convs[0], convs[-1]}) if convs else []
-    return [name for name in convs if name not in kept], kept
+    return [node.name for node in nodes if node.name not in kept], kept
 
 
 def _quantize_graph(net: torch.nn.Module, feeds: list[dict[str, np.ndarray]],
@@ -167,7 +171,7 @@ def _quantize_graph(net: torch.nn.Module, feeds: list[dict[str, np.ndarray]],
     with atomic_output(target) as tmp, _quiet_quantizer():
         quantize_static(
             str(fp32), str(tmp), Reader(), quant_format=QuantFormat.QDQ,
-            op_types_to_quantize=["Conv"], per_channel=True,
+            op_types_to_quantize=list(QUANTIZED_OPS), per_channel=True,
             activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
             nodes_to_quantize=quantized_nodes, calibrate_method=calibration,
             calibration_providers=["CPUExecutionProvider"])
@@ -263,7 +267,8 @@ def quantize_model(model: str | Path, calibrate: str | Path, output: str | Path,
         "format": QUANT_FORMAT,
         "file": QUANTIZED_FILE,
         "sha256": file_sha256(output / QUANTIZED_FILE),
-        "weights": "int8 per output channel (Conv), activations uint8, QDQ",
+        "weights": "int8 per output channel (Conv, ConvTranspose), activations uint8, "
+                   "QDQ",
         "kept_fp32": kept,
         "size_class": level_class,
         "calibration": {"folder": str(folder), "images": len(feeds), "crop": crop,
