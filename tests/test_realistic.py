@@ -172,6 +172,37 @@ def test_light_share_mixes_and_zero_keeps_the_draws():
             RealisticDegradation(1, light=bad)
 
 
+@pytest.mark.parametrize("scale", [1, 4])
+def test_shake_draws_start_with_a_camera_shake_kernel_that_replays_exactly(scale):
+    model = RealisticDegradation(scale, light=0.3, shake=1.0)
+    x = torch.rand(1, 3, 64, 64)
+    for seed in range(6):
+        params = model.draw(_gen(seed))
+        first = params["steps"][0]
+        assert first["op"] == "blur" and first["kernel"]["type"] == "motion"
+        assert 5.0 <= first["kernel"]["length"] <= 25.0
+        kernel = kernel_from_params(first["kernel"])
+        assert kernel.shape == (25, 25) and abs(float(kernel.sum()) - 1.0) < 1e-5
+        # a path, not a spot: the mass spreads over several pixels
+        assert int((kernel > 1e-3).sum()) >= 5
+        replayed = json.loads(json.dumps(params))
+        assert torch.equal(replay(x, params), replay(x, replayed))
+        assert replay(x, params).shape[-1] == 64 // scale
+
+
+def test_shake_share_mixes_and_zero_keeps_the_draws():
+    mixed = RealisticDegradation(1, shake=0.5)
+    first = [mixed.draw(_gen(seed))["steps"][0].get("kernel", {}).get("type")
+             for seed in range(40)]
+    assert 5 < first.count("motion") < 35
+    assert [RealisticDegradation(1, shake=0.0).draw(_gen(seed)) for seed in range(5)] == \
+        [RealisticDegradation(1).draw(_gen(seed)) for seed in range(5)]
+    assert "camera shake" in RealisticDegradation(1, shake=0.2).describe()
+    for bad in (-0.1, 1.5, float("nan")):
+        with pytest.raises(ValueError, match="shake"):
+            RealisticDegradation(1, shake=bad)
+
+
 # -- kernels --------------------------------------------------------------------------------
 @pytest.mark.parametrize("params", [
     {"type": "gaussian", "size": 15, "sigma": [2.0, 2.0], "angle": 0.0},

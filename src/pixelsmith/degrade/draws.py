@@ -200,12 +200,12 @@ class DegradationSpec:
 
     @classmethod
     def realistic_photo(cls, scale: int = 1, order: str = "mixed", light: float = 0.0,
-                        **options) -> DegradationSpec:
+                        shake: float = 0.0, **options) -> DegradationSpec:
         """Blind photo restoration: inputs made by the realistic degradation model of ``scale``
         1 (task ``denoise``: same size) or 4 (task ``sr``) in ``order`` (``"mixed"``,
-        ``"bsrgan"`` or ``"realesrgan"``), with a ``light`` share of light chains; see
-        :mod:`pixelsmith.degrade.realistic`."""
-        model = RealisticDegradation(scale, order, light=light)
+        ``"bsrgan"`` or ``"realesrgan"``), with a ``light`` share of light chains and a
+        ``shake`` share that starts with camera shake; see :mod:`pixelsmith.degrade.realistic`."""
+        model = RealisticDegradation(scale, order, light=light, shake=shake)
         task = "sr" if model.scale > 1 else "denoise"
         return cls(task, scale=model.scale, realistic=model, **options)
 

@@ -13,7 +13,10 @@ them, in one of two published orders:
 ``"mixed"`` picks one of the two per draw, with equal odds. With ``light`` > 0 that share of
 the draws is instead a *light* chain (:class:`LightRanges`: a slight blur, weak noise, one
 JPEG of good quality), the damage of a photo that is already decent, so that a model trained
-on the mixture learns to leave such photos' detail alone instead of smoothing it.
+on the mixture learns to leave such photos' detail alone instead of smoothing it. With
+``shake`` > 0 that share of the draws (of any order) starts with a camera-shake blur
+(:class:`ShakeRanges`: a random hand-held path, Boracchi & Foi 2012), applied to the scene
+before anything else, as shake happens during the exposure.
 
 The output is ``scale`` times smaller than the input (``scale`` 1: same size, the ``photo``
 model; 4: the ``photo-x4`` model; sizes ``ceil(H / scale) x ceil(W / scale)``), clipped to
@@ -107,6 +110,15 @@ class LightRanges:
     noise_sigma: tuple[float, float] = (0.5, 8.0)  # 0-255 units
     gray_noise_prob: float = 0.4
     jpeg_quality: tuple[int, int] = (60, 95)
+
+
+@dataclass(frozen=True)
+class ShakeRanges:
+    """Camera shake: a random path of ``length`` pixels (uniform) on a ``size`` x ``size``
+    canvas, the ranges of the ``deblur-gan`` recipe's kernels."""
+
+    size: int = 25
+    length: tuple[float, float] = (5.0, 25.0)
 
 
 @dataclass(frozen=True)
@@ -288,6 +300,11 @@ def _draw_light(r: LightRanges, scale: int, gen: torch.Generator) -> list[dict]:
     return steps
 
 
+def _draw_shake(r: ShakeRanges, gen: torch.Generator) -> dict:
+    return {"op": "blur", "kernel": {"type": "motion", "size": r.size,
+                                     "length": _uniform(*r.length, gen), "seed": _seed(gen)}}
+
+
 def _beta(low: float, high: float, gen: torch.Generator) -> float:
     """Real-ESRGAN's shape draw: below or above 1 with equal odds, then uniform."""
     if _chance(0.5, gen):
@@ -436,6 +453,8 @@ class RealisticDegradation(Operator):
     camera: CameraRanges = field(default_factory=CameraRanges)
     light: float = 0.0  # share of light draws (:class:`LightRanges`) instead of ``order``'s
     light_ranges: LightRanges = field(default_factory=LightRanges)
+    shake: float = 0.0  # share of draws that start with camera shake (:class:`ShakeRanges`)
+    shake_ranges: ShakeRanges = field(default_factory=ShakeRanges)
 
     random = True
 
@@ -446,8 +465,10 @@ class RealisticDegradation(Operator):
         if self.order not in ORDERS:
             raise ValueError(f"realistic order must be one of {', '.join(ORDERS)}, "
                              f"not {self.order!r}")
-        if not 0.0 <= self.light <= 1.0:  # also refuses nan
-            raise ValueError(f"realistic light share must be in 0-1, got {self.light!r}")
+        for name in ("light", "shake"):
+            if not 0.0 <= getattr(self, name) <= 1.0:  # also refuses nan
+                raise ValueError(f"realistic {name} share must be in 0-1, "
+                                 f"got {getattr(self, name)!r}")
         if self.realesrgan is None:
             object.__setattr__(self, "realesrgan", RealESRGANRanges.for_scale(self.scale))
 
@@ -465,6 +486,9 @@ class RealisticDegradation(Operator):
             steps = _draw_bsrgan(self.bsrgan, self.camera, self.scale, generator)
         else:
             steps = _draw_realesrgan(self.realesrgan, generator)
+        # like the light share, a shake share of 0 spends no random number
+        if self.shake > 0.0 and _chance(self.shake, generator):
+            steps.insert(0, _draw_shake(self.shake_ranges, generator))
         return {"model": MODEL, "version": VERSION, "scale": self.scale, "order": order,
                 "steps": steps}
 
@@ -483,7 +507,8 @@ class RealisticDegradation(Operator):
 
     def describe(self) -> str:
         light = f", {self.light:.0%} light" if self.light else ""
-        return f"realistic degradation x{self.scale} ({self.order}{light})"
+        shake = f", {self.shake:.0%} camera shake" if self.shake else ""
+        return f"realistic degradation x{self.scale} ({self.order}{light}{shake})"
 
 
 def realistic_case(clean: torch.Tensor, model: RealisticDegradation,

@@ -16,6 +16,9 @@ kernel (:func:`kernel_from_params`):
   ``W`` radians per pixel (0 < W <= pi), truncated to K x K: ``W J1(W r) / (2 pi r)``. Its
   side lobes make ringing and overshoot like the sharpening/resampling filters of cameras
   and editors. It has negative values.
+- ``{"type": "motion", "size": K, "length": L, "seed": S}``: a camera-shake kernel, the
+  random path of ``L`` pixels that :func:`~pixelsmith.degrade.kernels.motion_kernel` draws
+  from a generator seeded with ``S`` (Boracchi & Foi 2012), on a K x K canvas.
 
 Kernels are float32 (K, K) tensors summing to 1, odd K, applied as convolutions centred at
 (K // 2, K // 2) (see :class:`~pixelsmith.degrade.Blur`).
@@ -27,7 +30,7 @@ import math
 
 import torch
 
-KERNEL_TYPES = ("gaussian", "generalized", "plateau", "sinc")
+KERNEL_TYPES = ("gaussian", "generalized", "plateau", "sinc", "motion")
 
 
 def _check_size(size: int) -> int:
@@ -101,6 +104,12 @@ def kernel_from_params(params: dict) -> torch.Tensor:
     kind = params["type"]
     if kind == "sinc":
         return sinc_kernel(params["size"], params["cutoff"])
+    if kind == "motion":
+        from pixelsmith.degrade.kernels import motion_kernel
+
+        generator = torch.Generator().manual_seed(int(params["seed"]))
+        return motion_kernel(_check_size(params["size"]), generator,
+                             length=float(params["length"])).to(torch.float32)
     if kind in KERNEL_TYPES:
         return bivariate_kernel(kind, params["size"], tuple(params["sigma"]),
                                 params.get("angle", 0.0), params.get("beta", 1.0),

@@ -66,6 +66,7 @@ class DegradationConfig(Section):
     kind: Literal["synthetic", "realistic"] = "synthetic"
     order: Literal["mixed", "bsrgan", "realesrgan"] = "mixed"
     light: float = Field(0.0, ge=0.0, le=1.0)  # realistic: share of light chains (decent photos)
+    shake: float = Field(0.0, ge=0.0, le=1.0)  # realistic: share starting with camera shake
 
 
 class LossConfig(Section):

@@ -62,8 +62,10 @@ def _spec(recipe: Recipe) -> DegradationSpec:
     cfg = recipe.degradation
     if cfg.kind == "realistic":
         return _realistic_spec(cfg)
-    if cfg.light:
-        raise ValueError("light is a share of the realistic model's draws (kind realistic)")
+    for name in ("light", "shake"):
+        if getattr(cfg, name):
+            raise ValueError(f"{name} is a share of the realistic model's draws "
+                             "(kind realistic)")
     options = {}
     if cfg.sigma is not None:
         options["sigma"] = cfg.sigma
@@ -96,7 +98,8 @@ def _realistic_spec(cfg) -> DegradationSpec:
     if (scale > 1) != (cfg.task == "sr"):
         raise ValueError(f"kind realistic: task {cfg.task} does not go with scale {scale} "
                          "(denoise: 1, sr: 4)")
-    return DegradationSpec.realistic_photo(scale, cfg.order, light=cfg.light)
+    return DegradationSpec.realistic_photo(scale, cfg.order, light=cfg.light,
+                                       shake=cfg.shake)
 
 
 def _color(channels: int) -> str:
