@@ -1,15 +1,16 @@
-"""Training throughput per recipe: steps/s and pixels/s, with and without channels_last, and
-how much of a step the data pipeline takes.
+"""Training throughput per recipe: steps/s and pixels/s, with and without channels_last and
+torch.compile (``train.compile``), and how much of a step the data pipeline takes.
 
     python -m benchmarks.train_throughput                       # the default recipes
     python -m benchmarks.train_throughput --recipes denoise-color,sr-x4 --steps 20
 
 For each recipe (configs/NAME.yaml) and each variant, a Trainer runs ``--warmup`` steps (not
 timed) and then ``--steps`` timed steps of the recipe's own batch and patch size, without
-validation or checkpoints; variants run interleaved in one process, ``--repeats`` rounds, and
-the median is reported, so the comparison holds on a machine whose load drifts. "data" is the
-time to draw the same number of batches from the recipe's dataset alone (the part of a step a
-background loader could hide). Writes the section "train-throughput" of docs/BENCHMARKS.md.
+validation or checkpoints (torch.compile compiles during the warm-up); variants run interleaved
+in one process, ``--repeats`` rounds, and the median is reported, so the comparison holds on a
+machine whose load drifts. "data" is the time to draw the same number of batches from the
+recipe's dataset alone (the part of a step a background loader could hide). Writes the section
+"train-throughput" of docs/BENCHMARKS.md.
 """
 
 from __future__ import annotations
@@ -35,7 +36,8 @@ from pixelsmith.train.trainer import Trainer
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_RECIPES = ("denoise-gray", "denoise-color", "dejpeg-color", "sr-x4", "inpaint", "photo")
-VARIANTS = {"fp32": {}, "channels_last": {"train.channels_last": True}}
+VARIANTS = {"fp32": {}, "channels_last": {"train.channels_last": True},
+            "compile": {"train.channels_last": True, "train.compile": True}}
 
 
 class StepClock(Callback):
@@ -111,7 +113,9 @@ def main() -> int:
         base = medians["fp32"]
         rows.append([name, f"{1 / base:.2f}", f"{pixels / base / 1e6:.2f}",
                      f"{1 / medians['channels_last']:.2f}",
-                     f"{base / medians['channels_last']:.2f}x", f"{data / base:.0%}"])
+                     f"{base / medians['channels_last']:.2f}x", f"{1 / medians['compile']:.2f}",
+                     f"{medians['channels_last'] / medians['compile']:.2f}x",
+                     f"{data / base:.0%}"])
         print(f"{name}: {medians}, data {data:.3f} s/batch", flush=True)
     meta["load"] = load_line(load_before, load_now(), meta["threads"])
     write_json(args.results / "train-throughput.json", {"meta": meta, "report": report})
@@ -120,7 +124,9 @@ def main() -> int:
         f"Median of {args.repeats} interleaved rounds of {args.steps} steps after {args.warmup} "
         "warm-up steps; each recipe's own batch and patch size, random weights, no validation.",
         "", markdown_table(["recipe", "steps/s", "MP/s", "steps/s channels_last",
-                            "channels_last speed-up", "data share of a step"], rows)])
+                            "channels_last speed-up", "steps/s channels_last + compile",
+                            "compile speed-up (over channels_last)", "data share of a step"],
+                           rows)])
     replace_section(args.docs, "train-throughput", body)
     return 0
 

@@ -263,6 +263,22 @@ def test_precision_layout_and_clipping_options_train(tmp_path, images, options):
     assert all(torch.isfinite(p).all() for p in trainer.models["model"].parameters())
 
 
+def test_compiled_training_matches_eager_and_saves_plain_weights(tmp_path, images):
+    """train.compile runs the steps through torch.compile; the weights it learns are those of
+    eager training (to rounding), and checkpoints hold the plain module's names."""
+    runs = {}
+    for compiled in (False, True):
+        recipe = tiny_recipe(images, tmp_path / f"run-{compiled}", steps=2, compile=compiled)
+        trainer = Trainer(recipe_from_dict(recipe), progress=False)
+        trainer.fit()
+        runs[compiled] = trainer.models["model"].state_dict()
+        saved = torch.load(tmp_path / f"run-{compiled}" / "last.pt", weights_only=False)
+        assert saved["models"]["model"].keys() == runs[compiled].keys()
+    assert runs[True].keys() == runs[False].keys()
+    for key, value in runs[True].items():
+        assert torch.allclose(value, runs[False][key], atol=1e-4), key
+
+
 def test_global_rng_stream_survives_resume(tmp_path, images):
     """Steps that draw from torch's global RNG (dropout, noise) see the same numbers after a
     resume as in an uninterrupted run."""

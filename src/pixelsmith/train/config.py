@@ -116,6 +116,7 @@ class TrainConfig(Section):
     epochs: int | None = Field(None, ge=1)
     precision: Literal["fp32", "bf16", "fp16"] = "fp32"
     channels_last: bool = False
+    compile: bool = False  # torch.compile the trained networks' training forward/backward
     ema_decay: float | None = Field(None, ge=0, lt=1)
     ema_warmup: bool = False  # ramp the EMA decay up from 0.1 (models trained from scratch)
     grad_clip: float | None = Field(None, gt=0)
