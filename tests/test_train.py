@@ -279,6 +279,15 @@ def test_compiled_training_matches_eager_and_saves_plain_weights(tmp_path, image
         assert torch.allclose(value, runs[False][key], atol=1e-4), key
 
 
+def test_compile_without_a_compiler_is_one_line(tmp_path, images, monkeypatch):
+    import shutil
+
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    recipe = tiny_recipe(images, tmp_path / "run", steps=2, compile=True)
+    with pytest.raises(PixelsmithError, match="C\\+\\+ compiler"):
+        Trainer(recipe_from_dict(recipe), progress=False, device="cpu")
+
+
 def test_global_rng_stream_survives_resume(tmp_path, images):
     """Steps that draw from torch's global RNG (dropout, noise) see the same numbers after a
     resume as in an uninterrupted run."""

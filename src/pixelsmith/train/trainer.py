@@ -12,6 +12,7 @@ import contextlib
 import json
 import math
 import random
+import shutil
 import time
 from pathlib import Path
 
@@ -105,6 +106,10 @@ class Trainer:
         the EMA copy and checkpoints keep the plain modules, so saved weights are unchanged."""
         if not self.recipe.train.compile:
             return wrapped
+        if self.device.type == "cpu" and not any(
+                shutil.which(name) for name in ("c++", "g++", "clang++")):
+            raise PixelsmithError("train.compile needs a C++ compiler on CPU and none was "
+                                  "found (install g++, or set train.compile: false)")
         return {k: torch.compile(m) if k in self.optimizers else m for k, m in wrapped.items()}
 
     def _wrap_ddp(self) -> dict[str, torch.nn.Module]:
