@@ -102,8 +102,9 @@ class Trainer:
 
     def _compiled(self, wrapped: dict[str, torch.nn.Module]) -> dict[str, torch.nn.Module]:
         """With ``train.compile``, the trained networks run their training steps through
-        ``torch.compile`` (1.28x steps/s measured for a U-Net on one CPU thread); validation,
-        the EMA copy and checkpoints keep the plain modules, so saved weights are unchanged."""
+        ``torch.compile`` (docs/BENCHMARKS.md, "Training throughput", measures it per recipe);
+        validation, the EMA copy and checkpoints keep the plain modules, so saved weights are
+        unchanged."""
         if not self.recipe.train.compile:
             return wrapped
         if self.device.type == "cpu" and not any(
