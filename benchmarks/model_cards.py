@@ -15,7 +15,8 @@ from pathlib import Path
 from pixelsmith.io import atomic_write_text
 from pixelsmith.zoo import ZOO, read_config, shipped_models
 
-DOCS = Path(__file__).resolve().parents[1] / "docs"
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = ROOT / "docs"
 
 
 #: What each fine-tuning stage of the staged restoration recipes changes, in order.
@@ -81,12 +82,15 @@ PROVENANCE = {
     "codec-q3": ("two stages. Stage 1 is `configs/codec-q3-stage1.yaml`, the ladder's base, "
                  "18,000 steps from scratch, exported from best.pt (step 17,000). "
                  + codec_stage2("codec-q3") + CODEC_FP16),
-    "photo": ("two stages. Stage 1 is `configs/photo-stage1.yaml` (6000 steps from the shipped "
-              "deblur-blind on the realistic degradations, best validation step 5500: psnr "
-              "24.35; shipped as this model before); the lines above are stage 2, "
-              "`configs/photo.yaml`, from stage 1's export (`init:`) with a 30% share of light "
-              "damage (`degradation.light`); its validation draws include that share, so its "
-              "figure is not comparable with stage 1's (on stage 1's draws: 24.32)."),
+    "photo": ("three stages. Stage 1 is `configs/photo-stage1.yaml` (6000 steps from the "
+              "shipped deblur-blind on the realistic degradations, best validation step 5500: "
+              "psnr 24.35); stage 2 `configs/photo-stage2.yaml` from stage 1's export with a 30% "
+              "share of light damage (`degradation.light`; validation 26.91 on its draws); each "
+              "shipped as this model before. The lines above are stage 3, `configs/photo.yaml` "
+              "(trained under the name photo-stage3, from the shipped stage 2), with a 30% share "
+              "of draws that start with camera shake (`degradation.shake`); its validation draws "
+              "include that share, so its figure is not comparable with the earlier stages' (on "
+              "stage 2's draws: 26.98)."),
     "photo-x4": ("two stages. Stage 1 is `configs/photo-x4-stage1.yaml` (L1 loss, 6000 steps "
                  "from the shipped sr-x4, best validation step 4750: psnr 21.15; shipped as "
                  "this model before); the lines above are stage 2, `configs/photo-x4.yaml`, "
@@ -148,7 +152,7 @@ def card(name: str) -> str:
         f"- weights: {weights.stat().st_size / 1e6:.2f} MB ({config.get('weights')}"
         f"{', stored as ' + config['storage_dtype'] if config.get('storage_dtype') else ''}), "
         f"sha256 `{config['sha256']}`",
-        f"- recipe: `configs/{recipe.get('name', name)}.yaml`; "
+        f"- recipe: {_recipe_file(name, recipe.get('name', name))}; "
         f"data `{recipe.get('data', {}).get('train')}`",
         f"- trained: {summary.get('steps')} steps of batch "
         f"{recipe.get('train', {}).get('batch_size')}, {summary.get('wall_seconds', 0) / 60:.1f} "
@@ -165,6 +169,15 @@ def card(name: str) -> str:
           if (DOCS / "images" / f"{name}-curves.png").exists() else []),
         "",
     ])
+
+
+def _recipe_file(name: str, trained_as: str) -> str:
+    """The recipe that reproduces shipped model ``name``: ``configs/NAME.yaml`` when it exists
+    (a candidate recipe is renamed to it when shipped), noting the name it trained under."""
+    if (ROOT / "configs" / f"{name}.yaml").exists():
+        note = f" (trained under the name {trained_as})" if trained_as != name else ""
+        return f"`configs/{name}.yaml`{note}"
+    return f"`configs/{trained_as}.yaml`"
 
 
 def main() -> int:
