@@ -123,6 +123,20 @@ def test_cli_writes_one_file_with_the_weights_inside(capsys, tmp_path):
     assert read_metadata(target)["scale"] == "2"
 
 
+def test_exports_carry_no_trace_of_the_machine_and_repeat_byte_for_byte(tmp_path):
+    import onnx
+
+    from pixelsmith.runtime.onnx_export import export_network
+
+    net = load_model("sr-x4")
+    first = export_network(net, tmp_path / "a.onnx")
+    second = export_network(net, tmp_path / "b.onnx")
+    assert first.read_bytes() == second.read_bytes()
+    assert b"stack_trace" not in first.read_bytes()
+    assert str(Path(__file__).resolve().parents[1]).encode() not in first.read_bytes()
+    assert all(not node.metadata_props for node in onnx.load_model(str(first)).graph.node)
+
+
 def test_size_classes_of_inpainting_models():
     net = load_model("inpaint")
     assert size_class(net, 48, 40) == 6 == size_class(net, 64, 500)

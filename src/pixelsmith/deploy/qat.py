@@ -8,9 +8,11 @@ the scale and zero point that calibration gave it (read from a first, post-train
 graph of the source weights), and the weights to int8 per output channel, symmetric, scale
 max|w| / 127 (ONNX Runtime's choice, recomputed at every step as the weights move). Rounding
 passes gradients straight through inside the range and none outside
-(``torch.fake_quantize_*``). The first and last convolutions, additions and concatenations stay
-fp32, as in the int8 graph. The static quantization then runs again on the fine-tuned weights
-with the same calibration.
+(``torch.fake_quantize_*``). The first and last convolutions, additions and concatenations
+compute in fp32, as in the int8 graph (the int8 storage of the first and last convolutions'
+weights, :mod:`pixelsmith.deploy.weight_only`, is not simulated: a rounding of their weights
+alone). The static quantization then runs again on the fine-tuned weights with the same
+calibration.
 
 The fake quantization replaces the ``forward`` of the training module's convolutions only; the
 weights, their names and the EMA copy are those of the plain network, so the fine-tuned

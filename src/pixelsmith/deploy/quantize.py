@@ -4,12 +4,12 @@ The fp32 graph (:mod:`pixelsmith.runtime.onnx_export`) is calibrated on degraded
 *training* images (the task's own degradations at several levels, reproducibly from a seed) and
 quantized in QDQ format: convolution weights (transposed convolutions' too: the U-Net's
 upsampling) int8 per output channel, activations uint8 with ranges from the calibration. The
-first and last convolutions stay fp32 (they see the image and
-write the residual added to it, where 8 bits cost the most quality), and so do the additions,
-concatenations, the input skip and an inpainting network's hole filling. Activation ranges
-are the 99.999th percentile of the calibration values by default (``percentile``), which lost
-less than the plain min-max ranges on the colour denoiser; ``minmax`` and ``entropy`` are there
-to compare.
+first and last convolutions compute in fp32 (they see the image and write the residual added to
+it, where 8-bit activations cost the most quality) from weights stored as int8
+(:mod:`pixelsmith.deploy.weight_only`), and so do the additions, concatenations, the input skip
+and an inpainting network's hole filling. Activation ranges are the 99.999th percentile of the
+calibration values by default (``percentile``), which lost less than the plain min-max ranges
+on the colour denoiser; ``minmax`` and ``entropy`` are there to compare.
 
 The result is a model folder like any other: the source's ``config.json`` (with a ``quantized``
 entry) and ``model.safetensors`` (the fp32 weights, byte for byte, so ``load_model`` and
@@ -145,6 +145,7 @@ def _quantize_graph(net: torch.nn.Module, feeds: list[dict[str, np.ndarray]],
                     level_class: int, method: str, target: Path, work: Path) -> list[str]:
     """Export ``net`` and write its static int8 QDQ graph to ``target`` (atomically), calibrated
     on ``feeds``; returns the convolutions kept fp32."""
+    import onnx
     from onnxruntime.quantization import (
         CalibrationMethod,
         QuantFormat,
@@ -153,6 +154,7 @@ def _quantize_graph(net: torch.nn.Module, feeds: list[dict[str, np.ndarray]],
     )
     from onnxruntime.quantization.calibrate import CalibrationDataReader
 
+    from pixelsmith.deploy.weight_only import int8_weights_only
     from pixelsmith.io import atomic_output
     from pixelsmith.runtime.onnx_export import export_network
 
@@ -175,6 +177,9 @@ def _quantize_graph(net: torch.nn.Module, feeds: list[dict[str, np.ndarray]],
             activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
             nodes_to_quantize=quantized_nodes, calibrate_method=calibration,
             calibration_providers=["CPUExecutionProvider"])
+        proto = onnx.load_model(str(tmp))
+        int8_weights_only(proto, kept)
+        onnx.save_model(proto, str(tmp), save_as_external_data=False)
     return kept
 
 
@@ -267,8 +272,8 @@ def quantize_model(model: str | Path, calibrate: str | Path, output: str | Path,
         "format": QUANT_FORMAT,
         "file": QUANTIZED_FILE,
         "sha256": file_sha256(output / QUANTIZED_FILE),
-        "weights": "int8 per output channel (Conv, ConvTranspose), activations uint8, "
-                   "QDQ",
+        "weights": "int8 per output channel (Conv, ConvTranspose; the first and last Conv "
+                   "compute in fp32 from their int8-stored weights), activations uint8, QDQ",
         "kept_fp32": kept,
         "size_class": level_class,
         "calibration": {"folder": str(folder), "images": len(feeds), "crop": crop,

@@ -17,7 +17,12 @@ import torch
 from torch import nn
 
 from pixelsmith.errors import PixelsmithError
-from pixelsmith.runtime.onnx_export import EXPORT_FORMAT, OPSET, quiet_exporter
+from pixelsmith.runtime.onnx_export import (
+    EXPORT_FORMAT,
+    OPSET,
+    quiet_exporter,
+    strip_trace_metadata,
+)
 
 TASK = "codec-synthesis"
 LATENT, IMAGE = "latent", "image"
@@ -77,6 +82,7 @@ def export_synthesis(codec: nn.Module, path: str | Path) -> Path:
             input_names=[LATENT], output_names=[IMAGE], opset_version=OPSET, optimize=True,
             verbose=False, external_data=False)
     proto = program.model_proto
+    strip_trace_metadata(proto)
     onnx.helper.set_model_props(proto, synthesis_metadata(codec))
     proto.doc_string = (f"pixelsmith codec synthesis transform: {LATENT} (dequantized latent) "
                         f"-> {IMAGE} (padded, unclamped)")
