@@ -91,6 +91,12 @@ PROVENANCE = {
               "of draws that start with camera shake (`degradation.shake`); its validation draws "
               "include that share, so its figure is not comparable with the earlier stages' (on "
               "stage 2's draws: 26.98)."),
+    "photo-fast": ("two stages. Stage 1 is `pixelsmith prune photo --channels 0.5 --finetune 0 "
+                   "-o models/photo-fast-pruned` (half of the channels of every layer group of "
+                   "the shipped `photo`, stage 3, removed by torch-pruning, widths rounded to "
+                   "multiples of 8: features 8/16/32/64); the lines above are stage 2, "
+                   "`configs/photo-fast.yaml`, from that package (`init:`) on `photo`'s "
+                   "realistic degradations."),
     "photo-x4": ("two stages. Stage 1 is `configs/photo-x4-stage1.yaml` (L1 loss, 6000 steps "
                  "from the shipped sr-x4, best validation step 4750: psnr 21.15; shipped as "
                  "this model before); the lines above are stage 2, `configs/photo-x4.yaml`, "
