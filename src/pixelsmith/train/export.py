@@ -59,7 +59,8 @@ def export_run(run: Path, output: Path, checkpoint: str = "best", use_ema: bool 
     summary = json.loads(summary_file.read_text()) if summary_file.exists() else {}
     config = {
         "name": output.name,
-        "summary": f"{recipe.name}: {recipe.model.name} trained by pixelsmith",
+        "summary": f"{output.name}: {recipe.model.name} trained by pixelsmith"
+                   + ("" if recipe.name == output.name else f" (recipe {recipe.name})"),
         "family": recipe.family,
         "task": family.exported_task(recipe),
         "network": {"name": recipe.model.name, "args": recipe.model.args},
