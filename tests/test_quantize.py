@@ -54,7 +54,7 @@ def test_package_loads_and_is_smaller(package):
     config = json.loads((package / "config.json").read_text())
     entry = config["quantized"]
     assert entry["calibration"]["images"] == 6 and entry["source"]["name"] == "denoise-color"
-    assert len(entry["kept_fp32"]) == 2
+    assert len(entry["kept_fp32"]) == 2 + 3  # first, last, the U-Net's 3 upsamplings
     net = load_model(package)  # the fp32 weights are there, checked by their sha256
     assert net.conditioning == "sigma"
     int8 = (package / QUANTIZED_FILE).stat().st_size
@@ -62,8 +62,8 @@ def test_package_loads_and_is_smaller(package):
 
 
 def test_every_weight_of_the_network_is_stored_as_int8(package):
-    """The convolutions that compute in fp32 (first and last) keep int8-stored weights too,
-    dequantized in the graph, within half a step of the fp32 weights."""
+    """The convolutions that compute in fp32 (first, last, upsampling) keep int8-stored weights
+    too, dequantized in the graph, within half a step of the fp32 weights."""
     import onnx
     from onnx import numpy_helper
 
@@ -78,7 +78,10 @@ def test_every_weight_of_the_network_is_stored_as_int8(package):
     for node in graph.node:
         if node.op_type == "DequantizeLinear" and node.input[0].endswith(".weight_int8"):
             name = node.input[0].removeprefix("net.").removesuffix("_int8")
-            scale = values[node.input[1]].reshape(-1, 1, 1, 1)
+            axis = next((a.i for a in node.attribute if a.name == "axis"), 1)
+            shape = [1, 1, 1, 1]
+            shape[axis] = -1
+            scale = values[node.input[1]].reshape(shape)
             restored = values[node.input[0]].astype(np.float32) * scale
             assert np.abs(restored - state[name].numpy()).max() <= scale.max() / 2 + 1e-7
 

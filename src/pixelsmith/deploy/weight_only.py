@@ -14,12 +14,14 @@ from __future__ import annotations
 import numpy as np
 
 WEIGHT_QMAX = 127
+AXIS = {"Conv": 0, "ConvTranspose": 1}  # the output channels' axis of each node's weight
 
 
 def int8_weights_only(proto, node_names: list[str]) -> int:
-    """Store the weights of the Conv nodes ``node_names`` of ``proto`` (an ONNX ModelProto,
-    edited in place) as int8 per output channel behind a DequantizeLinear; returns how many
-    weight tensors were converted (a weight that is not a float initializer is left alone)."""
+    """Store the weights of the Conv / ConvTranspose nodes ``node_names`` of ``proto`` (an ONNX
+    ModelProto, edited in place) as int8 per output channel behind a DequantizeLinear; returns
+    how many weight tensors were converted (a weight that is not a float initializer read by
+    that node alone is left alone)."""
     from onnx import helper, numpy_helper
 
     graph = proto.graph
@@ -32,12 +34,13 @@ def int8_weights_only(proto, node_names: list[str]) -> int:
     converted = 0
     new_nodes = []
     for node in graph.node:
-        if node.name in wanted and node.op_type == "Conv" and len(node.input) > 1:
+        if node.name in wanted and node.op_type in AXIS and len(node.input) > 1:
             weight = initializers.get(node.input[1])
             if weight is not None and readers.get(weight.name) == 1:
                 values = numpy_helper.to_array(weight)
                 if values.dtype == np.float32:
-                    new_nodes.append(_dequantizer(graph, weight, values, helper, numpy_helper))
+                    new_nodes.append(_dequantizer(graph, weight, values, AXIS[node.op_type],
+                                                  helper, numpy_helper))
                     node.input[1] = new_nodes[-1].output[0]
                     converted += 1
     if new_nodes:
@@ -48,20 +51,23 @@ def int8_weights_only(proto, node_names: list[str]) -> int:
     return converted
 
 
-def _dequantizer(graph, weight, values: np.ndarray, helper, numpy_helper):
-    """Replace initializer ``weight`` by int8 values, scales and zero points; the node that
-    dequantizes them."""
-    absmax = np.abs(values.reshape(values.shape[0], -1)).max(axis=1)
+def _dequantizer(graph, weight, values: np.ndarray, axis: int, helper, numpy_helper):
+    """Replace initializer ``weight`` by int8 values, scales and zero points (per channel along
+    ``axis``); the node that dequantizes them."""
+    channels = values.shape[axis]
+    moved = np.moveaxis(values, axis, 0).reshape(channels, -1)
+    absmax = np.abs(moved).max(axis=1)
     scale = np.where(absmax > 0, absmax / WEIGHT_QMAX, 1.0).astype(np.float32)
-    shape = (-1,) + (1,) * (values.ndim - 1)
+    shape = [1] * values.ndim
+    shape[axis] = channels
     quantized = np.clip(np.rint(values / scale.reshape(shape)), -WEIGHT_QMAX, WEIGHT_QMAX)
     name = weight.name
     graph.initializer.remove(weight)
     graph.initializer.extend([
         numpy_helper.from_array(quantized.astype(np.int8), f"{name}_int8"),
         numpy_helper.from_array(scale, f"{name}_int8_scale"),
-        numpy_helper.from_array(np.zeros(values.shape[0], np.int8), f"{name}_int8_zero_point"),
+        numpy_helper.from_array(np.zeros(channels, np.int8), f"{name}_int8_zero_point"),
     ])
     return helper.make_node("DequantizeLinear",
                             [f"{name}_int8", f"{name}_int8_scale", f"{name}_int8_zero_point"],
-                            [f"{name}_dequantized"], name=f"{name}_DequantizeWeights", axis=0)
+                            [f"{name}_dequantized"], name=f"{name}_DequantizeWeights", axis=axis)
