@@ -1,8 +1,9 @@
 """int8 storage for the weights of convolutions that compute in fp32.
 
-Static quantization keeps a restoration network's first and last convolutions in fp32: their
+Static quantization keeps a restoration network's first and last convolutions in fp32 (their
 activations are the image and the residual added to it, where 8-bit activations cost the most
-quality. Their weights need not stay fp32 in the file, though: stored as int8 per output
+quality), and the U-Net's transposed convolutions (quantized, they cost more quality than the
+speed they gave). Their weights need not stay fp32 in the file, though: stored as int8 per output
 channel (symmetric, scale max|w| / 127, as ONNX Runtime quantizes the other weights) and
 dequantized in the graph, they cost a fraction of the file and only the rounding of the
 weights. In EDSR's case the last convolution (48 -> 48 channels before the x4 pixel shuffle) is
