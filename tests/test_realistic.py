@@ -453,11 +453,22 @@ def test_cli_realistic_writes_the_image_and_its_draw(tmp_path, capsys, photo, sc
     assert np.array_equal(replayed, outputs[0])
 
 
+def test_cli_realistic_shake_starts_the_chain_with_camera_shake(tmp_path, capsys, photo):
+    code, err = run(capsys, "degrade", str(photo), "-o", str(tmp_path / "s.png"), "--realistic",
+                    "--shake", "--seed", "2", "--save-params", str(tmp_path / "s.json"))
+    assert code == 0, err
+    assert "camera shake" in err
+    params = json.loads((tmp_path / "s.json").read_text())
+    assert params["steps"][0]["op"] == "blur"
+    assert params["steps"][0]["kernel"]["type"] == "motion"
+
+
 @pytest.mark.parametrize("argv_tail, message", [
     (["--realistic", "--scale", "3"], "scales 1 and 4"),
     (["--realistic", "--scale", "four"], "scales 1 and 4"),
     (["--scale", "4"], "need --realistic"),
     (["--save-params", "p.json"], "need --realistic"),
+    (["--shake"], "need --realistic"),
     (["--realistic", "--noise", "gaussian:25"], "drop --blur"),
 ])
 def test_cli_realistic_bad_options_are_one_line_errors(tmp_path, capsys, photo, argv_tail,

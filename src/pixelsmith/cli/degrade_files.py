@@ -28,10 +28,11 @@ def degrade_file(
     max_pixels: int,
     realistic: int | None = None,
     save_params: Path | None = None,
+    shake: bool = False,
 ) -> None:
     """Apply blur -> downsample -> mask -> noise -> JPEG to ``source`` and write ``target``;
     or, with ``realistic`` (a scale, 1 or 4), a random realistic chain instead (its draw goes
-    to ``save_params`` as JSON).
+    to ``save_params`` as JSON), started by camera shake with ``shake``.
 
     The random draws (motion kernel, mask, noise) come from a generator seeded by (seed, index),
     so re-running the same command gives the same files.
@@ -47,7 +48,7 @@ def degrade_file(
     alpha = image.alpha
     kernel = mask_tensor = params = None
     if realistic is not None:
-        x, alpha, params = _realistic(x, alpha, realistic, generator)
+        x, alpha, params = _realistic(x, alpha, realistic, generator, shake)
     if blur:
         operator, kernel = dg.parse_blur(blur, generator)
         x = operator(x)
@@ -75,14 +76,14 @@ def degrade_file(
 
 
 def realistic_scale_option(realistic: bool, scale: str | None, save_params: str | None,
-                           others: tuple) -> int | None:
+                           others: tuple, shake: bool = False) -> int | None:
     """The realistic model's scale from ``degrade``'s options, None without ``--realistic``;
     one-line errors for a bad scale or options that do not go together."""
     from pixelsmith.degrade.realistic import parse_realistic_scale
 
     if not realistic:
-        if scale is not None or save_params is not None:
-            raise PixelsmithError("--scale and --save-params need --realistic")
+        if scale is not None or save_params is not None or shake:
+            raise PixelsmithError("--scale, --shake and --save-params need --realistic")
         return None
     if any(others):
         raise PixelsmithError("--realistic draws its own degradations: drop --blur, "
@@ -91,12 +92,14 @@ def realistic_scale_option(realistic: bool, scale: str | None, save_params: str 
 
 
 def _realistic(x: torch.Tensor, alpha: torch.Tensor | None, scale: int,
-               generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor | None, dict]:
-    """A realistic draw applied to the image (alpha resized to match): (x, alpha, draw)."""
+               generator: torch.Generator, shake: bool = False
+               ) -> tuple[torch.Tensor, torch.Tensor | None, dict]:
+    """A realistic draw applied to the image (alpha resized to match), started by camera
+    shake with ``shake``: (x, alpha, draw)."""
     from pixelsmith.degrade import imresize
     from pixelsmith.degrade.realistic import RealisticDegradation
 
-    model = RealisticDegradation(scale)
+    model = RealisticDegradation(scale, shake=1.0 if shake else 0.0)
     y, draws = model.apply_with_params(x, generator)
     if alpha is not None and scale > 1:
         alpha = imresize(alpha, size=model.output_size(*x.shape[-2:])).clamp(0, 1)

@@ -68,14 +68,17 @@ def cli() -> None:
                    "JPEG twice; BSRGAN or Real-ESRGAN order), see docs/REALISTIC.md.")
 @click.option("--scale", "realistic_scale", metavar="1|4",
               help="With --realistic: 1 keeps the size (default), 4 makes it 4x smaller.")
+@click.option("--shake", is_flag=True,
+              help="With --realistic: start the chain with camera shake (a random hand-held "
+                   "path of 5-25 pixels).")
 @click.option("--save-params", type=click.Path(),
               help="With --realistic: write the parameters of the draw (JSON).")
 @max_pixels_option
 @skip_existing_option
 @quiet_option
 def degrade(inputs, output, blur_spec, downsample, mask_spec, noise_spec, jpeg, seed, save_mask,
-            save_kernel, realistic, realistic_scale, save_params, max_pixels, skip_existing,
-            quiet) -> None:
+            save_kernel, realistic, realistic_scale, shake, save_params, max_pixels,
+            skip_existing, quiet) -> None:
     """Degrade images: blur -> downsample -> mask -> noise -> JPEG, reproducibly from --seed.
 
     \b
@@ -87,7 +90,7 @@ def degrade(inputs, output, blur_spec, downsample, mask_spec, noise_spec, jpeg, 
     from pixelsmith.cli.report import Reporter
 
     scale = realistic_scale_option(realistic, realistic_scale, save_params,
-                                   (blur_spec, downsample, mask_spec, noise_spec, jpeg))
+                                   (blur_spec, downsample, mask_spec, noise_spec, jpeg), shake)
     if not realistic and not any((blur_spec, downsample, mask_spec, noise_spec, jpeg)):
         raise PixelsmithError("give at least one of --blur, --downsample, --mask, --noise, --jpeg")
     jobs = plan_outputs(list(inputs), output)
@@ -99,7 +102,7 @@ def degrade(inputs, output, blur_spec, downsample, mask_spec, noise_spec, jpeg, 
     chain = ", ".join(f"{name} {value}" for name, value in (
         ("blur", blur_spec), ("downsample", downsample), ("mask", mask_spec),
         ("noise", noise_spec), ("jpeg", jpeg)) if value) if not realistic \
-        else f"realistic chain, scale {scale}"
+        else f"realistic chain, scale {scale}{', camera shake' if shake else ''}"
 
     def side_outputs(job) -> list[Path]:
         paths = (_side_output(option, job.source, suffix, several) for option, suffix in (
@@ -115,6 +118,7 @@ def degrade(inputs, output, blur_spec, downsample, mask_spec, noise_spec, jpeg, 
             save_kernel=_side_output(save_kernel, job.source, "_kernel.npy", several),
             max_pixels=max_pixels, realistic=scale,
             save_params=_side_output(save_params, job.source, "_params.json", several),
+            shake=shake,
         )
         return f"{chain}, seed {seed} (image {order[job.target]})"
 
