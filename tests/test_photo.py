@@ -30,7 +30,7 @@ def clean() -> torch.Tensor:
 def test_photo_methods_and_default() -> None:
     methods = task_methods("photo")
     assert {"photo-chain", "photo-classical"} <= set(methods)
-    assert default_method("photo", 3, Known()) == "photo"  # shipped, default at 1x
+    assert default_method("photo", 3, Known()) == "photo-fast"  # shipped, default at 1x
     assert default_method("photo", 3, Known(scale=4)) == "photo-x4"  # shipped, default at 4x
 
 
