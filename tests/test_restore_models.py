@@ -112,7 +112,8 @@ def test_cli_quality_auto_on_a_png_is_a_one_line_error(tmp_path, capsys, models,
     (["--tile", "-1"], "tile must be"),
     (["--tile", "big"], "tile must be"),
     (["--tile", "64", "--overlap", "64"], "overlap"),
-    (["--precision", "fp16"], "precision must be fp32 or bf16"),
+    (["--precision", "fp8"], "precision must be fp32, bf16 or fp16"),
+    (["--precision", "fp16", "--device", "cpu"], "fp16 needs a CUDA device"),
     (["--device", "tpu"], "device must be cpu, cuda or cuda:N"),
 ])
 def test_bad_option_values_are_one_line_errors(tmp_path, capsys, models, noisy_png, tail,
@@ -179,6 +180,16 @@ def test_bf16_is_within_005_db_of_fp32(tmp_path):
     assert bf16.dtype == torch.float32
     gap = psnr(bf16, clean).item() - psnr(fp32, clean).item()
     assert abs(gap) < 0.05 and psnr(fp32, clean).item() > psnr(noisy.clamp(0, 1), clean) + 5
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="fp16 runs on CUDA only")
+def test_fp16_on_cuda_is_within_005_db_of_fp32(tmp_path):
+    model = str(save_unet(tmp_path / "trained", net=trained_unet()))
+    clean, noisy = noisy_image()
+    fp32 = pixelsmith.restore(noisy, method=model, sigma=25, device="cuda", precision="fp32")
+    fp16 = pixelsmith.restore(noisy, method=model, sigma=25, device="cuda", precision="fp16")
+    assert fp16.dtype == torch.float32
+    assert abs(psnr(fp16, clean).item() - psnr(fp32, clean).item()) < 0.05
 
 
 def test_batches_with_sigma_auto_run_classical_methods_image_by_image():

@@ -160,9 +160,9 @@ def _side_output(option: str | None, source: Path, suffix: str, several: bool) -
               help="Trained models run in N-pixel tiles (bounded memory); 0 = whole image.")
 @click.option("--overlap", default="32", show_default=True, metavar="N",
               help="Pixels shared by neighbouring tiles, blended smoothly.")
-@click.option("--precision", default="fp32", show_default=True, metavar="fp32|bf16",
-              help="bf16 for trained models: faster on GPUs and CPUs with AMX/AVX512-BF16, "
-                   "slower elsewhere.")
+@click.option("--precision", default="fp32", show_default=True, metavar="fp32|bf16|fp16",
+              help="Trained models: bf16 is faster on GPUs and CPUs with AMX/AVX512-BF16, "
+                   "slower elsewhere; fp16 needs a CUDA device.")
 @click.option("--backend", type=click.Choice(["torch", "onnxruntime", "auto"]),
               help="Trained models: run with torch (default; a quantized package: onnxruntime), "
                    "with ONNX Runtime (pixelsmith[fast]; faster on some CPUs, slower on others, "

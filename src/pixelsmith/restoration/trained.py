@@ -62,7 +62,8 @@ def match_channels(net_channels: int, y: torch.Tensor, known: Known, run) -> tor
     return run(y.expand(-1, net_channels, -1, -1), known).mean(dim=1, keepdim=True)
 
 
-PRECISIONS = ("fp32", "bf16")
+PRECISIONS = ("fp32", "bf16", "fp16")
+AUTOCAST_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 #: Smallest tile, and smallest image side a network sees: smaller images are padded (edge
 #: pixels repeated) and the result cropped, since networks pad internally by up to 16 pixels.
 MIN_SIDE = 32
@@ -98,8 +99,9 @@ class RunOptions:
 
     - ``device``: None = cuda when available, else cpu (see :func:`resolve_device`).
     - ``tile`` / ``overlap``: tile side and overlap in input pixels; ``tile=0`` = whole image.
-    - ``precision``: "fp32", or "bf16" (autocast + channels_last; fast only on GPUs and CPUs
-      with native bf16, i.e. AVX512-BF16 or AMX; elsewhere slower than fp32).
+    - ``precision``: "fp32", "bf16" (autocast + channels_last; fast only on GPUs and CPUs
+      with native bf16, i.e. AVX512-BF16 or AMX; elsewhere slower than fp32) or "fp16"
+      (autocast + channels_last, CUDA only: CPUs have no fast fp16 convolutions).
     - ``backend``: "torch", "onnxruntime" or "auto" (:mod:`pixelsmith.runtime.ort_backend`);
       None: torch, or onnxruntime for a quantized package.
     """
@@ -116,11 +118,16 @@ class RunOptions:
 
         if self.precision not in PRECISIONS:
             raise PixelsmithError(
-                f"precision must be {' or '.join(PRECISIONS)}, not '{self.precision}'"
+                f"precision must be {', '.join(PRECISIONS[:-1])} or {PRECISIONS[-1]}, "
+                f"not '{self.precision}'"
             )
         if self.backend is not None and self.backend not in BACKENDS:
             raise PixelsmithError(
                 f"backend must be {', '.join(BACKENDS)}, not '{self.backend}'")
+        device = resolve_device(self.device)
+        if self.precision == "fp16" and device.type != "cuda":
+            raise PixelsmithError("precision fp16 needs a CUDA device; on a CPU use fp32 "
+                                  "(or bf16 where the CPU has native bf16)")
         tile = _whole_number("tile", self.tile)
         overlap = _whole_number("overlap", self.overlap)
         if 0 < tile < MIN_SIDE:
@@ -128,7 +135,7 @@ class RunOptions:
                                   f"not {tile}")
         if tile and overlap >= tile:
             raise PixelsmithError(f"overlap ({overlap}) must be smaller than the tile ({tile})")
-        return replace(self, device=resolve_device(self.device), tile=tile, overlap=overlap)
+        return replace(self, device=device, tile=tile, overlap=overlap)
 
 
 def _whole_number(name: str, value: int | str) -> int:
@@ -182,12 +189,13 @@ class ModelRestorer:
         # the same in bf16; on CUDA it is the layout tensor cores want for bf16.
         if self.backend != "torch":
             return False
-        return self.options.device.type == "cpu" or self.options.precision == "bf16"
+        return self.options.device.type == "cpu" or self.options.precision != "fp32"
 
     def _autocast(self):
         if self.options.precision == "fp32":
             return contextlib.nullcontext()
-        return torch.autocast(self.options.device.type, dtype=torch.bfloat16)
+        return torch.autocast(self.options.device.type,
+                              dtype=AUTOCAST_DTYPES[self.options.precision])
 
     def run_whole(self, y: torch.Tensor, known: Known) -> torch.Tensor:
         """One forward pass on ``y`` (a tile or a whole image), on the device, result float32."""
