@@ -97,11 +97,14 @@ PROVENANCE = {
                    "multiples of 8: features 8/16/32/64); the lines above are stage 2, "
                    "`configs/photo-fast.yaml`, from that package (`init:`) on `photo`'s "
                    "realistic degradations."),
-    "photo-x4": ("two stages. Stage 1 is `configs/photo-x4-stage1.yaml` (L1 loss, 6000 steps "
-                 "from the shipped sr-x4, best validation step 4750: psnr 21.15; shipped as "
-                 "this model before); the lines above are stage 2, `configs/photo-x4.yaml`, "
-                 "from stage 1's export (`init:`) with an L2 loss at a low learning rate, on "
-                 "the same held-out images (`data.split_seed: 0`)."),
+    "photo-x4": ("three stages. Stage 1 is `configs/photo-x4-stage1.yaml` (L1 loss, 6000 "
+                 "steps from the shipped sr-x4, best validation step 4750: psnr 21.15); stage 2 "
+                 "`configs/photo-x4-stage2.yaml` from stage 1's export with an L2 loss at a low "
+                 "learning rate (validation 21.18); each shipped as this model before. The "
+                 "lines above are stage 3, `configs/photo-x4.yaml` (trained under the name "
+                 "photo-x4-stage3, from the shipped stage 2, still running: its best checkpoint "
+                 "at the time), on 128-pixel patches, on the same held-out images "
+                 "(`data.split_seed: 0`)."),
     "dejpeg-gray": staged("dejpeg-gray", 2),
     "denoise-color": staged("denoise-color", 3),
     "denoise-gray": staged("denoise-gray", 4),
