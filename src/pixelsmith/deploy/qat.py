@@ -2,17 +2,16 @@
 
 The fp32 weights are fine-tuned for a few steps of the model's own recipe
 (:mod:`pixelsmith.deploy.finetune`) with fake quantization in the forward pass that mimics the
-int8 graph ONNX Runtime runs (:mod:`pixelsmith.deploy.quantize`): in every convolution (or
-transposed convolution) the static quantization quantizes, the input is rounded to uint8 with
-the scale and zero point that calibration gave it (read from a first, post-training quantized
-graph of the source weights), and the weights to int8 per output channel, symmetric, scale
-max|w| / 127 (ONNX Runtime's choice, recomputed at every step as the weights move). Rounding
-passes gradients straight through inside the range and none outside
-(``torch.fake_quantize_*``). The first and last convolutions, additions and concatenations
-compute in fp32, as in the int8 graph (the int8 storage of the first and last convolutions'
-weights, :mod:`pixelsmith.deploy.weight_only`, is not simulated: a rounding of their weights
-alone). The static quantization then runs again on the fine-tuned weights with the same
-calibration.
+int8 graph ONNX Runtime runs (:mod:`pixelsmith.deploy.quantize`): in every convolution the
+static quantization quantizes, the input is rounded to uint8 with the scale and zero point that
+calibration gave it (read from a first, post-training quantized graph of the source weights),
+and the weights to int8 per output channel, symmetric, scale max|w| / 127 (ONNX Runtime's
+choice, recomputed at every step as the weights move). Rounding passes gradients straight
+through inside the range and none outside (``torch.fake_quantize_*``). The first and last
+convolutions, the transposed convolutions, additions and concatenations compute in fp32, as in
+the int8 graph (the int8 storage of those convolutions' weights,
+:mod:`pixelsmith.deploy.weight_only`, is not simulated: a rounding of the weights alone). The
+static quantization then runs again on the fine-tuned weights with the same calibration.
 
 The fake quantization replaces the ``forward`` of the training module's convolutions only; the
 weights, their names and the EMA copy are those of the plain network, so the fine-tuned
@@ -25,7 +24,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 WEIGHT_QMIN, WEIGHT_QMAX = -127, 127  # int8, symmetric (ONNX Runtime's per-channel weights)
@@ -56,7 +54,7 @@ def graph_activations(path: str | Path) -> dict[str, ActivationQuant]:
     quantizer = {node.input[0]: node for node in graph.node if node.op_type == "QuantizeLinear"}
     found = {}
     for node in graph.node:
-        if node.op_type not in ("Conv", "ConvTranspose"):
+        if node.op_type != "Conv":
             continue
         weight, source = producer.get(node.input[1]), producer.get(node.input[0])
         if (weight is None or source is None or weight.op_type != "DequantizeLinear"
@@ -74,29 +72,19 @@ def graph_activations(path: str | Path) -> dict[str, ActivationQuant]:
     return found
 
 
-def fake_quantize_weight(weight: torch.Tensor, axis: int = 0) -> torch.Tensor:
-    """``weight`` rounded to int8 per output channel (symmetric, scale max|w| / 127); the
-    output channels are ``axis`` 0 of a convolution's weight, 1 of a transposed one's."""
-    absmax = weight.detach().abs().transpose(0, axis).flatten(1).amax(dim=1).clamp_min(1e-12)
-    zero = torch.zeros(weight.shape[axis], dtype=torch.int32, device=weight.device)
-    return torch.fake_quantize_per_channel_affine(weight, absmax / WEIGHT_QMAX, zero, axis,
+def fake_quantize_weight(weight: torch.Tensor) -> torch.Tensor:
+    """``weight`` rounded to int8 per output channel (symmetric, scale max|w| / 127)."""
+    absmax = weight.detach().abs().flatten(1).amax(dim=1).clamp_min(1e-12)
+    zero = torch.zeros(weight.shape[0], dtype=torch.int32, device=weight.device)
+    return torch.fake_quantize_per_channel_affine(weight, absmax / WEIGHT_QMAX, zero, 0,
                                                   WEIGHT_QMIN, WEIGHT_QMAX)
 
 
-def _convolve(conv: nn.Conv2d | nn.ConvTranspose2d, x: torch.Tensor) -> torch.Tensor:
-    """``conv`` applied to ``x`` with its weights rounded to int8."""
-    if isinstance(conv, nn.ConvTranspose2d):
-        return F.conv_transpose2d(x, fake_quantize_weight(conv.weight, axis=1), conv.bias,
-                                  conv.stride, conv.padding, conv.output_padding, conv.groups,
-                                  conv.dilation)
-    return conv._conv_forward(x, fake_quantize_weight(conv.weight), conv.bias)
-
-
-def _fake_quantized_forward(conv: nn.Conv2d | nn.ConvTranspose2d, quant: ActivationQuant):
+def _fake_quantized_forward(conv: nn.Conv2d, quant: ActivationQuant):
     def forward(x: torch.Tensor) -> torch.Tensor:
         x = torch.fake_quantize_per_tensor_affine(x, quant.scale, quant.zero_point,
                                                   ACTIVATION_QMIN, ACTIVATION_QMAX)
-        y = _convolve(conv, x)
+        y = conv._conv_forward(x, fake_quantize_weight(conv.weight), conv.bias)
         if quant.output is None:
             return y
         return torch.fake_quantize_per_tensor_affine(y, *quant.output, ACTIVATION_QMIN,
@@ -169,8 +157,8 @@ def install_fake_quantization(net: nn.Module, activations: dict[str, ActivationQ
     producers = _input_producers(net, activations, example)
     for name, quant in activations.items():
         conv = net.get_submodule(name)
-        if not isinstance(conv, (nn.Conv2d, nn.ConvTranspose2d)):
-            raise TypeError(f"{name} is a {type(conv).__name__}, not a convolution")
+        if not isinstance(conv, nn.Conv2d):
+            raise TypeError(f"{name} is a {type(conv).__name__}, not a Conv2d")
         conv.forward = _fake_quantized_forward(conv, quant)
         if name.endswith(".body.0"):
             net.get_submodule(name.removesuffix(".body.0")).register_forward_pre_hook(

@@ -32,13 +32,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from pixelsmith.deploy.weight_only import WEIGHT_AXIS, int8_weights_only
 from pixelsmith.errors import PixelsmithError
 
 QUANTIZED_FILE = "model.int8.onnx"
 QUANT_FORMAT = "onnx-qdq-int8"
 CALIBRATION_METHODS = ("minmax", "entropy", "percentile")
 QUANTIZED_OPS = ("Conv",)  # ONNX node types that compute in int8
-STORED_INT8_OPS = ("Conv", "ConvTranspose")  # node types whose weights are stored int8
+STORED_INT8_OPS = tuple(WEIGHT_AXIS)  # node types whose weights are stored int8
 #: levels cycled over the calibration images, inside the shipped models' training ranges
 DENOISE_SIGMAS = (5.0, 15.0, 25.0, 35.0, 50.0)
 DEJPEG_QUALITIES = (10, 20, 30, 50, 70)
@@ -159,7 +160,6 @@ def _quantize_graph(net: torch.nn.Module, feeds: list[dict[str, np.ndarray]],
     )
     from onnxruntime.quantization.calibrate import CalibrationDataReader
 
-    from pixelsmith.deploy.weight_only import int8_weights_only
     from pixelsmith.io import atomic_output
     from pixelsmith.runtime.onnx_export import export_network
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 WEIGHT_QMAX = 127
-AXIS = {"Conv": 0, "ConvTranspose": 1}  # the output channels' axis of each node's weight
+WEIGHT_AXIS = {"Conv": 0, "ConvTranspose": 1}  # the output channels' axis of the weight
 
 
 def int8_weights_only(proto, node_names: list[str]) -> int:
@@ -23,7 +23,7 @@ def int8_weights_only(proto, node_names: list[str]) -> int:
     ModelProto, edited in place) as int8 per output channel behind a DequantizeLinear; returns
     how many weight tensors were converted (a weight that is not a float initializer read by
     that node alone is left alone)."""
-    from onnx import helper, numpy_helper
+    from onnx import numpy_helper
 
     graph = proto.graph
     initializers = {init.name: init for init in graph.initializer}
@@ -35,13 +35,13 @@ def int8_weights_only(proto, node_names: list[str]) -> int:
     converted = 0
     new_nodes = []
     for node in graph.node:
-        if node.name in wanted and node.op_type in AXIS and len(node.input) > 1:
+        if node.name in wanted and node.op_type in WEIGHT_AXIS and len(node.input) > 1:
             weight = initializers.get(node.input[1])
             if weight is not None and readers.get(weight.name) == 1:
                 values = numpy_helper.to_array(weight)
                 if values.dtype == np.float32:
-                    new_nodes.append(_dequantizer(graph, weight, values, AXIS[node.op_type],
-                                                  helper, numpy_helper))
+                    new_nodes.append(_dequantizer(graph, weight, values,
+                                                  WEIGHT_AXIS[node.op_type]))
                     node.input[1] = new_nodes[-1].output[0]
                     converted += 1
     if new_nodes:
@@ -52,9 +52,11 @@ def int8_weights_only(proto, node_names: list[str]) -> int:
     return converted
 
 
-def _dequantizer(graph, weight, values: np.ndarray, axis: int, helper, numpy_helper):
+def _dequantizer(graph, weight, values: np.ndarray, axis: int):
     """Replace initializer ``weight`` by int8 values, scales and zero points (per channel along
     ``axis``); the node that dequantizes them."""
+    from onnx import helper, numpy_helper
+
     channels = values.shape[axis]
     moved = np.moveaxis(values, axis, 0).reshape(channels, -1)
     absmax = np.abs(moved).max(axis=1)

@@ -163,8 +163,7 @@ def strip_trace_metadata(proto) -> None:
     """Drop what the exporter records per node for debugging (the Python stack trace with this
     machine's file paths, FX node text, module scopes): a fifth of a small model's file, and
     it made the same weights export to different bytes in different checkouts."""
-    graphs = [proto.graph] + [function for function in proto.functions]
-    for graph in graphs:
+    for graph in (proto.graph, *proto.functions):
         for node in graph.node:
             del node.metadata_props[:]
             node.doc_string = ""
