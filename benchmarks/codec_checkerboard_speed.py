@@ -6,8 +6,9 @@ writes the "codec-checkerboard-speed" section of docs/CODEC.md.
 
 Speed does not depend on training (the same layers run whatever the weights; only the count of
 escaped values could, and it is small), so by default the models are built from the recipes
-configs/codec-cb-q1.yaml (N64/M128) and codec-cb-q3.yaml (N96/M192) with random weights and
-finalized tables. The shipped codec-q3 (mean-scale hyperprior without context) is timed in the
+configs/codec-cb-wide-q1.yaml (N64/M128) and codec-cb-wide-q3.yaml (N96/M192) with random
+weights and finalized tables. The shipped codec-q3 (mean-scale hyperprior without context) is
+timed in the
 same run as the reference. Every time is the minimum and the median over ``--repeats`` runs,
 wall clock, with the given torch thread count; the machine's load average is recorded, since a
 shared machine slows every figure down.
@@ -33,7 +34,7 @@ from pixelsmith.settings import dataset_path
 
 ROOT = Path(__file__).resolve().parents[1]
 SECTION = "codec-checkerboard-speed"
-RECIPES = ("codec-cb-q1", "codec-cb-q3")
+RECIPES = ("codec-cb-wide-q1", "codec-cb-wide-q3")
 
 
 def recipe_model(name: str) -> Codec:

@@ -317,7 +317,7 @@ def test_ladder_recipe_smoke_run_trains_validates_with_real_files_and_exports(qu
     from pixelsmith.train.trainer import Trainer
 
     data_or_skip("train/CBSD432/val32")
-    recipe = load_recipe(ROOT / "configs" / f"codec-cb-q{quality}.yaml", [
+    recipe = load_recipe(ROOT / "configs" / f"codec-cb-wide-q{quality}.yaml", [
         "train.steps=2", "train.batch_size=1", "data.patch_size=64", "data.cache=false",
         "data.patches_per_epoch=4", "val.every=2", "val.limit=1", "train.log_every=1",
         "train.checkpoint_every=100", f"output={tmp_path / 'run'}"])
@@ -406,3 +406,47 @@ def test_damaged_files_raise_only_pixelsmith_errors():
             assert "\n" not in str(exc)
         else:
             assert x.shape == (1, 3, 70, 90) and torch.isfinite(x).all()
+
+
+def stage1_recipe(tmp_path, *overrides):
+    from pixelsmith.train.config import load_recipe
+
+    return load_recipe(ROOT / "configs" / "codec-cb-q1-stage1.yaml", [
+        "train.steps=2", "train.batch_size=1", "data.patch_size=64", "data.cache=false",
+        "data.patches_per_epoch=4", "val.every=2", "val.limit=1", "train.log_every=1",
+        "train.checkpoint_every=100", f"output={tmp_path / 'run'}", *overrides])
+
+
+def test_stage1_recipe_starts_from_the_hyperprior_and_trains_only_the_new_layers(tmp_path):
+    """The checkerboard ladder starts from the shipped hyperprior: its layers are loaded and
+    frozen, the context and entropy-parameter layers train from their fresh start."""
+    from conftest import data_or_skip
+
+    from pixelsmith.train.trainer import Trainer
+    from pixelsmith.zoo import load_model
+
+    data_or_skip("train/CBSD432/val32")
+    hyperprior = load_model("codec-q1").state_dict()
+    trainer = Trainer(stage1_recipe(tmp_path), progress=False)
+    fresh = {k: v.clone() for k, v in trainer.models["model"].state_dict().items()
+             if k.startswith(("context.", "entropy_params."))}
+    trainer.fit()
+    tuned = trainer.models["model"].state_dict()
+    for prefix in ("g_a.", "g_s.", "h_a.", "h_s."):
+        keys = [k for k in tuned if k.startswith(prefix)]
+        assert keys and all(torch.equal(tuned[k], hyperprior[k]) for k in keys), prefix
+    assert any(not torch.equal(tuned[k], v) for k, v in fresh.items())
+
+
+@pytest.mark.parametrize("overrides, message", [
+    (["init_fresh=[context, entropy_params, nothing]"], "init_fresh: 'nothing'"),
+    (["init_fresh=[context]"], "does not fit"),          # entropy_params would stay unloaded
+    (["init_fresh=[]"], "does not fit"),                  # strict: the init lacks layers
+    (["model.args.M=128"], "does not fit"),               # shapes differ
+    (["init=null"], "init_fresh needs init"),
+])
+def test_init_fresh_mistakes_are_one_line_errors(tmp_path, overrides, message):
+    from pixelsmith.train.trainer import Trainer
+
+    with pytest.raises(PixelsmithError, match=message):
+        Trainer(stage1_recipe(tmp_path, *overrides), progress=False)

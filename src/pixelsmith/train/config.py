@@ -128,7 +128,8 @@ class TrainConfig(Section):
 
 
 class Recipe(Section):
-    """A whole experiment. ``init`` starts from a pretrained model; ``freeze`` lists prefixes."""
+    """A whole experiment. ``init`` starts from a pretrained model (``init_fresh``: prefixes of
+    layers it lacks, left freshly initialised); ``freeze`` lists prefixes not trained."""
 
     name: str = "experiment"
     family: Literal["restoration", "pix2pix", "autoencoder", "vae", "gan", "codec",
@@ -143,6 +144,7 @@ class Recipe(Section):
     early_stopping: EarlyStoppingConfig = Field(default_factory=EarlyStoppingConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
     init: str | None = None
+    init_fresh: list[str] = Field(default_factory=list)
     freeze: list[str] = Field(default_factory=list)
     output: str = "runs/experiment"
 
