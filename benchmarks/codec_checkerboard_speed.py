@@ -8,10 +8,9 @@ Speed does not depend on training (the same layers run whatever the weights; onl
 escaped values could, and it is small), so by default the models are built from the recipes
 configs/codec-cb-wide-q1.yaml (N64/M128) and codec-cb-wide-q3.yaml (N96/M192) with random
 weights and finalized tables. The shipped codec-q3 (mean-scale hyperprior without context) is
-timed in the
-same run as the reference. Every time is the minimum and the median over ``--repeats`` runs,
-wall clock, with the given torch thread count; the machine's load average is recorded, since a
-shared machine slows every figure down.
+timed in the same run as the reference. Every time is the minimum and the median over
+``--repeats`` runs, wall clock, with the given torch thread count; the machine's load average is
+recorded, since a shared machine slows every figure down.
 """
 
 from __future__ import annotations
