@@ -82,6 +82,13 @@ PROVENANCE = {
     "codec-q3": ("two stages. Stage 1 is `configs/codec-q3-stage1.yaml`, the ladder's base, "
                  "18,000 steps from scratch, exported from best.pt (step 17,000). "
                  + codec_stage2("codec-q3") + CODEC_FP16),
+    **{f"codec-cb-q{q}": (f"two stages. Stage 1 is `configs/codec-cb-q{q}-stage1.yaml`: the "
+                          f"shipped hyperprior `{base}` with its transforms, hyperprior and z "
+                          "model loaded and frozen (`init:`, `freeze:`) and the new context and "
+                          "entropy-parameter layers trained from a fresh start (`init_fresh:`). "
+                          f"The lines above are stage 2, `configs/codec-cb-q{q}.yaml`, every "
+                          "layer from stage 1's export; " + CODEC_FP16.split("; then")[0] + ".")
+       for q, base in ((1, "codec-q1"), (2, "codec-q3"), (3, "codec-q4"), (4, "codec-q4"))},
     "photo": ("three stages. Stage 1 is `configs/photo-stage1.yaml` (6000 steps from the "
               "shipped deblur-blind on the realistic degradations, best validation step 5500: "
               "psnr 24.35); stage 2 `configs/photo-stage2.yaml` from stage 1's export with a 30% "
@@ -106,7 +113,7 @@ PROVENANCE = {
                  "at the time), on 128-pixel patches, on the same held-out images "
                  "(`data.split_seed: 0`)."),
     "dejpeg-gray": staged("dejpeg-gray", 2),
-    "denoise-color": staged("denoise-color", 3),
+    "denoise-color": staged("denoise-color", 4),
     "denoise-gray": staged("denoise-gray", 4),
     "gan-cifar10": "one run in two parts: 5000 steps at a constant learning rate (the model "
                    "shipped before), then `pixelsmith train configs/gan-cifar10.yaml --resume "
