@@ -28,8 +28,8 @@ VALUES = {"--noise", "--blur", "--mask-kind", "--downsample", "--jpeg", "--seed"
           "--padding", "--device", "--data", "--strength", "--backend", "--workers"}
 
 
-#: commands whose first argument may be a shipped model's name
-MODEL_COMMANDS = {"export-onnx", "quantize", "prune"}
+#: commands whose model argument (first, or --model) may be a shipped model's name
+MODEL_COMMANDS = {"export-onnx", "quantize", "prune", "compress", "decompress"}
 
 
 def readme_block() -> str:
