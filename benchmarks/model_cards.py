@@ -26,6 +26,16 @@ STAGE_CHANGES = ("on larger patches at a lower learning rate",
 NUMBERS = ("one", "two", "three", "four")
 
 
+def wall_time(summary: dict) -> str:
+    """'46.6 min wall time', saying so when the figure covers only the last resumed part."""
+    minutes = f"{summary.get('wall_seconds', 0) / 60:.1f} min wall time"
+    part = summary.get("steps_this_run")
+    if part is None or part >= summary.get("steps", 0):
+        return minutes
+    return (f"{minutes} for the last {part:,} of them (the run was stopped and resumed; "
+            "only the last part's time is recorded)")
+
+
 def staged(name: str, count: int) -> str:
     """Provenance of a model trained in ``count`` stages, each from the previous one's export."""
     steps = [f"stage 1 is `configs/{name}-stage1.yaml` from scratch"]
@@ -171,8 +181,8 @@ def card(name: str) -> str:
         f"- recipe: {_recipe_file(name, recipe.get('name', name))}; "
         f"data `{recipe.get('data', {}).get('train')}`",
         f"- trained: {summary.get('steps')} steps of batch "
-        f"{recipe.get('train', {}).get('batch_size')}, {summary.get('wall_seconds', 0) / 60:.1f} "
-        f"min wall time on {summary.get('device')} x{summary.get('processes')} "
+        f"{recipe.get('train', {}).get('batch_size')}, {wall_time(summary)} "
+        f"on {summary.get('device')} x{summary.get('processes')} "
         f"({summary.get('images_per_second', 0):.1f} patches/s); stopped: {summary.get('stopped')}",
         f"- hardware: {summary.get('machine', 'see summary')}",
         f"- best validation: {metric} (validation set: {val_data})",
