@@ -223,13 +223,14 @@ def anchor_provenance(curves: dict[str, dict]) -> str:
 
 def reused_learned(curves: dict[str, dict]) -> str:
     """A sentence naming the learned curves taken from an earlier run, or nothing."""
-    reused = [f"{name} ({curve['measured']})" for name, curve in curves.items()
+    reused = [f"{name} ({curve['measured']}, {curve.get('machine', 'machine not recorded')})"
+              for name, curve in curves.items()
               if curve["kind"] == "learned" and curve.get("measured")]
     if not reused:
         return ""
-    return (" Learned curves measured by an earlier run of this benchmark on the same machine "
-            "and images and reused with `--reuse-curves` (their seconds are that run's): "
-            + ", ".join(reused) + ".")
+    return (" Learned curves measured by an earlier run of this benchmark on the same images "
+            "and reused with `--reuse-curves` (their seconds are that run's, on its machine): "
+            + "; ".join(reused) + ".")
 
 
 def section(curves: dict[str, dict], bd: list[dict], meta: dict) -> str:
@@ -321,7 +322,8 @@ def reusable_curves(out: Path, names: list[str], n_images: int) -> dict[str, dic
             raise SystemExit(f"--reuse-curves: no learned curve '{name}' on {n_images} images "
                              f"in {path}")
         curves[name] = {"kind": "learned", "points": record["points"],
-                        "measured": record.get("measured", record["meta"]["date"])}
+                        "measured": record.get("measured", record["meta"]["date"]),
+                        "machine": record.get("machine", record["meta"]["machine"])}
         print(f"{name}: reused from {path} ({curves[name]['measured']})", flush=True)
     return curves
 
