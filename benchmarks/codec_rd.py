@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import shlex
 import sys
 import time
 from collections import defaultdict
@@ -52,6 +53,9 @@ SWEEPS = {
     "AVIF": ("AVIF", (10, 20, 30, 40, 50, 60, 70, 80, 90)),
 }
 ANCHORS = ("JPEG", "WebP", "AVIF")
+#: the shipped hyperprior ladder: a newer learned ladder is also compared with it
+OLD_LADDER = "codec-hyperprior N64 M96"
+REFERENCES = (*ANCHORS, OLD_LADDER)
 TARGET = ("without refinement, BD-rate against WebP <= -10% and against JPEG <= -45%; with "
           "refinement, against AVIF <= +10%; encoding a Kodak image (no refinement) in under "
           "1 s and decoding it in under 0.5 s, 2 threads")
@@ -137,8 +141,9 @@ def bd_table(curves: dict[str, dict]) -> list[dict]:
         if name == ANCHORS[0] or len(curve["points"]) < 2:  # a fixed-rate point has no BD-rate
             continue
         row = {"curve": name}
-        for anchor in ANCHORS:
-            if anchor not in curves or anchor == name:
+        for anchor in REFERENCES:
+            if anchor not in curves or anchor == name or (
+                    anchor == OLD_LADDER and curve["kind"] != "learned"):
                 continue
             a, b = curves[anchor]["points"], curve["points"]
             try:
@@ -265,7 +270,7 @@ def section(curves: dict[str, dict], bd: list[dict], meta: dict) -> str:
             lines.append(f"| {name} | {setting} | {point['bpp']:.3f} | "
                          f"{point['psnr']:.2f} | {point['ms_ssim']:.4f} | "
                          f"{point['encode_s']:.3f} | {point['decode_s']:.3f} | {trained} |")
-    anchors = [a for a in ANCHORS if a in curves]
+    anchors = [a for a in REFERENCES if a in curves]
     lines += ["", "BD-rate (negative: fewer bits for the same PSNR):", "",
               "| curve | " + " | ".join(f"vs {a}" for a in anchors) + " |",
               "|---|" + "---|" * len(anchors)]
@@ -336,7 +341,7 @@ def sweep_anchors_only(args) -> int:
     images = {p.stem: read_image(p, gray=False) for p in paths}
     out = Path(args.output_dir)
     curves = sweep_anchors(images, bool(features.check("avif")))
-    meta = {"command": "python -m benchmarks.codec_rd " + " ".join(sys.argv[1:]),
+    meta = {"command": "python -m benchmarks.codec_rd " + shlex.join(sys.argv[1:]),
             "images": len(images), "machine": machine_summary(), "pillow": PIL.__version__,
             "date": time.strftime("%Y-%m-%d %H:%M")}
     for name, curve in curves.items():
@@ -424,10 +429,10 @@ def main() -> int:
     curves.update(sweep_anchors(images, avif, skip=set(reused)))
     bd = bd_table(curves)
     for row in bd:
-        print("BD-rate", row["curve"], {a: fmt(row.get(a)) for a in ANCHORS if a in row})
+        print("BD-rate", row["curve"], {a: fmt(row.get(a)) for a in REFERENCES if a in row})
     import PIL
 
-    meta = {"command": "python -m benchmarks.codec_rd " + " ".join(sys.argv[1:]),
+    meta = {"command": "python -m benchmarks.codec_rd " + shlex.join(sys.argv[1:]),
             "images": len(images), "machine": machine_summary(), "pillow": PIL.__version__,
             "avif": avif, "date": time.strftime("%Y-%m-%d %H:%M")}
     for name, curve in curves.items():
