@@ -61,6 +61,11 @@ TARGET = ("without refinement, BD-rate against WebP <= -10% and against JPEG <= 
           "1 s and decoding it in under 0.5 s, 2 threads")
 
 
+def record_path(out: Path, curve: str) -> Path:
+    """Where a curve's JSON record goes: results/codec-kodak24-<curve, lower case, dashed>.json."""
+    return out / "results" / f"codec-kodak24-{curve.lower().replace(' ', '-')}.json"
+
+
 def to_uint8(x: torch.Tensor) -> np.ndarray:
     """(1, 3, H, W) in [0, 1] -> H x W x 3 uint8."""
     return (quantize(x)[0].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
@@ -303,7 +308,7 @@ def reusable_anchors(out: Path, n_images: int) -> dict[str, dict]:
 
     curves = {}
     for name, (_, qualities) in SWEEPS.items():
-        path = out / "results" / f"codec-kodak24-{name.lower()}.json"
+        path = record_path(out, name)
         if not path.exists():
             continue
         record = json.loads(path.read_text())
@@ -321,7 +326,7 @@ def reusable_curves(out: Path, names: list[str], n_images: int) -> dict[str, dic
     points keep that run's seconds; ``measured`` says when)."""
     curves = {}
     for name in names:
-        path = out / "results" / f"codec-kodak24-{name.lower().replace(' ', '-')}.json"
+        path = record_path(out, name)
         record = json.loads(path.read_text()) if path.exists() else None
         if record is None or record["kind"] != "learned" or record["meta"]["images"] != n_images:
             raise SystemExit(f"--reuse-curves: no learned curve '{name}' on {n_images} images "
@@ -345,7 +350,7 @@ def sweep_anchors_only(args) -> int:
             "images": len(images), "machine": machine_summary(), "pillow": PIL.__version__,
             "date": time.strftime("%Y-%m-%d %H:%M")}
     for name, curve in curves.items():
-        atomic_write_text(out / "results" / f"codec-kodak24-{name.lower()}.json",
+        atomic_write_text(record_path(out, name),
                           json.dumps({"curve": name, **curve, "meta": meta}, indent=2) + "\n")
     return 0
 
@@ -436,10 +441,9 @@ def main() -> int:
             "images": len(images), "machine": machine_summary(), "pillow": PIL.__version__,
             "avif": avif, "date": time.strftime("%Y-%m-%d %H:%M")}
     for name, curve in curves.items():
-        slug = name.lower().replace(" ", "-")
         record = {"curve": name, **curve, "meta": meta,
                   "bd_rate": next((r for r in bd if r["curve"] == name), None)}
-        atomic_write_text(out / "results" / f"codec-kodak24-{slug}.json",
+        atomic_write_text(record_path(out, name),
                           json.dumps(record, indent=2) + "\n")
     plot(curves, out / "codec_rd.png", f"Kodak24 ({len(images)} images, 768x512), "
          f"{meta['date']}")

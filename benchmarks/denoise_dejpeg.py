@@ -252,10 +252,9 @@ def targets() -> list[str]:
                      f"{verdict(ours > theirs and count == images)}")
     wins, total = 0, 0
     for row in rows():
-        path = RESULTS / f"{row.key}.json"
-        if row.baseline != "bm3d" or not path.exists():
+        report = report_of(row.key)
+        if row.baseline != "bm3d" or report is None:
             continue
-        report = json.loads(path.read_text())
         total += 1
         wins += model_psnr_on_baseline_images(report) > report["results"][1]["psnr"]
     lines.append(f"- beat BM3D on the images where BM3D ran: {wins} of {total} denoising rows")
