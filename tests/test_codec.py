@@ -341,6 +341,15 @@ def test_cli_round_trip_and_a_bad_input(tmp_path, capsys):
     assert not list(tmp_path.glob(".bad.png*"))  # no temporary file left behind
 
 
+def test_an_empty_pxs_file_is_named_once_in_a_one_line_error(tmp_path, capsys):
+    (tmp_path / "empty.pxs").write_bytes(b"")
+    with pytest.raises(SystemExit) as stop:
+        main(["decompress", str(tmp_path / "empty.pxs"), "-o", str(tmp_path / "out.png")])
+    err = capsys.readouterr().err.strip()
+    assert stop.value.code == 2 and len(err.splitlines()) == 1
+    assert err.count("empty.pxs") == 1 and "file is empty" in err
+    assert not (tmp_path / "out.png").exists()
+
 def test_cli_without_an_installed_model_says_so(tmp_path, capsys, monkeypatch):
     """As on an installation without the codec models (a slim build, or before they shipped)."""
     monkeypatch.setattr("pixelsmith.zoo.shipped_models", lambda: {})

@@ -91,8 +91,8 @@ def decompress_file(source: Path, target: Path, model: Codec | str | None,
     from pixelsmith.codec.format import unpack
 
     output_format(target)
+    data = read_pxs(source)  # its errors name the file already
     try:
-        data = read_pxs(source)
         pixels = decompress(data, model=model, max_pixels=max_pixels)
     except PixelsmithError as exc:
         raise PixelsmithError(f"{source}: {exc}") from None
