@@ -99,6 +99,10 @@ PROVENANCE = {
                           f"The lines above are stage 2, `configs/codec-cb-q{q}.yaml`, every "
                           "layer from stage 1's export; " + CODEC_FP16.split("; then")[0] + ".")
        for q, base in ((1, "codec-q1"), (2, "codec-q3"), (3, "codec-q4"), (4, "codec-q4"))},
+    **{f"codec-cb-q{q}": (f"one stage on top of the shipped rung below, `{below}` (same "
+                          "architecture, so no frozen stage): every layer from its weights at "
+                          "the new lambda; " + CODEC_FP16.split("; then")[0] + ".")
+       for q, below in ((5, "codec-cb-q4"), (6, "codec-cb-q5"))},
     "photo": ("three stages. Stage 1 is `configs/photo-stage1.yaml` (6000 steps from the "
               "shipped deblur-blind on the realistic degradations, best validation step 5500: "
               "psnr 24.35); stage 2 `configs/photo-stage2.yaml` from stage 1's export with a 30% "
