@@ -119,14 +119,32 @@ PROVENANCE = {
                    "`configs/photo-fast.yaml`, from that package (`init:`) on `photo`'s "
                    "realistic degradations."),
     "photo-x4": ("three stages. Stage 1 is `configs/photo-x4-stage1.yaml` (L1 loss, 6000 "
-                 "steps from the shipped sr-x4, best validation step 4750: psnr 21.15); stage 2 "
+                 "steps from the sr-x4 shipped then (its stage 1), best validation step "
+                 "4750: psnr 21.15); stage 2 "
                  "`configs/photo-x4-stage2.yaml` from stage 1's export with an L2 loss at a low "
                  "learning rate (validation 21.18); each shipped as this model before. The "
                  "lines above are stage 3, `configs/photo-x4.yaml` (trained under the name "
                  "photo-x4-stage3, from the shipped stage 2, still running: its best checkpoint "
                  "at the time), on 128-pixel patches, on the same held-out images "
                  "(`data.split_seed: 0`)."),
-    "dejpeg-gray": staged("dejpeg-gray", 2),
+    "dejpeg-gray": ("three stages. Stage 1 is `configs/dejpeg-gray-stage1.yaml`, 2,000 steps "
+                    "from scratch; stage 2 `configs/dejpeg-gray-stage2.yaml`, 2,400 steps from "
+                    "stage 1's export on larger patches at a lower learning rate (each shipped as "
+                    "this model before; validation 27.45 dB on all 32 images). The lines above "
+                    "are stage 3, `configs/dejpeg-gray.yaml` (trained under the name "
+                    "dejpeg-gray-stage3), from stage 2's export (`init:`): 15,000 steps of an L2 "
+                    "loss on 128-pixel patches with channels_last, denoise-color's last-stage "
+                    "recipe."),
+    "sr-x2": ("two stages. Stage 1 is `configs/sr-x2-stage1.yaml`, 5,000 steps from scratch "
+              "(shipped as this model before; validation 29.87 dB). The lines above are stage 2, "
+              "`configs/sr-x2.yaml` (trained under the name sr-x2-stage2), from stage 1's export "
+              "(`init:`): 12,000 more steps at a lower peak learning rate on new patches, "
+              "validated on the same held-out images."),
+    "sr-x4": ("two stages. Stage 1 is `configs/sr-x4-stage1.yaml`, 6,000 steps from scratch "
+              "(shipped as this model before; validation 25.59 dB). The lines above are stage 2, "
+              "`configs/sr-x4.yaml` (trained under the name sr-x4-stage2), from stage 1's export "
+              "(`init:`): 6,000 more steps at a lower peak learning rate on new patches, "
+              "validated on the same held-out images."),
     "denoise-color": staged("denoise-color", 4),
     "denoise-gray": staged("denoise-gray", 4),
     "gan-cifar10": "one run in two parts: 5000 steps at a constant learning rate (the model "
