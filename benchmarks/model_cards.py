@@ -47,6 +47,15 @@ def staged(name: str, count: int) -> str:
             f"{STAGE_CHANGES[count - 2]}.")
 
 
+def continued_sr(name: str, first_steps: int, first_val: float, more_steps: int) -> str:
+    """Provenance of a super-resolution model trained from scratch, then trained on."""
+    return (f"two stages. Stage 1 is `configs/{name}-stage1.yaml`, {first_steps:,} steps from "
+            f"scratch (shipped as this model before; validation {first_val:.2f} dB). The lines "
+            f"above are stage 2, `configs/{name}.yaml` (trained under the name {name}-stage2), "
+            f"from stage 1's export (`init:`): {more_steps:,} more steps at a lower peak learning "
+            "rate on new patches, validated on the same held-out images.")
+
+
 #: How a model came to be where its config alone does not say it (several stages).
 CODEC_FP16 = ("shipped with float16 weights (`scripts/ship_model.py --fp16`), the entropy tables "
               "rebuilt from the rounded weights before saving (docs/CODEC.md); then revised to "
@@ -135,16 +144,8 @@ PROVENANCE = {
                     "dejpeg-gray-stage3), from stage 2's export (`init:`): 15,000 steps of an L2 "
                     "loss on 128-pixel patches with channels_last, denoise-color's last-stage "
                     "recipe."),
-    "sr-x2": ("two stages. Stage 1 is `configs/sr-x2-stage1.yaml`, 5,000 steps from scratch "
-              "(shipped as this model before; validation 29.87 dB). The lines above are stage 2, "
-              "`configs/sr-x2.yaml` (trained under the name sr-x2-stage2), from stage 1's export "
-              "(`init:`): 12,000 more steps at a lower peak learning rate on new patches, "
-              "validated on the same held-out images."),
-    "sr-x4": ("two stages. Stage 1 is `configs/sr-x4-stage1.yaml`, 6,000 steps from scratch "
-              "(shipped as this model before; validation 25.59 dB). The lines above are stage 2, "
-              "`configs/sr-x4.yaml` (trained under the name sr-x4-stage2), from stage 1's export "
-              "(`init:`): 6,000 more steps at a lower peak learning rate on new patches, "
-              "validated on the same held-out images."),
+    "sr-x2": continued_sr("sr-x2", 5_000, 29.87, 12_000),
+    "sr-x4": continued_sr("sr-x4", 6_000, 25.59, 6_000),
     "denoise-color": staged("denoise-color", 4),
     "denoise-gray": staged("denoise-gray", 4),
     "gan-cifar10": "one run in two parts: 5000 steps at a constant learning rate (the model "

@@ -350,6 +350,7 @@ def test_an_empty_pxs_file_is_named_once_in_a_one_line_error(tmp_path, capsys):
     assert err.count("empty.pxs") == 1 and "file is empty" in err
     assert not (tmp_path / "out.png").exists()
 
+
 def test_cli_without_an_installed_model_says_so(tmp_path, capsys, monkeypatch):
     """As on an installation without the codec models (a slim build, or before they shipped)."""
     monkeypatch.setattr("pixelsmith.zoo.shipped_models", lambda: {})

@@ -3,6 +3,8 @@ on real test images (floors sit a little under the figures measured in docs/resu
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from conftest import data_or_skip
 
@@ -24,17 +26,15 @@ def test_shipped_model_is_listed_verified_and_small(name):
     assert not model.training and model.pixelsmith_config["task"] == config["task"]
 
 
-
 @pytest.mark.parametrize("name", sorted(shipped_models()))
 def test_every_shipped_model_has_a_current_card_in_the_docs(name):
     """docs/MODELS.md (benchmarks/model_cards.py) must describe the weights that ship: a card
     whose sha256 is not the shipped one means the model was retrained without its card."""
-    from pathlib import Path
-
     cards = (Path(__file__).resolve().parents[1] / "docs" / "MODELS.md").read_text()
     card = cards.split(f"\n## {name}\n", 1)
     assert len(card) == 2, f"docs/MODELS.md has no card for {name}: run benchmarks.model_cards"
     assert read_config(ZOO / name)["sha256"] in card[1].split("\n## ", 1)[0]
+
 
 def test_saved_weights_get_normal_file_rights(tmp_path):
     """safetensors replaces the temporary file it is given; the result must not stay 0600."""
