@@ -182,6 +182,22 @@ def test_compress_then_decompress(app, client):
                           decoded(client, job["files"]["after"]))
 
 
+def test_compress_with_a_context_model_chosen_by_name(app, client):
+    codec = client.get("/api/catalogue").json()["codec"]
+    names = [entry["name"] for entry in codec["models"]]
+    assert codec["default_model"] == "codec-q3" and "codec-cb-q6" in names
+    assert names.index("codec-q4") < names.index("codec-cb-q1") < names.index("codec-cb-q6")
+    job = run_job(app, client, "compress", png_bytes(), model="codec-cb-q2")
+    assert job["status"] == "done", job["error"]
+    assert job["info"]["method"] == "codec-cb-q2"
+    back = run_job(app, client, "decompress", client.get(job["files"]["result"]).content,
+                   name="photo.pxs")
+    assert back["status"] == "done" and back["info"]["method"] == "codec-cb-q2"
+    for form in ({"model": "denoise-gray"}, {"model": "codec-cb-q2", "codec_quality": "1"}):
+        response = submit(client, "compress", png_bytes(), **form)
+        assert response.status_code == 400 and "\n" not in response.json()["detail"]
+
+
 def test_generate_is_reproducible_from_the_seed(app, client):
     first = run_job(app, client, "generate", model="gan-mnist", seed="5", count="4")
     second = run_job(app, client, "generate", model="gan-mnist", seed="5", count="4")

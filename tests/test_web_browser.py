@@ -131,6 +131,24 @@ def test_strength_slider_is_sent_and_reported(server, browser, photo):
     page.close()
 
 
+def test_compress_with_a_context_model_in_the_page(server, browser, photo):
+    page = browser.new_page(viewport={"width": 1200, "height": 800})
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(server + "/")
+    page.set_input_files("#file", str(photo))
+    page.select_option("#task", "compress")
+    expect(page.locator("#codec-model")).to_have_value("codec-q3")
+    page.select_option("#codec-model", "codec-cb-q2")
+    page.click("#run")
+    expect(page.locator("#progress-text")).to_have_text("done 100%", timeout=60_000)
+    expect(page.locator("#info")).to_contain_text("codec-cb-q2")
+    expect(page.locator("#info")).to_contain_text("bits per pixel")
+    expect(page.locator("#info")).not_to_contain_text("qnull")
+    assert not errors
+    page.close()
+
+
 def test_a_bad_file_shows_one_line_and_the_page_goes_on(server, browser, tmp_path):
     page = browser.new_page()
     page.goto(server + "/")

@@ -134,9 +134,12 @@ def create_app(*, workers: int | None = None, max_waiting: int = 16,
         strength: Annotated[str, Form(description="denoise/dejpeg/sr/deblur/photo: 0 (the input) "
                                       "to 1 (full restoration, the default).")] = "",
         kernel: Annotated[str, Form(description="deblur: " + work.KERNEL_FORMS)] = "",
-        codec_quality: Annotated[str, Form(description="compress: 1 (smallest) to 4 (best).")] = "",
+        codec_quality: Annotated[str, Form(description="compress: 1 (smallest) to 4 (best) "
+                                                       "on the hyperprior ladder.")] = "",
         model: Annotated[str, Form(description="generate: a shipped VAE or GAN; explain: a "
-                                               "shipped model that explain supports.")] = "",
+                                               "shipped model that explain supports; compress: a "
+                                               "shipped codec model (instead of "
+                                               "codec_quality).")] = "",
         seed: Annotated[str, Form(description="generate: seed of the latents.")] = "",
         count: Annotated[str, Form(description="generate: how many images (1-64).")] = "",
         temperature: Annotated[str, Form(description="generate: latent temperature (0-4).")] = "",

@@ -59,7 +59,8 @@ def catalogue() -> dict:
         "tasks": tasks,
         "generators": generators(),
         "codec": {"qualities": [q for q in QUALITIES if _installed(shipped_name(q))],
-                  "default": DEFAULT_QUALITY},
+                  "default": DEFAULT_QUALITY, "models": codec_models(),
+                  "default_model": shipped_name(DEFAULT_QUALITY)},
         "sr_scales": list(SR_SCALES),
         "default_sr_scale": DEFAULT_SR_SCALE,
         "kernel_forms": KERNEL_FORMS,
@@ -67,6 +68,34 @@ def catalogue() -> dict:
         "output_formats": list(OUTPUT_FORMATS),
         "explain": explaining.catalogue(),
     }
+
+
+#: How the page names each codec architecture next to a model's name.
+CODEC_KINDS = {"codec-hyperprior": "hyperprior", "codec-checkerboard": "context model",
+               "codec-ae": "fixed-rate baseline"}
+
+
+def codec_models() -> list[dict]:
+    """Installed shipped codec models with a label each: the hyperprior ladder, the
+    checkerboard context ladder (fewer bits at the same quality, a wider range of rates), then
+    the others, each ladder from the smallest files up."""
+    import json
+
+    from pixelsmith.zoo import ZOO, shipped_models
+
+    found = []
+    for name, info in shipped_models().items():
+        config_path = ZOO / name / "config.json"
+        if info.get("task") != "codec" or not config_path.is_file():
+            continue
+        network = json.loads(config_path.read_text()).get("network", {})
+        architecture = str(network.get("name", "codec"))
+        kind = CODEC_KINDS.get(architecture, architecture)
+        quality = int(network.get("args", {}).get("quality", 0))
+        label = f"{name} ({kind}, quality {quality})" if quality else f"{name} ({kind})"
+        order = list(CODEC_KINDS).index(architecture) if architecture in CODEC_KINDS else 99
+        found.append((order, quality, {"name": name, "label": label}))
+    return [entry for *_, entry in sorted(found, key=lambda item: item[:2])]
 
 
 def generators() -> list[str]:
@@ -144,7 +173,17 @@ def check_options(task: str, form: dict) -> dict:
     if task == "compress":
         from pixelsmith.codec.api import DEFAULT_QUALITY, QUALITIES
 
-        return {"codec_quality": _int("codec quality", form.get("codec_quality"),
+        model = _text(form.get("model"))
+        if model:
+            names = [entry["name"] for entry in codec_models()]
+            if model not in names:
+                raise PixelsmithError(f"unknown codec model '{model}' (choose from "
+                                      f"{', '.join(names)})")
+            if _text(form.get("codec_quality")):
+                raise PixelsmithError("give a codec model or a codec quality, not both")
+            return {"codec_model": model, "codec_quality": None}
+        return {"codec_model": None,
+                "codec_quality": _int("codec quality", form.get("codec_quality"),
                                       min(QUALITIES), max(QUALITIES), DEFAULT_QUALITY)}
     if task == "decompress":
         return {}
@@ -325,7 +364,7 @@ class Runner:
 
         folder: Path = job.folder
         image = load_image(folder / INPUT, max_pixels=self.max_pixels)
-        codec = resolve_codec(None, job.options["codec_quality"])
+        codec = resolve_codec(job.options["codec_model"], job.options["codec_quality"])
         progress(0, 2)
         data = compress(image.pixels, model=codec, max_pixels=self.max_pixels)
         atomic_write_bytes(folder / RESULT_PXS, data)

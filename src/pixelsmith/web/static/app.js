@@ -14,7 +14,8 @@ async function loadCatalogue() {
   const cat = state.catalogue;
   $("version").textContent = "v" + cat.version;
   fillSelect($("scale"), cat.sr_scales.map((s) => [s, "x" + s]), cat.default_sr_scale);
-  fillSelect($("codec-quality"), cat.codec.qualities.map((q) => [q, "q" + q]), cat.codec.default);
+  fillSelect($("codec-model"), cat.codec.models.map((m) => [m.name, m.label]),
+             cat.codec.default_model);
   fillSelect($("generator"), cat.generators.map((g) => [g, g]), cat.generators[0]);
   fillSelect($("explain-model"), Object.keys(cat.explain.models).map((m) => [m, m]),
              cat.explain.default);
@@ -278,10 +279,10 @@ function formFor(task) {
                    sr: ["method", "scale", "strength", "format"],
                    deblur: ["method", "sigma", "kernel", "strength", "format"],
                    photo: ["method", "photo-scale", "strength", "format"],
-                   inpaint: ["method", "format"], compress: ["codec-quality"], decompress: [],
+                   inpaint: ["method", "format"], compress: ["codec-model"], decompress: [],
                    generate: ["generator", "seed", "count", "temperature"],
                    explain: ["explain-model", "kind", "at", "sigma", "quality"] }[task];
-  const names = { "codec-quality": "codec_quality", generator: "model", "explain-model": "model",
+  const names = { "codec-model": "model", generator: "model", "explain-model": "model",
                   "photo-scale": "scale" };
   for (const id of fields) form.append(names[id] || id, $(id).value.trim());
   return form;
@@ -465,7 +466,7 @@ function showInfo(job) {
   if (job.info.scale !== undefined) rows.push(["scale", "x" + job.info.scale]);
   if (job.info.strength !== undefined) rows.push(["strength", job.info.strength.toFixed(2)]);
   if (o.kernel !== undefined) rows.push(["kernel", o.kernel ? o.kernel.join(":") : "blind"]);
-  if (o.codec_quality !== undefined) rows.push(["quality", "q" + o.codec_quality]);
+  if (o.codec_quality) rows.push(["quality", "q" + o.codec_quality]);
   if (job.info.bytes !== undefined) {
     rows.push(["file size", `${job.info.bytes} bytes`], ["bits per pixel", job.info.bpp],
               ["PSNR", job.info.psnr === null ? "lossless" : `${job.info.psnr} dB`]);
