@@ -169,6 +169,8 @@ def rows_to_run() -> list[tuple[str, tuple[str, list[str]]]]:
         ("JPEG with damaged image data (libjpeg's grey fill)",
          restore("grey.jpg", "-o", "o.png", *out)),
         ("output under a regular file", restore("texture.png", "-o", "blocker/o.png", *out)),
+        ("output that would overwrite its input",
+         restore("texture.png", "-o", "texture.png", *out)),
         ("output folder chmod 555" + (" (run as root: root may write there)"
                                       if os.geteuid() == 0 else ""),
          restore("texture.png", "-o", "ro/o.png", *out)),

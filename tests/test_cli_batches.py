@@ -188,3 +188,14 @@ def test_decompress_folder_with_a_damaged_file(tmp_path, capsys, samples):
     assert "1 of 2 failed: " in err and "texture.pxs" in err
     assert (tmp_path / "un" / "shapes.png").exists()
     assert not (tmp_path / "un" / "texture.png").exists()
+
+
+@pytest.mark.parametrize("as_folder", [False, True])
+def test_an_output_that_would_overwrite_its_input_is_refused(folder, capsys, as_folder):
+    source = folder / "a.png"
+    before = source.read_bytes()
+    target = folder if as_folder else source
+    code, _, err = sr(capsys, target, target)
+    assert code == 2 and "Traceback" not in err
+    assert "would overwrite its input" in err and len(err.strip().splitlines()) == 1
+    assert source.read_bytes() == before

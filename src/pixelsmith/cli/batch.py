@@ -42,7 +42,7 @@ def plan_outputs(inputs: list[str], output: str, suffix: str | None = None) -> l
         target = Path(output)
         if target.is_dir():
             target = target / _output_name(Path(inputs[0]), suffix)
-        return [Job(Path(inputs[0]), target)]
+        return _checked([Job(Path(inputs[0]), target)])
     out_dir = Path(output)
     if out_dir.exists() and not out_dir.is_dir():
         raise PixelsmithError(f"{out_dir}: several inputs need -o to be a folder, not a file")
@@ -57,6 +57,16 @@ def plan_outputs(inputs: list[str], output: str, suffix: str | None = None) -> l
     names = [job.target for job in jobs]
     if len(set(names)) != len(names):
         raise PixelsmithError("two inputs would be written to the same output name")
+    return _checked(jobs)
+
+
+def _checked(jobs: list[Job]) -> list[Job]:
+    """The jobs, unless one would write over its own input (a result would replace the
+    original before the user could compare them, and a failed run would lose it)."""
+    for job in jobs:
+        if job.target.exists() and os.path.samefile(job.source, job.target):
+            raise PixelsmithError(f"{job.target}: the output would overwrite its input; give -o "
+                                  "another file or folder")
     return jobs
 
 
