@@ -159,8 +159,9 @@ def conv_flops_per_pixel(module: torch.nn.Module) -> float:
 
 
 def peak_gflops(threads: int, repeats: int = 5) -> dict[str, float]:
-    """This CPU's measured fp32 convolution throughput (GFLOP/s): a 3x3, 64 -> 64 channel
-    convolution on a 256x256 map, in torch (channels_last) and in ONNX Runtime, best of runs."""
+    """This CPU's measured convolution throughput (GFLOP/s): a 3x3, 64 -> 64 channel
+    convolution on a 256x256 map, in torch (channels_last) and in ONNX Runtime, best of runs;
+    fp32, and int8 as ONNX Runtime's QLinearConv runs it (the op of int8 packages)."""
     import onnxruntime
     from onnx import TensorProto, helper, numpy_helper
 
@@ -194,7 +195,34 @@ def peak_gflops(threads: int, repeats: int = 5) -> dict[str, float]:
                                            providers=["CPUExecutionProvider"])
     feed = {"x": x.numpy()}
     ort = best(lambda: session.run(None, feed))
-    return {"torch": eager, "onnxruntime": ort}
+    return {"torch": eager, "onnxruntime": ort,
+            "onnxruntime int8": best(qlinear_conv(threads, numpy_helper, helper, TensorProto))}
+
+
+def qlinear_conv(threads: int, numpy_helper, helper, TensorProto):
+    """A run of the peak's convolution as int8 QLinearConv in ONNX Runtime: uint8 activations,
+    int8 weights with a scale per output channel, as ``pixelsmith quantize`` writes them."""
+    import numpy as np
+    import onnxruntime
+
+    rng = np.random.default_rng(0)
+    constants = {"w": rng.integers(-127, 128, (64, 64, 3, 3), dtype=np.int8),
+                 "x_scale": np.array(0.02, np.float32), "x_zero": np.array(128, np.uint8),
+                 "w_scale": np.full(64, 1e-3, np.float32), "w_zero": np.zeros(64, np.int8),
+                 "y_scale": np.array(0.05, np.float32), "y_zero": np.array(128, np.uint8)}
+    node = helper.make_node("QLinearConv", ["x", "x_scale", "x_zero", "w", "w_scale", "w_zero",
+                                            "y_scale", "y_zero"], ["y"], pads=[1, 1, 1, 1])
+    graph = helper.make_graph(
+        [node], "qconv", [helper.make_tensor_value_info("x", TensorProto.UINT8, [1, 64, 256, 256])],
+        [helper.make_tensor_value_info("y", TensorProto.UINT8, None)],
+        [numpy_helper.from_array(value, name) for name, value in constants.items()])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = threads
+    session = onnxruntime.InferenceSession(model.SerializeToString(), options,
+                                           providers=["CPUExecutionProvider"])
+    feed = {"x": rng.integers(0, 256, (1, 64, 256, 256), dtype=np.uint8)}
+    return lambda: session.run(None, feed)
 
 
 def sizes(model: str, runs: dict[str, Restorer], int8: str | None,
@@ -224,7 +252,7 @@ def sizes(model: str, runs: dict[str, Restorer], int8: str | None,
 def section(rows: list[dict], command: str, threads: int, peak: dict[str, float],
             load: str) -> str:
     backends = list(dict.fromkeys(b for r in rows for b in r["mps"]))
-    best = max(peak.values())
+    best = max(peak["torch"], peak["onnxruntime"])
     lines = [
         "## Backends per model (CPU)",
         "",
@@ -251,6 +279,10 @@ def section(rows: list[dict], command: str, threads: int, peak: dict[str, float]
         f"torch {peak['torch']:.1f} GFLOP/s, ONNX Runtime {peak['onnxruntime']:.1f} GFLOP/s "
         "(effective: direct-convolution FLOPs over time, so a library's fast algorithms such "
         "as Winograd can put it above the arithmetic peak of the cores)",
+        f"- measured int8 convolution peak (the same convolution as ONNX Runtime's QLinearConv, "
+        f"uint8 activations, int8 weights per output channel): {peak['onnxruntime int8']:.1f} "
+        f"GFLOP/s, {peak['onnxruntime int8'] / best:.2f}x the fp32 peak: the most an int8 "
+        "network can gain over an fp32 one that runs at the fp32 peak",
         f"- date: {time.strftime('%Y-%m-%d %H:%M')}",
         load,
         "",
