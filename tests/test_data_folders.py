@@ -142,6 +142,39 @@ def test_scale_jitter_rescales_the_window() -> None:
         Augment(scale_jitter=(0.0, 1.0))
 
 
+def test_saturation_scales_colour_around_luma_and_keeps_gray() -> None:
+    from pixelsmith.data.augment import LUMA, saturate
+
+    x = torch.rand(2, 3, 8, 8, generator=torch.Generator().manual_seed(0)) * 0.5 + 0.25
+    assert torch.equal(saturate(x, 1.0), x)
+    luma = sum(w * x[:, c] for c, w in enumerate(LUMA))
+    gray = saturate(x, 0.0)
+    assert torch.allclose(gray, luma[:, None].expand_as(x), atol=1e-6)
+    doubled = saturate(x, 2.0)
+    inside = (2 * x - luma[:, None] >= 0).all(1) & (2 * x - luma[:, None] <= 1).all(1)
+    assert torch.allclose(doubled[:, 0][inside], (2 * x[:, 0] - luma)[inside], atol=1e-6)
+    assert doubled.min() >= 0 and doubled.max() <= 1
+    flat = torch.full((3, 4, 4), 0.4)
+    assert torch.allclose(saturate(flat, 1.7), flat)
+    as_bytes = torch.round(x[0] * 255).to(torch.uint8)
+    assert saturate(as_bytes, 1.5).dtype == torch.uint8
+
+
+def test_saturation_draw_comes_last_and_leaves_masks_and_gray_alone() -> None:
+    plain, colourful = Augment(), Augment(saturation=(0.5, 2.0))
+    first = plain.draw(64, 64, 16, torch.Generator().manual_seed(3))
+    second = colourful.draw(64, 64, 16, torch.Generator().manual_seed(3))
+    assert (first.top, first.left, first.transform) == (second.top, second.left,
+                                                        second.transform)
+    assert first.saturation == 1.0 and 0.5 <= second.saturation <= 2.0
+    image, mask, gray = _image(3, 64, 64, 4), _image(1, 64, 64, 5), _image(1, 64, 64, 6)
+    assert not torch.equal(second.apply(image), first.apply(image))
+    assert torch.equal(second.apply(mask), first.apply(mask))
+    assert torch.equal(second.apply(gray), first.apply(gray))
+    with pytest.raises(ValueError):
+        Augment(saturation=(2.0, 1.0))
+
+
 def test_augment_params_scaled_for_sr() -> None:
     params = AugmentParams(top=3, left=5, window=8, crop=8, transform=6)
     big = params.scaled(4)

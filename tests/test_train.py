@@ -263,6 +263,37 @@ def test_precision_layout_and_clipping_options_train(tmp_path, images, options):
     assert all(torch.isfinite(p).all() for p in trainer.models["model"].parameters())
 
 
+def test_colour_augmentation_and_transformed_validation(tmp_path, images):
+    from pixelsmith.train.families.restoration import transform_val_image
+
+    colour = tmp_path / "colour"
+    colour.mkdir()
+    rng = np.random.default_rng(1)
+    for i in range(6):
+        PILImage.fromarray((rng.random((48, 48, 3)) * 255).astype(np.uint8)).save(
+            colour / f"{i}.png")
+    data = tiny_recipe(colour, tmp_path / "run", steps=2)
+    data["model"]["args"]["channels"] = 3
+    data["data"].update(color="rgb", augment={"scale_jitter": [1.0, 2.0],
+                                              "saturation": [0.5, 1.5]})
+    plain = Trainer(recipe_from_dict(data), progress=False)
+    assert plain.dataset.augment.saturation == (0.5, 1.5)
+    assert plain.dataset.augment.scale_jitter == (1.0, 2.0)
+    data["val"].update(zoom=2.0, saturation=1.5)
+    data["output"] = str(tmp_path / "run2")
+    trainer = Trainer(recipe_from_dict(data), progress=False)
+    assert trainer.fit()["steps"] == 2
+    assert trainer.family.validate(trainer.eval_model())["psnr"] != \
+        plain.family.validate(plain.eval_model())["psnr"]
+    image = torch.rand(1, 3, 10, 12)
+    assert transform_val_image(image, 1.0, 1.0) is image
+    bigger = transform_val_image(image, 2.0, 1.5)
+    assert bigger.shape == (1, 3, 20, 24) and torch.equal(bigger, torch.round(bigger * 255) / 255)
+    data["val"]["zoom"] = 0.5
+    with pytest.raises(PixelsmithError, match="zoom"):
+        recipe_from_dict(data)
+
+
 def test_compiled_training_matches_eager_and_saves_plain_weights(tmp_path, images):
     """train.compile runs the steps through torch.compile; the weights it learns are those of
     eager training (to rounding), and checkpoints hold the plain module's names."""

@@ -1,4 +1,5 @@
-"""Training augmentation: random crops, scale jitter and the 8 dihedral transforms.
+"""Training augmentation: random crops, scale jitter, the 8 dihedral transforms and colour
+saturation.
 
 Random values are drawn once into an :class:`AugmentParams` from an explicit
 ``torch.Generator``, then applied to any number of tensors, so a degraded/clean pair (or an
@@ -37,13 +38,16 @@ def dihedral_inverse(k: int) -> int:
 class AugmentParams:
     """One draw: the source window (top, left, side ``window``) is cut out, resized to
     ``crop`` if ``window != crop`` (scale jitter), then dihedral transform ``transform``.
-    ``window = crop = None`` means no crop (the whole image)."""
+    ``window = crop = None`` means no crop (the whole image). ``saturation`` scales the
+    colourfulness of 3-channel tensors (:func:`saturate`); others (gray images, masks) keep
+    their values."""
 
     top: int = 0
     left: int = 0
     window: int | None = None
     crop: int | None = None
     transform: int = 0
+    saturation: float = 1.0
 
     def scaled(self, factor: int) -> AugmentParams:
         """The same draw on a grid ``factor`` times finer (for the HR side of an SR pair)."""
@@ -65,7 +69,27 @@ class AugmentParams:
             x = x[..., self.top:self.top + self.window, self.left:self.left + self.window]
             if self.crop != self.window:
                 x = _resize_square(x, int(self.crop))
-        return dihedral(x, self.transform)
+        x = dihedral(x, self.transform)
+        if self.saturation != 1.0 and x.ndim >= 3 and x.shape[-3] == 3:
+            x = saturate(x, self.saturation)
+        return x
+
+
+#: Luma weights of ITU-R BT.601 (R, G, B): the gray level that saturation keeps.
+LUMA = (0.299, 0.587, 0.114)
+
+
+def saturate(x: torch.Tensor, factor: float) -> torch.Tensor:
+    """Scale the colourfulness of RGB ``x`` (..., 3, H, W) by ``factor`` around its BT.601
+    luma, clipped to [0, 1]: more saturated photos than the training set holds (strongly
+    coloured scenes such as McMaster's), gray pixels unchanged. uint8 in, uint8 out."""
+    work = x if x.is_floating_point() else x.float() / 255.0
+    weights = torch.tensor(LUMA, dtype=work.dtype, device=work.device).view(3, 1, 1)
+    luma = (work * weights).sum(dim=-3, keepdim=True)
+    out = (luma + factor * (work - luma)).clamp_(0.0, 1.0)
+    if not x.is_floating_point():
+        out = torch.round(out * 255.0).to(x.dtype)
+    return out
 
 
 def _resize_square(x: torch.Tensor, side: int) -> torch.Tensor:
@@ -100,11 +124,15 @@ class Augment:
     with MATLAB bicubic ``imresize``: the same as rescaling the whole image and cropping, up
     to the 2-pixel border of the resize. A window larger than the image is shrunk to fit
     (the effective factor is then larger than drawn).
+
+    ``saturation``: a range (low, high) of colourfulness factors for RGB images
+    (:func:`saturate`), drawn last so that the other draws are the same with or without it.
     """
 
     flip: bool = True
     rot90: bool = True
     scale_jitter: tuple[float, float] | None = None
+    saturation: tuple[float, float] | None = None
 
     def __post_init__(self) -> None:
         if self.scale_jitter is not None:
@@ -113,6 +141,12 @@ class Augment:
                 raise ValueError(f"scale_jitter must be (low, high) with 0 < low <= high, "
                                  f"got {self.scale_jitter}")
             object.__setattr__(self, "scale_jitter", (low, high))  # a list from a config too
+        if self.saturation is not None:
+            low, high = (float(v) for v in self.saturation)
+            if not (0 <= low <= high and math.isfinite(high)):
+                raise ValueError(f"saturation must be (low, high) with 0 <= low <= high, "
+                                 f"got {self.saturation}")
+            object.__setattr__(self, "saturation", (low, high))
 
     def transforms(self) -> tuple[int, ...]:
         """The dihedral transform indices this augmentation draws from (uniformly)."""
@@ -128,8 +162,8 @@ class Augment:
              generator: torch.Generator | None) -> AugmentParams:
         """Draw parameters for an image of ``height`` x ``width`` and an output ``crop`` side.
 
-        The order of draws is fixed (window position, scale, transform), so a generator
-        seeded the same way gives the same parameters.
+        The order of draws is fixed (scale, window position, transform, saturation), so a
+        generator seeded the same way gives the same parameters.
         """
         window = crop
         if crop is not None:
@@ -146,7 +180,11 @@ class Augment:
             top = left = 0
         options = self.transforms()
         transform = options[_randint(len(options), generator)] if len(options) > 1 else 0
-        return AugmentParams(top, left, window, crop, transform)
+        factor = 1.0
+        if self.saturation is not None:
+            low, high = self.saturation
+            factor = low + (high - low) * _uniform(generator)
+        return AugmentParams(top, left, window, crop, transform, factor)
 
     def __call__(self, *tensors: torch.Tensor, crop: int | None = None,
                  generator: torch.Generator | None = None) -> tuple[torch.Tensor, ...]:

@@ -30,7 +30,8 @@ class ModelConfig(Section):
 class AugmentConfig(Section):
     flips: bool = True
     rot90: bool = True
-    scale_jitter: tuple[float, float] | None = None
+    scale_jitter: tuple[float, float] | None = None  # > 1 zooms in (smoother content)
+    saturation: tuple[float, float] | None = None  # colourfulness factors of RGB patches
 
 
 class DataConfig(Section):
@@ -103,6 +104,10 @@ class ValConfig(Section):
     mask_kind: str | None = None  # inpaint: as in `pixelsmith evaluate --mask-kind`
     extractor: str | None = None  # GAN, whole-image restoration: classifier for FID/KID/PR
     seed: int = 0
+    # restoration: validate on transformed clean images (MATLAB-bicubic zoom, then colour
+    # saturation, then 8-bit rounding), e.g. smoother and more colourful photos than val.data
+    zoom: float = Field(1.0, ge=1.0, le=4.0)
+    saturation: float = Field(1.0, ge=0.0, le=4.0)
 
 
 class EarlyStoppingConfig(Section):

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import torch
 
+from pixelsmith.data.augment import Augment
 from pixelsmith.degrade.known import Known
 from pixelsmith.errors import PixelsmithError
 from pixelsmith.train.config import Recipe
@@ -101,7 +102,7 @@ class RestorationFamily(Family):
     # -- data ---------------------------------------------------------------------------------
 
     def train_dataset(self):
-        from pixelsmith.data import Augment, RandomPatches, split_indices
+        from pixelsmith.data import RandomPatches, split_indices
         from pixelsmith.io import list_images
 
         cfg = self.recipe.data
@@ -117,22 +118,20 @@ class RestorationFamily(Family):
             self.val_files = list_images(data_path(self.recipe.val.data))
         if self.recipe.val.limit:
             self.val_files = self.val_files[: self.recipe.val.limit]
-        augment = Augment(flip=cfg.augment.flips, rot90=cfg.augment.rot90,
-                          scale_jitter=cfg.augment.scale_jitter)
+        augment = augment_of(cfg.augment)
         return RandomPatches(files, degradation_spec(self.recipe), cfg.patch_size,
                              patches_per_epoch=cfg.patches_per_epoch, augment=augment,
                              seed=self.recipe.train.seed, color=cfg.color, cache=cfg.cache)
 
     def whole_image_dataset(self):
         """Whole ``data.image_size`` images (faces), split as the synthesis families split."""
-        from pixelsmith.data import Augment, DegradedImages
+        from pixelsmith.data import DegradedImages
 
         cfg = self.recipe.data
         train, self.val_set = synthesis_datasets(self.recipe, self.channels(self.recipe),
                                                  cfg.image_size)
         try:
-            augment = Augment(flip=cfg.augment.flips, rot90=cfg.augment.rot90,
-                              scale_jitter=cfg.augment.scale_jitter)
+            augment = augment_of(cfg.augment)
             return DegradedImages(train, degradation_spec(self.recipe), augment=augment,
                                   seed=self.recipe.train.seed)
         except ValueError as exc:
@@ -174,6 +173,7 @@ class RestorationFamily(Family):
         for index in range(count):
             clean = (self.val_set[index]["image"][None] if self.val_set is not None
                      else load_clean(self.val_files[index], params))
+            clean = transform_val_image(clean, self.recipe.val.zoom, self.recipe.val.saturation)
             reference, degraded, known = self.val_case(clean, params,
                                                        image_generator(params.seed, index))
             restored = restoration_forward(model, degraded.to(self.device),
@@ -215,6 +215,29 @@ class RestorationFamily(Family):
         return EvalParams(cfg.task, sigma=sigma, scale=scale, quality=quality,
                           kernel=val.kernel, mask_kind=val.mask_kind, seed=val.seed,
                           color=color).resolved()
+
+
+def transform_val_image(clean: torch.Tensor, zoom: float, saturation: float) -> torch.Tensor:
+    """A clean (1, C, H, W) validation image zoomed (MATLAB bicubic) and saturated (RGB) as
+    ``val.zoom`` and ``val.saturation`` say, rounded to 8 bits like a stored image; as it is
+    when both are 1."""
+    from pixelsmith.data.augment import saturate
+    from pixelsmith.degrade import imresize
+    from pixelsmith.io import quantize
+
+    if zoom == 1.0 and saturation == 1.0:
+        return clean
+    if zoom != 1.0:
+        clean = imresize(clean, scale=zoom).clamp(0.0, 1.0)
+    if saturation != 1.0 and clean.shape[1] == 3:
+        clean = saturate(clean, saturation)
+    return quantize(clean)
+
+
+def augment_of(cfg) -> Augment:
+    """The patch augmentation a recipe's ``data.augment`` section asks for."""
+    return Augment(flip=cfg.flips, rot90=cfg.rot90, scale_jitter=cfg.scale_jitter,
+                   saturation=cfg.saturation)
 
 
 def _to_device(known: Known, device: torch.device) -> Known:
