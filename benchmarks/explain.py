@@ -4,6 +4,12 @@ Writes the "explain-checks" section of docs/EXPLAIN.md.
     python -m benchmarks.explain                                  # every shipped model
     python -m benchmarks.explain --models denoise-color,codec-q3 --output /tmp/EXPLAIN.md
     python -m benchmarks.explain --speed --threads 1   # only the page timings ("explain-speed")
+    python -m benchmarks.explain --update --models sr-x4,codec-cb-q2   # re-measure some models
+
+Every measured row is kept in docs/results/explain-checks.json with its machine and date;
+``--update`` re-measures only the models named and rebuilds the section from all kept rows
+(each group of rows says when and where it was measured), so a retrained model's row is
+refreshed without re-running the others.
 
 Per shipped model, on the bundled 256 x 256 sample landscape.png (degraded for the model's
 task: Gaussian noise sigma 25, JPEG quality 20, Gaussian blur 1.6, a 64 x 40 hole, or bicubic
@@ -33,6 +39,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import json
 import os
 import sys
 import tempfile
@@ -66,7 +73,9 @@ RESTORATION = ("denoise-gray", "denoise-color", "dejpeg-gray", "dejpeg-color", "
                "deblur-gan", "inpaint", "inpaint-faces-l2", "inpaint-faces-gan", "sr-x2",
                "sr-x4")
 CLASSIFIERS = ("features-mnist", "features-cifar10", "features-faces")
-CODECS = ("codec-q1", "codec-q2", "codec-q3", "codec-q4")
+CODECS = ("codec-q1", "codec-q2", "codec-q3", "codec-q4", "codec-cb-q1", "codec-cb-q2",
+          "codec-cb-q3", "codec-cb-q4", "codec-cb-q5", "codec-cb-q6")
+ROWS = ROOT / "docs" / "results" / "explain-checks.json"
 
 
 def degraded(name: str, x: torch.Tensor) -> dict:
@@ -185,20 +194,41 @@ def _f(value, spec: str = ".2f") -> str:
     return "-" if value is None else format(value, spec)
 
 
-def section(rows: list[dict], command: str, threads: int) -> str:
+def kept_rows(rows: list[dict], path: Path = ROWS) -> list[dict]:
+    """``rows`` merged into the rows kept at ``path`` (a model measured again replaces its
+    old row), in the benchmark's model order, written back."""
+    old = json.loads(path.read_text()) if path.exists() else []
+    fresh = {r["model"] for r in rows}
+    merged = [r for r in old if r["model"] not in fresh] + rows
+    order = {name: i for i, name in enumerate((*RESTORATION, *CLASSIFIERS, *CODECS))}
+    merged.sort(key=lambda r: order.get(r["model"], len(order)))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(merged, indent=1) + "\n")
+    return merged
+
+
+def measured_lines(rows: list[dict]) -> list[str]:
+    """One line per (machine, threads, date) the rows were measured with, naming them."""
+    groups: dict[tuple, list[str]] = {}
+    for r in rows:
+        groups.setdefault((r["machine"], r["threads"], r["date"]), []).append(r["model"])
+    return [f"- {date}, {machine}: {', '.join(models)}"
+            for (machine, _, date), models in sorted(groups.items(), key=lambda item: item[0][2])]
+
+
+def section(rows: list[dict], command: str) -> str:
     lines = [
         "## Checks and timings (generated)",
         "",
         f"Command: `{command}`, on the bundled 256 x 256 sample `landscape.png` degraded for "
         "each task (one image: the figures show what the checks give, not a distribution). "
-        "benchmarks/explain.py says how each figure is computed.",
+        "benchmarks/explain.py says how each figure is computed. The machine's 2 cores were "
+        "shared with other jobs (a training run among them) while the rows were measured, so "
+        "wall-clock seconds are inflated, and so are CPU seconds (OpenMP workers spin while "
+        "they wait for a core another job holds); the page timings with one thread are the "
+        "work done. Measured:",
         "",
-        f"- machine: {machine_summary()}",
-        f"- threads: {threads}; the machine's 2 cores were shared with other jobs (a training "
-        "run among them) while this ran, so wall-clock seconds are inflated, and so are CPU "
-        "seconds (OpenMP workers spin while they wait for a core another job holds); the page "
-        "timings with one thread are the work done",
-        f"- date: {time.strftime('%Y-%m-%d %H:%M')}",
+        *measured_lines(rows),
         "",
         "| model | target | IG completeness error (steps) | LRP epsilon: conservation / worst "
         "layer | LRP z+ conservation | rank corr. trained vs random: IG signed; IG abs "
@@ -251,8 +281,13 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--speed", action="store_true",
                         help="only time each model's page (the explain-speed section)")
+    parser.add_argument("--update", action="store_true",
+                        help="re-measure only --models and rebuild the section from every "
+                             "row kept in docs/results/explain-checks.json")
     parser.add_argument("--output", type=Path, default=ROOT / "docs" / "EXPLAIN.md")
     args = parser.parse_args()
+    if args.update and not args.models:
+        parser.error("--update needs --models")
     torch.set_num_threads(args.threads)
     os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
     names = args.models.split(",") if args.models else [*RESTORATION, *CLASSIFIERS, *CODECS]
@@ -266,16 +301,22 @@ def main() -> None:
                         title="# Explaining models")
         return
     rows = []
+    stamp = {"machine": machine_summary(), "threads": args.threads,
+             "date": time.strftime("%Y-%m-%d %H:%M")}
     for name in names:
-        rows.append(measure(name, x))
+        rows.append({**measure(name, x), **stamp})
         print(rows[-1], file=sys.stderr, flush=True)
     command = "python -m benchmarks.explain"
-    if args.models:
-        command += f" --models {args.models}"
-    if args.threads != 2:
-        command += f" --threads {args.threads}"
-    replace_section(args.output, SECTION, section(rows, command, args.threads),
-                    title="# Explaining models")
+    if args.update:
+        rows = kept_rows(rows)
+        command = ("python -m benchmarks.explain` for every model, then `python -m "
+                   "benchmarks.explain --update --models ...")
+    else:
+        if not args.models:  # a full run replaces every kept row
+            ROWS.write_text(json.dumps(rows, indent=1) + "\n")
+        command += f" --models {args.models}" if args.models else ""
+        command += f" --threads {args.threads}" if args.threads != 2 else ""
+    replace_section(args.output, SECTION, section(rows, command), title="# Explaining models")
 
 
 if __name__ == "__main__":
