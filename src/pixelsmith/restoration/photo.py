@@ -1,8 +1,8 @@
 """Baselines for real photos with unknown, mixed damage (the ``photo`` task).
 
 A photo may carry sensor noise, JPEG blocking, blur and a low resolution at once, with none of
-their parameters known. Until a blind model trained on realistic degradations is shipped, the
-task's methods chain what exists:
+their parameters known. Beside the blind models trained on realistic degradations (``photo``,
+``photo-x4``), the task has two methods that chain what exists, to compare them with:
 
 - ``photo-chain``: the specialised shipped models in sequence: the noise level estimated per
   image, the default denoiser at that level, the de-JPEG model when the JPEG quality is known
