@@ -3,6 +3,7 @@
     python -m benchmarks.denoise_dejpeg                     # everything (BM3D is the slow part)
     python -m benchmarks.denoise_dejpeg --baseline-limit 10 # BM3D on the first 10 images only
     python -m benchmarks.denoise_dejpeg --only gray         # rows whose key starts with "gray"
+    python -m benchmarks.denoise_dejpeg --only color --reuse-baseline  # a retrained model only
 
 Protocols (docs/EVALUATION.md): Gaussian noise added to [0, 1] floats without clipping, seed 0,
 outputs quantised to 8 bits, full-image PSNR/SSIM; JPEG by Pillow at the given quality.
@@ -101,15 +102,38 @@ def kodak_crops(target: Path) -> Path:
     return target
 
 
-def run(row: Row, folder: Path, baseline_limit: int | None) -> dict:
-    """Model on every image; baseline on the first ``baseline_limit`` (all when None)."""
+def kept_baseline(row: Row, images: int, limit: int | None) -> tuple[dict, int, str] | None:
+    """The baseline's result, image count and date from the row's last report, when it ran on
+    at least the images asked for (all when ``limit`` is None) of the same folder: a baseline
+    does not change when the model is retrained, and BM3D is the slow part."""
+    old = report_of(row.key)
+    if old is None or old["meta"]["images"] != images or old["results"][1]["method"] != \
+            row.baseline:
+        return None
+    count = old["meta"]["baseline_images"]
+    if count < (images if limit is None else min(limit, images)):
+        return None
+    return (old["results"][1], count,
+            old["meta"].get("baseline_date", old["meta"]["date"]))
+
+
+def run(row: Row, folder: Path, baseline_limit: int | None, reuse_baseline: bool = False
+        ) -> dict:
+    """Model on every image; baseline on the first ``baseline_limit`` (all when None), or
+    taken from the row's last report with ``reuse_baseline`` where it covers them."""
     load_average = os.getloadavg()[0]
     model = evaluate(folder, row.params.task, [row.model], row.params)
     model["meta"]["load_average"] = load_average
     limit = None if row.baseline == "identity" else baseline_limit  # the JPEG input is free
-    base = evaluate(folder, row.params.task, [row.baseline], row.params, limit=limit)
-    model["results"] += base["results"]
-    model["meta"]["baseline_images"] = base["meta"]["images"]
+    kept = kept_baseline(row, model["meta"]["images"], limit) if reuse_baseline else None
+    if kept is not None:
+        result, count, date = kept
+        model["results"].append(result)
+        model["meta"].update(baseline_images=count, baseline_date=date)
+    else:
+        base = evaluate(folder, row.params.task, [row.baseline], row.params, limit=limit)
+        model["results"] += base["results"]
+        model["meta"]["baseline_images"] = base["meta"]["images"]
     channels = 1 if row.params.color == "gray" else 3
     model["meta"]["dncnn_megapixels_per_second"] = dncnn_megapixels_per_second(
         folder, row.params.task, channels, limit=REFERENCE_IMAGES)
@@ -120,11 +144,14 @@ def section() -> str:
     lines = [
         "## Learned denoising and de-JPEG models against BM3D / the JPEG input",
         "",
-        "Command: `python -m benchmarks.denoise_dejpeg [--baseline-limit N]`. Protocol: "
-        "docs/EVALUATION.md, seed 0. The baseline (BM3D, CBM3D for colour; the decoded JPEG "
-        "for de-JPEG) is measured in the same run, on the first N images when a limit is given "
-        "(its column says how many), and its own mean over those images is shown; the model's "
-        "mean over the same images is in the JSON. Published figures are cited, not measured. "
+        "Command: `python -m benchmarks.denoise_dejpeg [--baseline-limit N] "
+        "[--reuse-baseline]`. Protocol: docs/EVALUATION.md, seed 0. The baseline (BM3D, CBM3D "
+        "for colour; the decoded JPEG for de-JPEG) is measured in the same run, on the first N "
+        "images when a limit is given (its column says how many), and its own mean over those "
+        "images is shown; the model's mean over the same images is in the JSON. With "
+        "`--reuse-baseline` a row whose last run measured the baseline on those images keeps "
+        "that result (the date column then gives the baseline's date too): a retrained model "
+        "is measured without running BM3D again. Published figures are cited, not measured. "
         "MP/s is the median over the images of each image's megapixels per second (the first "
         "call's warm-up and moments when other jobs hold the cores do not move it). DnCNN-size: "
         f"the median MP/s of a network of DnCNN's published size (random weights, "
@@ -154,7 +181,7 @@ def section() -> str:
             f"{base['method']} "
             f"({count}) {base['psnr']:.2f} / {base['ssim']:.4f} | {same:.2f} | "
             f"{base['median_megapixels_per_second']:.3f} | {cited} | {machine} | "
-            f"{report['meta']['date'][:10]}{load(report)} |"
+            f"{report['meta']['date'][:10]}{load(report)}{baseline_date(report)} |"
         )
     lines.append("")
     lines += [f"- {label}: {name}" for name, label in machines.items()]
@@ -202,6 +229,12 @@ def model_psnr_on_baseline_images(report: dict) -> float:
     """The model's mean PSNR over the images the baseline also ran on (the first N)."""
     count = report["meta"]["baseline_images"]
     return sum(r["psnr"] for r in report["results"][0]["per_image"][:count]) / count
+
+
+def baseline_date(report: dict) -> str:
+    """"; baseline DATE" when the baseline was measured by an earlier run, else ""."""
+    date = report["meta"].get("baseline_date")
+    return "" if date is None else f"; baseline {date[:10]}"
 
 
 def load(report: dict) -> str:
@@ -269,6 +302,9 @@ def main() -> int:
     parser.add_argument("--only", default="", help="rows whose key starts with this")
     parser.add_argument("--baseline-limit", type=int, default=None,
                         help="run the baseline on the first N images only (BM3D is slow)")
+    parser.add_argument("--reuse-baseline", action="store_true",
+                        help="keep a row's baseline result from its last run when it covers "
+                             "the images asked for (only the model runs)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         for row in rows():
@@ -276,7 +312,7 @@ def main() -> int:
                 continue
             folder = (kodak_crops(Path(tmp) / "kodak") if row.folder == "kodak-crops"
                       else dataset_path(row.folder))
-            report = run(row, folder, args.baseline_limit)
+            report = run(row, folder, args.baseline_limit, args.reuse_baseline)
             atomic_write_text(RESULTS / f"{row.key}.json", json.dumps(report, indent=2) + "\n")
             print(f"{row.key}: {row.model} {report['results'][0]['psnr']:.2f} dB, "
                   f"{row.baseline} {report['results'][1]['psnr']:.2f} dB", flush=True)
