@@ -47,13 +47,19 @@ def staged(name: str, count: int) -> str:
             f"{STAGE_CHANGES[count - 2]}.")
 
 
-def continued_sr(name: str, first_steps: int, first_val: float, more_steps: int) -> str:
-    """Provenance of a super-resolution model trained from scratch, then trained on."""
-    return (f"two stages. Stage 1 is `configs/{name}-stage1.yaml`, {first_steps:,} steps from "
-            f"scratch (shipped as this model before; validation {first_val:.2f} dB). The lines "
-            f"above are stage 2, `configs/{name}.yaml` (trained under the name {name}-stage2), "
-            f"from stage 1's export (`init:`): {more_steps:,} more steps at a lower peak learning "
-            "rate on new patches, validated on the same held-out images.")
+def continued_sr(name: str, first: tuple[int, float], second: tuple[int, float],
+                 third_steps: int) -> str:
+    """Provenance of a super-resolution model trained from scratch (``first``: steps and
+    validation PSNR), trained on at a lower peak learning rate (``second``), then for
+    ``third_steps`` more on a longer cosine: the shipped stage."""
+    return (f"three stages. Stage 1 is `configs/{name}-stage1.yaml`, {first[0]:,} steps from "
+            f"scratch (validation {first[1]:.2f} dB); stage 2 `configs/{name}-stage2.yaml`, "
+            f"{second[0]:,} more steps from stage 1's export at a lower peak learning rate on "
+            f"new patches (validation {second[1]:.2f} dB); each shipped as this model before. "
+            f"The lines above are stage 3, `configs/{name}.yaml` (trained under the name "
+            f"{name}-stage3), from stage 2's export (`init:`): {third_steps:,} more steps, a "
+            "longer cosine at stage 2's peak learning rate, on new patches, validated on the "
+            "same held-out images.")
 
 
 #: How a model came to be where its config alone does not say it (several stages).
@@ -144,8 +150,8 @@ PROVENANCE = {
                     "dejpeg-gray-stage3), from stage 2's export (`init:`): 15,000 steps of an L2 "
                     "loss on 128-pixel patches with channels_last, denoise-color's last-stage "
                     "recipe."),
-    "sr-x2": continued_sr("sr-x2", 5_000, 29.87, 12_000),
-    "sr-x4": continued_sr("sr-x4", 6_000, 25.59, 6_000),
+    "sr-x2": continued_sr("sr-x2", (5_000, 29.87), (12_000, 29.97), 30_000),
+    "sr-x4": continued_sr("sr-x4", (6_000, 25.59), (6_000, 25.61), 30_000),
     "denoise-color": staged("denoise-color", 4),
     "denoise-gray": staged("denoise-gray", 4),
     "gan-cifar10": "one run in two parts: 5000 steps at a constant learning rate (the model "
