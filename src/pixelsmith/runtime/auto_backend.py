@@ -4,7 +4,8 @@ Which one is faster depends on the CPU, the library versions, the model and the 
 (docs/DEPLOY.md has this project's measurements: on an idle 2-core AVX2 machine eager
 channels_last torch beat ONNX Runtime fp32 on every model), so ``auto`` measures rather than
 guesses: the first time a model runs with ``auto`` on a machine, a 256x256 forward pass of
-each backend is timed (the best of three, after a warm-up), and the choice is cached beside
+each backend is timed (the two taking turns, the best of three each, after a warm-up; about
+two seconds in all), and the choice is cached beside
 the ONNX exports (``auto-backends.json``, keyed by the weights' sha256, the thread count and
 the CPU) so later runs only read it. A quantized package keeps ONNX Runtime (its int8 graph).
 """
@@ -23,6 +24,7 @@ from pixelsmith.sysinfo import cpu_model
 
 CHOICES_FILE = "auto-backends.json"
 PROBE_SIDE = 256
+SETTLE_SECONDS = 0.2  # idle before each timed call: the other library's threads stop spinning
 
 
 def _machine_key(net: nn.Module) -> str:
@@ -40,26 +42,28 @@ def _probe_inputs(net: nn.Module) -> tuple[torch.Tensor, torch.Tensor | None]:
     return image, (torch.full((1,), 0.1) if conditioning is not None else None)
 
 
-def _seconds(run, image: torch.Tensor, level: torch.Tensor | None, repeats: int = 3) -> float:
-    """Best of ``repeats`` timed calls after a warm-up (kernels chosen, sessions built)."""
-    with torch.inference_mode():
-        run(image, level)
-        best = float("inf")
-        for _ in range(repeats):
-            start = time.perf_counter()
-            run(image, level)
-            best = min(best, time.perf_counter() - start)
-        return best
-
-
-def measure(net: nn.Module, ort_net) -> dict:
-    """Seconds of one probe forward pass on each backend (CPU, fp32)."""
+def measure(net: nn.Module, ort_net, rounds: int = 3) -> dict:
+    """Seconds of one probe forward pass on each backend (CPU, fp32): after a warm-up call of
+    each (kernels chosen, sessions built), the two take turns for ``rounds`` rounds and each
+    keeps its fastest call, so that a slow moment of a shared machine does not decide. A
+    short pause before each call lets the threads of the library that ran last stop
+    spin-waiting for work, which would otherwise slow the other one."""
     image, level = _probe_inputs(net)
     net.to(memory_format=torch.channels_last)
     torch_input = image.contiguous(memory_format=torch.channels_last)
-    return {"torch": _seconds(lambda x, k: net(x, k) if k is not None else net(x),
-                              torch_input, level),
-            "onnxruntime": _seconds(ort_net, image, level)}
+    runs = {"torch": (lambda x, k: net(x, k) if k is not None else net(x), torch_input),
+            "onnxruntime": (ort_net, image)}
+    best = dict.fromkeys(runs, float("inf"))
+    with torch.inference_mode():
+        for run, x in runs.values():
+            run(x, level)
+        for _ in range(rounds):
+            for name, (run, x) in runs.items():
+                time.sleep(SETTLE_SECONDS)
+                start = time.perf_counter()
+                run(x, level)
+                best[name] = min(best[name], time.perf_counter() - start)
+    return best
 
 
 def faster_backend(net: nn.Module, ort_net) -> str:
