@@ -32,6 +32,7 @@ from benchmarks.common import load_line, load_now, replace_section
 from pixelsmith.evaluate.protocol import EvalParams, image_generator, load_clean, make_case, score
 from pixelsmith.io import list_images
 from pixelsmith.restoration.restorer import Restorer
+from pixelsmith.runtime.timing import fastest_interleaved
 from pixelsmith.settings import dataset_path
 from pixelsmith.sysinfo import machine_summary
 
@@ -165,7 +166,6 @@ def peak_gflops(threads: int, repeats: int = 7) -> dict[str, float]:
     ``repeats`` rounds, and each keeps its fastest run, so that moments when the machine is
     slower (a shared virtual machine) do not favour one of them; a pause before each run lets
     the threads of the library that ran last stop spinning."""
-    import onnxruntime
     from onnx import TensorProto, helper, numpy_helper
 
     x = torch.rand(1, 64, 256, 256)
@@ -183,31 +183,17 @@ def peak_gflops(threads: int, repeats: int = 7) -> dict[str, float]:
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 64, 256, 256])],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
         [numpy_helper.from_array(weight.numpy(), "w")])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
-    options = onnxruntime.SessionOptions()
-    options.intra_op_num_threads = threads
-    session = onnxruntime.InferenceSession(model.SerializeToString(), options,
-                                           providers=["CPUExecutionProvider"])
-    feed = {"x": x.numpy()}
-    runs = {"torch": eager, "onnxruntime": lambda: session.run(None, feed),
-            "onnxruntime int8": qlinear_conv(threads, numpy_helper, helper, TensorProto)}
-    fastest = dict.fromkeys(runs, float("inf"))
-    for run in runs.values():
-        run()  # warm-up
-    for _ in range(repeats):
-        for name, run in runs.items():
-            time.sleep(0.3)  # the other library's threads stop spin-waiting for work
-            start = time.perf_counter()
-            run()
-            fastest[name] = min(fastest[name], time.perf_counter() - start)
+    runs = {"torch": eager, "onnxruntime": ort_run(graph, threads, {"x": x.numpy()}),
+            "onnxruntime int8": qlinear_conv(threads)}
+    fastest = fastest_interleaved(runs, repeats, settle=0.3)
     return {name: flops / seconds / 1e9 for name, seconds in fastest.items()}
 
 
-def qlinear_conv(threads: int, numpy_helper, helper, TensorProto):
+def qlinear_conv(threads: int):
     """A run of the peak's convolution as int8 QLinearConv in ONNX Runtime: uint8 activations,
     int8 weights with a scale per output channel, as ``pixelsmith quantize`` writes them."""
     import numpy as np
-    import onnxruntime
+    from onnx import TensorProto, helper, numpy_helper
 
     rng = np.random.default_rng(0)
     constants = {"w": rng.integers(-127, 128, (64, 64, 3, 3), dtype=np.int8),
@@ -220,12 +206,19 @@ def qlinear_conv(threads: int, numpy_helper, helper, TensorProto):
         [node], "qconv", [helper.make_tensor_value_info("x", TensorProto.UINT8, [1, 64, 256, 256])],
         [helper.make_tensor_value_info("y", TensorProto.UINT8, None)],
         [numpy_helper.from_array(value, name) for name, value in constants.items()])
+    return ort_run(graph, threads, {"x": rng.integers(0, 256, (1, 64, 256, 256), dtype=np.uint8)})
+
+
+def ort_run(graph, threads: int, feed: dict):
+    """A call of the one-graph model ``graph`` on ``feed`` in an ONNX Runtime CPU session."""
+    import onnxruntime
+    from onnx import helper
+
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = threads
     session = onnxruntime.InferenceSession(model.SerializeToString(), options,
                                            providers=["CPUExecutionProvider"])
-    feed = {"x": rng.integers(0, 256, (1, 64, 256, 256), dtype=np.uint8)}
     return lambda: session.run(None, feed)
 
 

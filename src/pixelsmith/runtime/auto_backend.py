@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import platform
-import time
 
 import torch
 from torch import nn
@@ -43,27 +42,19 @@ def _probe_inputs(net: nn.Module) -> tuple[torch.Tensor, torch.Tensor | None]:
 
 
 def measure(net: nn.Module, ort_net, rounds: int = 3) -> dict:
-    """Seconds of one probe forward pass on each backend (CPU, fp32): after a warm-up call of
-    each (kernels chosen, sessions built), the two take turns for ``rounds`` rounds and each
-    keeps its fastest call, so that a slow moment of a shared machine does not decide. A
-    short pause before each call lets the threads of the library that ran last stop
-    spin-waiting for work, which would otherwise slow the other one."""
+    """Seconds of one probe forward pass on each backend (CPU, fp32), timed in turns with a
+    pause before each call (:func:`pixelsmith.runtime.timing.fastest_interleaved`), so that
+    neither a slow moment of a shared machine nor the other library's spinning threads
+    decide."""
+    from pixelsmith.runtime.timing import fastest_interleaved
+
     image, level = _probe_inputs(net)
     net.to(memory_format=torch.channels_last)
     torch_input = image.contiguous(memory_format=torch.channels_last)
-    runs = {"torch": (lambda x, k: net(x, k) if k is not None else net(x), torch_input),
-            "onnxruntime": (ort_net, image)}
-    best = dict.fromkeys(runs, float("inf"))
+    runs = {"torch": lambda: net(torch_input, level) if level is not None else net(torch_input),
+            "onnxruntime": lambda: ort_net(image, level)}
     with torch.inference_mode():
-        for run, x in runs.values():
-            run(x, level)
-        for _ in range(rounds):
-            for name, (run, x) in runs.items():
-                time.sleep(SETTLE_SECONDS)
-                start = time.perf_counter()
-                run(x, level)
-                best[name] = min(best[name], time.perf_counter() - start)
-    return best
+        return fastest_interleaved(runs, rounds, SETTLE_SECONDS)
 
 
 def faster_backend(net: nn.Module, ort_net) -> str:

@@ -79,16 +79,14 @@ def codec_models() -> list[dict]:
     """Installed shipped codec models with a label each: the hyperprior ladder, the
     checkerboard context ladder (fewer bits at the same quality, a wider range of rates), then
     the others, each ladder from the smallest files up."""
-    import json
-
-    from pixelsmith.zoo import ZOO, shipped_models
+    from pixelsmith.codec.api import _installed
+    from pixelsmith.zoo import ZOO, read_config, shipped_models
 
     found = []
     for name, info in shipped_models().items():
-        config_path = ZOO / name / "config.json"
-        if info.get("task") != "codec" or not config_path.is_file():
+        if info.get("task") != "codec" or not _installed(name):
             continue
-        network = json.loads(config_path.read_text()).get("network", {})
+        network = read_config(ZOO / name).get("network", {})
         architecture = str(network.get("name", "codec"))
         kind = CODEC_KINDS.get(architecture, architecture)
         quality = int(network.get("args", {}).get("quality", 0))
