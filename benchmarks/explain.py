@@ -76,6 +76,7 @@ CLASSIFIERS = ("features-mnist", "features-cifar10", "features-faces")
 CODECS = ("codec-q1", "codec-q2", "codec-q3", "codec-q4", "codec-cb-q1", "codec-cb-q2",
           "codec-cb-q3", "codec-cb-q4", "codec-cb-q5", "codec-cb-q6")
 ROWS = ROOT / "docs" / "results" / "explain-checks.json"
+OUTPUT = ROOT / "docs" / "EXPLAIN.md"
 
 
 def degraded(name: str, x: torch.Tensor) -> dict:
@@ -284,7 +285,7 @@ def main() -> None:
     parser.add_argument("--update", action="store_true",
                         help="re-measure only --models and rebuild the section from every "
                              "row kept in docs/results/explain-checks.json")
-    parser.add_argument("--output", type=Path, default=ROOT / "docs" / "EXPLAIN.md")
+    parser.add_argument("--output", type=Path, default=OUTPUT)
     args = parser.parse_args()
     if args.update and not args.models:
         parser.error("--update needs --models")
@@ -312,7 +313,7 @@ def main() -> None:
         command = ("python -m benchmarks.explain` for every model, then `python -m "
                    "benchmarks.explain --update --models ...")
     else:
-        if not args.models:  # a full run replaces every kept row
+        if not args.models and args.output == OUTPUT:  # a full run replaces every kept row
             ROWS.write_text(json.dumps(rows, indent=1) + "\n")
         command += f" --models {args.models}" if args.models else ""
         command += f" --threads {args.threads}" if args.threads != 2 else ""
