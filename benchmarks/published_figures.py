@@ -56,10 +56,11 @@ def describe(params: EvalParams) -> str:
 
 
 def run_rows(rows: list[Row]) -> None:
-    """Evaluate ``rows`` and store each report as docs/results/<key>.json."""
+    """Evaluate ``rows`` and store each report as docs/results/published-<key>.json."""
     for row in rows:
         report = evaluate(dataset_path(row.dataset), row.params.task, [row.method], row.params)
-        atomic_write_text(RESULTS / f"{row.key}.json", json.dumps(report, indent=2) + "\n")
+        text = json.dumps(report, indent=2) + "\n"
+        atomic_write_text(RESULTS / f"published-{row.key}.json", text)
         result = report["results"][0]
         print(f"{row.key}: {result['psnr']:.2f} dB (published {row.published:.2f}, "
               f"gap {result['psnr'] - row.published:+.2f})", flush=True)
@@ -72,7 +73,7 @@ def table() -> str:
         "",
         "Command: `python -m benchmarks.published_figures [--only KEY_PREFIX]` (data from "
         "`$PIXELSMITH_DATA`, default `../shared/data`). Protocol: docs/EVALUATION.md, seed 0. "
-        "Per-image figures, machine and date of each row: `docs/results/<key>.json`. "
+        "Per-image figures, machine and date of each row: `docs/results/published-<key>.json`. "
         "Published figures: ../shared/PUBLISHED_FIGURES.md. A gap over 0.1 dB is flagged. "
         "Speed columns are wall-clock on the machine named; the 2026-11-22 run shared its 2 "
         "cores with other jobs (load about 3-5), so its BM3D seconds are pessimistic.",
@@ -83,7 +84,7 @@ def table() -> str:
     ]
     machines = {}
     for row in ROWS:
-        path = RESULTS / f"{row.key}.json"
+        path = RESULTS / f"published-{row.key}.json"
         if not path.exists():
             continue
         report = json.loads(path.read_text())
