@@ -48,18 +48,20 @@ def staged(name: str, count: int) -> str:
 
 
 def continued_sr(name: str, first: tuple[int, float], second: tuple[int, float],
-                 third_steps: int) -> str:
+                 third: tuple[int, float], fourth_steps: int) -> str:
     """Provenance of a super-resolution model trained from scratch (``first``: steps and
-    validation PSNR), trained on at a lower peak learning rate (``second``), then for
-    ``third_steps`` more on a longer cosine: the shipped stage."""
-    return (f"three stages. Stage 1 is `configs/{name}-stage1.yaml`, {first[0]:,} steps from "
+    validation PSNR), trained on at a lower peak learning rate (``second``), then on a longer
+    cosine (``third``), then for ``fourth_steps`` more on larger patches: the shipped stage."""
+    return (f"four stages. Stage 1 is `configs/{name}-stage1.yaml`, {first[0]:,} steps from "
             f"scratch (validation {first[1]:.2f} dB); stage 2 `configs/{name}-stage2.yaml`, "
             f"{second[0]:,} more steps from stage 1's export at a lower peak learning rate on "
-            f"new patches (validation {second[1]:.2f} dB); each shipped as this model before. "
-            f"The lines above are stage 3, `configs/{name}.yaml` (trained under the name "
-            f"{name}-stage3), from stage 2's export (`init:`): {third_steps:,} more steps, a "
-            "longer cosine at stage 2's peak learning rate, on new patches, validated on the "
-            "same held-out images.")
+            f"new patches (validation {second[1]:.2f} dB); stage 3 `configs/{name}-stage3.yaml`, "
+            f"{third[0]:,} more steps, a longer cosine at stage 2's peak learning rate (validation "
+            f"{third[1]:.2f} dB); each shipped as this model before. The lines above are stage 4, "
+            f"`configs/{name}.yaml` (trained under the name {name}-stage4), from stage 3's export "
+            f"(`init:`): {fourth_steps:,} more steps on larger patches (the same pixels per step) "
+            "at half the peak learning rate, on new patches, validated on the same held-out "
+            "images.")
 
 
 #: How a model came to be where its config alone does not say it (several stages).
@@ -150,8 +152,8 @@ PROVENANCE = {
                     "dejpeg-gray-stage3), from stage 2's export (`init:`): 15,000 steps of an L2 "
                     "loss on 128-pixel patches with channels_last, denoise-color's last-stage "
                     "recipe."),
-    "sr-x2": continued_sr("sr-x2", (5_000, 29.87), (12_000, 29.97), 30_000),
-    "sr-x4": continued_sr("sr-x4", (6_000, 25.59), (6_000, 25.61), 30_000),
+    "sr-x2": continued_sr("sr-x2", (5_000, 29.87), (12_000, 29.97), (30_000, 30.06), 30_000),
+    "sr-x4": continued_sr("sr-x4", (6_000, 25.59), (6_000, 25.61), (30_000, 25.65), 30_000),
     "denoise-color": staged("denoise-color", 4),
     "denoise-gray": staged("denoise-gray", 4),
     "gan-cifar10": "one run in two parts: 5000 steps at a constant learning rate (the model "
