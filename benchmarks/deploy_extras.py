@@ -37,7 +37,7 @@ def _data_relative(folder: str) -> str:
         else folder
 
 
-def _tiled_case(path: Path, params, side: int, seed: int):
+def tiled_case(path: Path, params, side: int, seed: int):
     """A degraded input whose output is side x side: the test image tiled, then degraded."""
     clean = load_clean(path, params)
     reps = (side // clean.shape[-2] + 1, side // clean.shape[-1] + 1)
@@ -51,7 +51,7 @@ def time_models(models: dict[str, Restorer], path: Path, params, repeats: int
     """Output MP/s per side per model: interleaved (the first model rotating), best of runs."""
     result = {}
     for side in SIDES:
-        degraded, known = _tiled_case(path, params, side, params.seed)
+        degraded, known = tiled_case(path, params, side, params.seed)
         best = {name: float("inf") for name in models}
         for restorer in models.values():
             restorer(degraded, known)  # warm-up
