@@ -114,6 +114,28 @@ def test_dejpeg_quality_in_range_and_input_is_that_jpeg(folder: ImageFolder) -> 
         assert torch.equal(item["degraded"], JPEG(quality)(item["clean"][None])[0])
 
 
+@pytest.mark.parametrize("bias, low_share", [(1.0, 31 / 81), (2.0, (31 / 81) ** 0.5)])
+def test_quality_bias_favours_low_qualities_and_keeps_the_range(bias, low_share) -> None:
+    from pixelsmith.degrade.draws import draw_quality
+
+    spec = DegradationSpec.dejpeg((10, 90), quality_bias=bias)
+    gen = torch.Generator().manual_seed(0)
+    drawn = [draw_quality(spec, gen) for _ in range(4000)]
+    assert min(drawn) == 10 and max(drawn) == 90
+    share = sum(q <= 40 for q in drawn) / len(drawn)
+    assert abs(share - low_share) < 0.03, share
+
+
+def test_an_even_quality_draw_is_the_one_before_the_bias_existed() -> None:
+    """bias 1 keeps the integer draw, so recipes written before it draw the same patches."""
+    from pixelsmith.degrade.draws import draw_quality
+
+    spec = DegradationSpec.dejpeg((10, 90))
+    gen, again = torch.Generator().manual_seed(5), torch.Generator().manual_seed(5)
+    assert [draw_quality(spec, gen) for _ in range(20)] == \
+        [10 + int(torch.randint(81, (), generator=again)) for _ in range(20)]
+
+
 def test_deblur_items_hold_the_kernel_used(folder: ImageFolder) -> None:
     from pixelsmith.degrade import Blur
 

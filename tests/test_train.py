@@ -97,6 +97,18 @@ def test_restoration_loss_arguments_are_refused_not_ignored(tmp_path, images):
         Trainer(recipe, progress=False, max_steps=1)
 
 
+@pytest.mark.parametrize("degradation, message", [
+    ({"task": "denoise", "sigma": [10, 30], "quality_bias": 2}, "quality_bias"),
+    ({"task": "dejpeg", "quality_bias": 0}, "quality_bias"),
+])
+def test_a_quality_bias_outside_dejpeg_is_refused(tmp_path, images, degradation, message):
+    recipe = tiny_recipe(images, tmp_path / "run")
+    recipe["degradation"] = degradation
+    with pytest.raises(PixelsmithError, match=message) as info:
+        Trainer(recipe_from_dict(recipe), progress=False, max_steps=1)
+    assert "\n" not in str(info.value)
+
+
 def test_cli_bad_recipe_exit_code(tmp_path, images):
     path = write_recipe(tmp_path / "r.yaml", tiny_recipe(images, tmp_path / "run"))
     result = subprocess.run([sys.executable, "-m", "pixelsmith", "train", str(path),

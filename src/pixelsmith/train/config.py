@@ -57,6 +57,7 @@ class DegradationConfig(Section):
     task: Literal["denoise", "deblur", "inpaint", "sr", "dejpeg", "none"] = "none"
     sigma: tuple[float, float] | None = None
     quality: tuple[int, int] | None = None
+    quality_bias: float = Field(1.0, gt=0)  # > 1 draws low JPEG qualities more often
     scale: int | None = None
     kernels: list[str] = Field(default_factory=list)  # gaussian / disk / motion
     masks: list[str] = Field(default_factory=list)  # box / strokes / pixels

@@ -60,6 +60,8 @@ def degradation_spec(recipe: Recipe):
 
 def _spec(recipe: Recipe) -> DegradationSpec:
     cfg = recipe.degradation
+    if cfg.quality_bias != 1.0 and (cfg.task != "dejpeg" or cfg.kind == "realistic"):
+        raise ValueError("quality_bias skews the JPEG quality draw of task dejpeg")
     if cfg.kind == "realistic":
         return _realistic_spec(cfg)
     for name in ("light", "shake"):
@@ -82,7 +84,8 @@ def _spec(recipe: Recipe) -> DegradationSpec:
     if cfg.task == "sr":
         return DegradationSpec.sr(scale=cfg.scale or 4, **options)
     if cfg.task == "dejpeg":
-        return DegradationSpec.dejpeg(**({"quality": cfg.quality} if cfg.quality else {}))
+        return DegradationSpec.dejpeg(**({"quality": cfg.quality} if cfg.quality else {}),
+                                      quality_bias=cfg.quality_bias)
     raise PixelsmithError(f"{recipe.name}: the restoration family needs degradation.task")
 
 
