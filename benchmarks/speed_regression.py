@@ -108,7 +108,8 @@ def section(results: dict, missing: list[str], meta: dict, rev: str, load: str) 
     lines = [f"## Speed of the default models against commit {rev}", "", meta_lines(meta), "",
              load, "",
              f"Each default restoration model as shipped now and as it was at commit {rev} "
-             "(read from git), both on the eager torch path, in one process: the first images "
+             "(read from git; the models of benchmarks/deploy.py, which leaves out the photo "
+             "task's), both on the eager torch path, in one process: the first images "
              f"of the model's test set, each tiled to a {SIDE}x{SIDE} output and degraded the "
              "protocol's way; the two versions take turns with a pause before each timed call; "
              "MP/s is the median over the images of each one's fastest call.", "",
