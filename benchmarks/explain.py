@@ -50,7 +50,7 @@ import numpy as np
 import torch
 from PIL import Image as PILImage
 
-from benchmarks.common import replace_section
+from benchmarks.common import load_line, load_now, replace_section
 from pixelsmith.explain import attribution as at
 from pixelsmith.explain.lrp import lrp
 from pixelsmith.explain.run import explain
@@ -173,21 +173,21 @@ def speed_section(names: list[str], x: torch.Tensor, command: str, threads: int)
     """Seconds for the whole default page of each model, nothing else running in this
     process: with one thread no OpenMP worker spins waiting for a core another job holds, so
     CPU seconds are the work and wall seconds what a shared machine gave."""
-    lines = ["## Page timings (generated)", "",
-             f"Command: `{command}`, the same inputs as above; the whole default page "
-             "(`explain(subject, folder)`) per model.", "",
-             f"- machine: {machine_summary()}",
-             f"- threads: {threads}; the machine's cores were shared with other jobs (a "
-             "training run among them) while this ran",
-             f"- date: {time.strftime('%Y-%m-%d %H:%M')}", "",
-             "| model | page: wall s | page: CPU s |", "|---|---|---|"]
+    date, before = time.strftime('%Y-%m-%d %H:%M'), load_now()
+    rows = []
     for name in names:
         inputs = degraded(name, x)
         subject = load_subject(name, inputs.pop("image"), **inputs)
         with tempfile.TemporaryDirectory() as folder:
             _, wall, cpu = timed(lambda: explain(subject, folder))  # noqa: B023
         print(name, f"{wall:.1f} s wall, {cpu:.1f} s CPU", file=sys.stderr, flush=True)
-        lines.append(f"| {name} | {wall:.1f} | {cpu:.1f} |")
+        rows.append(f"| {name} | {wall:.1f} | {cpu:.1f} |")
+    lines = ["## Page timings (generated)", "",
+             f"Command: `{command}`, the same inputs as above; the whole default page "
+             "(`explain(subject, folder)`) per model.", "",
+             f"- machine: {machine_summary()}", f"- threads: {threads}", f"- date: {date}",
+             load_line(before, load_now(), threads), "",
+             "| model | page: wall s | page: CPU s |", "|---|---|---|", *rows]
     return "\n".join(lines) + "\n"
 
 
