@@ -151,6 +151,10 @@ def measure(name: str, x: torch.Tensor) -> dict:
         row["cascade"] = [rank_correlation(mine, at.pixel_map(at.gradient_x_input(s, fix)),
                                            absolute=False)
                           for _, _, s in cascading(subject, stops=3)]
+        if fix.box is not None and fix.box[2] - fix.box[0] == 1:  # one pixel: its fall-off
+            scale = subject.output().shape[-1] / subject.x.shape[-1]
+            centre = (fix.box[0] / scale, fix.box[1] / scale)
+            row["locality"] = [locality(mine, centre), locality(theirs, centre)]
     row["edge"] = rank_correlation(trained_map, edge_map(subject.x), support=False)
     if subject.kind == "restoration":
         field = at.effective_receptive_field(subject)
@@ -189,6 +193,18 @@ def speed_section(names: list[str], x: torch.Tensor, command: str, threads: int)
              load_line(before, load_now(), threads), "",
              "| model | page: wall s | page: CPU s |", "|---|---|---|", *rows]
     return "\n".join(lines) + "\n"
+
+
+def locality(values: np.ndarray, centre: tuple[float, float]) -> float:
+    """Rank correlation of |values| with closeness to ``centre`` (x, y), minus the distance,
+    over the pixels where ``values`` is non-zero (its receptive field): near 1 when the map
+    falls off with distance, whatever the weights."""
+    h, w = values.shape
+    yy, xx = np.mgrid[0:h, 0:w]
+    closeness = -np.hypot(xx - centre[0], yy - centre[1])
+    keep = values != 0
+    return rank_correlation(np.abs(values[keep]), closeness[keep], support=False,
+                            absolute=False)
 
 
 def _f(value, spec: str = ".2f") -> str:
@@ -255,14 +271,19 @@ def section(rows: list[dict], command: str) -> str:
                   "skip path) as target, gradient x input: rank correlation of trained and "
                   "re-initialised maps, signed and of |map|; and the signed correlation under "
                   "cascading randomisation (layers re-initialised from the output down: after "
-                  "a third, two thirds and all of them).", "",
+                  "a third, two thirds and all of them); locality: rank correlation of the "
+                  "trained and the re-initialised |map| of the centre pixel's correction with "
+                  "closeness to that pixel (minus the distance), over each map's non-zero "
+                  "pixels.", "",
                   "| model | correction: signed | correction: abs | cascading: 1/3, 2/3, all | "
-                  "IG completeness error (256 steps at most) | LRP epsilon conservation |",
-                  "|---|---|---|---|---|---|"]
+                  "locality: trained, random | IG completeness error (256 steps at most) | "
+                  "LRP epsilon conservation |",
+                  "|---|---|---|---|---|---|---|"]
         for r in corrections:
             cascade = ", ".join(f"{v:.2f}" for v in r["cascade"])
+            near = ", ".join(f"{v:.2f}" for v in r["locality"]) if "locality" in r else "-"
             lines.append(f"| {r['model']} | {r['corr_signed']:.2f} | {r['corr_abs']:.2f} | "
-                         f"{cascade} | {r['corr_ig']:.2%} | {r['corr_lrp']:.2%} |")
+                         f"{cascade} | {near} | {r['corr_ig']:.2%} | {r['corr_lrp']:.2%} |")
     codecs = [r for r in rows if r["kind"] == "codec"]
     if codecs:
         lines += ["", "| codec | sum of the bit map (bits) | payload: coded streams (bits) | "
