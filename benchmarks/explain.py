@@ -56,6 +56,7 @@ from pixelsmith.explain.lrp import lrp
 from pixelsmith.explain.run import explain
 from pixelsmith.explain.sanity import (
     cascading,
+    distances,
     edge_map,
     radial_normalized,
     randomized,
@@ -151,17 +152,15 @@ def measure(name: str, x: torch.Tensor) -> dict:
         row["cascade"] = [rank_correlation(mine, at.pixel_map(at.gradient_x_input(s, fix)),
                                            absolute=False)
                           for _, _, s in cascading(subject, stops=3)]
-        if fix.box is not None and fix.box[2] - fix.box[0] == 1:  # one pixel: its fall-off
-            scale = subject.output().shape[-1] / subject.x.shape[-1]
-            centre = (fix.box[0] / scale, fix.box[1] / scale)
+        centre = pixel_centre(subject, fix)
+        if centre is not None:
             row["locality"] = [locality(mine, centre), locality(theirs, centre)]
     row["edge"] = rank_correlation(trained_map, edge_map(subject.x), support=False)
     if subject.kind == "restoration":
         field = at.effective_receptive_field(subject)
         row["erf"] = f"{field.r50} / {field.r90}"
-    if target.box is not None and (target.box[2] - target.box[0]) == 1:
-        scale = subject.output().shape[-1] / subject.x.shape[-1]
-        centre = (target.box[0] / scale, target.box[1] / scale)
+    centre = pixel_centre(subject, target)
+    if centre is not None:
         row["rand_radial"] = rank_correlation(radial_normalized(trained_map, centre),
                                               radial_normalized(random_map, centre))
     if subject.kind == "classifier":
@@ -195,13 +194,19 @@ def speed_section(names: list[str], x: torch.Tensor, command: str, threads: int)
     return "\n".join(lines) + "\n"
 
 
+def pixel_centre(subject, target) -> tuple[float, float] | None:
+    """Where in the input a one-pixel ``target`` lies (x, y); None for any other target."""
+    if target.box is None or target.box[2] - target.box[0] != 1:
+        return None
+    scale = subject.output().shape[-1] / subject.x.shape[-1]
+    return target.box[0] / scale, target.box[1] / scale
+
+
 def locality(values: np.ndarray, centre: tuple[float, float]) -> float:
     """Rank correlation of |values| with closeness to ``centre`` (x, y), minus the distance,
     over the pixels where ``values`` is non-zero (its receptive field): near 1 when the map
     falls off with distance, whatever the weights."""
-    h, w = values.shape
-    yy, xx = np.mgrid[0:h, 0:w]
-    closeness = -np.hypot(xx - centre[0], yy - centre[1])
+    closeness = -distances(values.shape, centre)
     keep = values != 0
     return rank_correlation(np.abs(values[keep]), closeness[keep], support=False,
                             absolute=False)

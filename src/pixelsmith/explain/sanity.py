@@ -107,15 +107,19 @@ def edge_map(x: torch.Tensor) -> np.ndarray:
     return np.hypot(sobel(image, axis=0), sobel(image, axis=1))
 
 
+def distances(shape: tuple[int, int], centre: tuple[float, float]) -> np.ndarray:
+    """(H, W) distance of every pixel from ``centre`` (x, y)."""
+    yy, xx = np.mgrid[0:shape[0], 0:shape[1]]
+    return np.hypot(xx - centre[0], yy - centre[1])
+
+
 def radial_normalized(values: np.ndarray, centre: tuple[float, float]) -> np.ndarray:
     """|values| divided by their mean over the ring of equal (rounded) distance from
     ``centre`` (x, y): what is left once the fall-off with distance is taken out. Local
     attributions of any convolutional network, trained or random, fall off with distance from
     the explained pixel; comparing these residues compares what the weights add to that."""
     a = np.abs(np.asarray(values, dtype=np.float64))
-    h, w = a.shape
-    yy, xx = np.mgrid[0:h, 0:w]
-    ring = np.rint(np.hypot(xx - centre[0], yy - centre[1])).astype(int)
+    ring = np.rint(distances(a.shape, centre)).astype(int)
     sums = np.bincount(ring.ravel(), weights=a.ravel())
     counts = np.bincount(ring.ravel())
     mean = sums / np.maximum(counts, 1)
