@@ -19,11 +19,13 @@ ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 
 
-#: What each fine-tuning stage of the staged restoration recipes changes, in order.
-STAGE_CHANGES = ("on larger patches at a lower learning rate",
-                 "on larger patches still, for more steps at a lower learning rate",
-                 "with an L2 loss instead of L1 (PSNR is an L2 measure), at a low learning rate")
-NUMBERS = ("one", "two", "three", "four")
+#: What each fine-tuning stage of the staged denoisers changes, in order (stage 2 first).
+FIRST_STAGES = ("on larger patches at a lower learning rate",
+                "on larger patches still, for more steps at a lower learning rate")
+L2_FINE_TUNE = "with an L2 loss instead of L1 (PSNR is an L2 measure), at a low learning rate"
+LONG_L2 = ("for 40,000 steps of an L2 loss instead of L1 (PSNR is an L2 measure) on 128-pixel "
+           "patches with channels_last, stopped and resumed across sessions")
+NUMBERS = ("one", "two", "three", "four", "five")
 
 
 def wall_time(summary: dict) -> str:
@@ -36,15 +38,17 @@ def wall_time(summary: dict) -> str:
             "only the last part's time is recorded)")
 
 
-def staged(name: str, count: int) -> str:
-    """Provenance of a model trained in ``count`` stages, each from the previous one's export."""
+def staged(name: str, changes: tuple[str, ...]) -> str:
+    """Provenance of a model trained in stages, each from the previous one's export;
+    ``changes`` says what each stage after the first changes, in order."""
+    count = len(changes) + 1
     steps = [f"stage 1 is `configs/{name}-stage1.yaml` from scratch"]
     steps += [f"stage {k} `configs/{name}-stage{k}.yaml` from stage {k - 1}'s export "
-              f"{STAGE_CHANGES[k - 2]}" for k in range(2, count)]
+              f"{changes[k - 2]}" for k in range(2, count)]
     shipped = "shipped as this model before" if count == 2 else "each shipped as this model before"
     return (f"{NUMBERS[count - 1]} stages: {'; '.join(steps)} ({shipped}); the lines above are "
             f"stage {count}, `configs/{name}.yaml`, from stage {count - 1}'s export (`init:`) "
-            f"{STAGE_CHANGES[count - 2]}.")
+            f"{changes[-1]}.")
 
 
 def continued_sr(name: str, first: tuple[int, float], second: tuple[int, float],
@@ -156,8 +160,8 @@ PROVENANCE = {
                     "end (`quality_bias: 2`)."),
     "sr-x2": continued_sr("sr-x2", (5_000, 29.87), (12_000, 29.97), (30_000, 30.06), 30_000),
     "sr-x4": continued_sr("sr-x4", (6_000, 25.59), (6_000, 25.61), (30_000, 25.65), 30_000),
-    "denoise-color": staged("denoise-color", 4),
-    "denoise-gray": staged("denoise-gray", 4),
+    "denoise-color": staged("denoise-color", (*FIRST_STAGES, LONG_L2)),
+    "denoise-gray": staged("denoise-gray", (*FIRST_STAGES, L2_FINE_TUNE)),
     "gan-cifar10": "one run in two parts: 5000 steps at a constant learning rate (the model "
                    "shipped before), then `pixelsmith train configs/gan-cifar10.yaml --resume "
                    "RUN` from that step-5000 checkpoint with the recipe's linear decay to 0 over "
