@@ -25,6 +25,8 @@ FIRST_STAGES = ("on larger patches at a lower learning rate",
 L2_FINE_TUNE = "with an L2 loss instead of L1 (PSNR is an L2 measure), at a low learning rate"
 LONG_L2 = ("for 40,000 steps of an L2 loss instead of L1 (PSNR is an L2 measure) on 128-pixel "
            "patches with channels_last, stopped and resumed across sessions")
+LONG_CONTINUATION = ("for 40,000 steps on 128-pixel patches with channels_last (the recipe of "
+                     "denoise-color's last stage), stopped and resumed across sessions")
 NUMBERS = ("one", "two", "three", "four", "five")
 
 
@@ -161,7 +163,7 @@ PROVENANCE = {
     "sr-x2": continued_sr("sr-x2", (5_000, 29.87), (12_000, 29.97), (30_000, 30.06), 30_000),
     "sr-x4": continued_sr("sr-x4", (6_000, 25.59), (6_000, 25.61), (30_000, 25.65), 30_000),
     "denoise-color": staged("denoise-color", (*FIRST_STAGES, LONG_L2)),
-    "denoise-gray": staged("denoise-gray", (*FIRST_STAGES, L2_FINE_TUNE)),
+    "denoise-gray": staged("denoise-gray", (*FIRST_STAGES, L2_FINE_TUNE, LONG_CONTINUATION)),
     "gan-cifar10": "one run in two parts: 5000 steps at a constant learning rate (the model "
                    "shipped before), then `pixelsmith train configs/gan-cifar10.yaml --resume "
                    "RUN` from that step-5000 checkpoint with the recipe's linear decay to 0 over "
