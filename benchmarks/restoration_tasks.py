@@ -72,11 +72,10 @@ LIMITS = [
     "they measured +0.09 / +0.05 dB over the previous stage on the BSD68 / Kodak24 strokes rows, "
     "a choice between checkpoints of one training made on test data (docs/MODELS.md); with the "
     "previous stage Kodak24 strokes was +1.47 dB.",
-    "- Image counts: the BSD68 deblurring rows use the first 16 images (PnP about 6 s and "
-    "Richardson-Lucy about 3 s per image on this CPU, times 16 settings) and the box and "
-    "random-pixel inpainting rows the first 8 (biharmonic on 80% missing pixels takes about a "
-    "minute per colour image); the images column says so. Run without `--limit` on a faster "
-    "machine for the full sets.",
+    "- Image counts: the box and random-pixel inpainting rows use the first 8 images "
+    "(biharmonic on 80% missing pixels takes about a minute per colour image; those rows were "
+    "measured with `--limit 8`); the images column says so. Run without `--limit` on a faster "
+    "machine for the full sets. The deblurring rows cover every image of their sets.",
 ]
 
 
