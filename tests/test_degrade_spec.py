@@ -32,6 +32,14 @@ def test_parse_noise_good() -> None:
     assert dg.parse_noise("saltpepper:0.05").amount == 0.05
 
 
+def test_negative_numbers_are_named() -> None:
+    for spec in ("poisson:-3", "gaussian:-25", "poisson-gaussian:30,-5", "saltpepper:-0.1"):
+        with pytest.raises(PixelsmithError, match=r"is negative; every number of a spec is 0"):
+            dg.parse_noise(spec)
+    with pytest.raises(PixelsmithError, match="is negative"):
+        dg.parse_blur("disk:-3")
+
+
 def test_parse_blur_good(tmp_path) -> None:
     blur, kernel = dg.parse_blur("gaussian:1.6")
     assert blur.boundary == "circular" and kernel.shape == (11, 11)

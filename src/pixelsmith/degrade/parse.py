@@ -51,7 +51,9 @@ class _BadSpec(ValueError):
 
 
 def _number(text: str) -> float:
-    """A finite, non-negative number, or _BadSpec."""
+    """A finite, non-negative number; ValueError naming a negative one, _BadSpec otherwise."""
+    if re.fullmatch(rf"-{_NUMBER}", text.strip()):
+        raise ValueError(f"{text.strip()} is negative; every number of a spec is 0 or more")
     if not re.fullmatch(_NUMBER, text.strip()):
         raise _BadSpec(text)
     value = float(text)
@@ -92,7 +94,7 @@ def _fail(what: str, spec, forms: str, why: str = "") -> PixelsmithError:
 
 # -- noise ----------------------------------------------------------------------------------
 def _gaussian_noise(args: str) -> Operator:
-    if re.fullmatch(_NUMBER, args):
+    if re.fullmatch(rf"-?{_NUMBER}", args):
         return GaussianNoise(_number(args) / 255.0)
     low, high = _range(args)
     return GaussianNoise((low / 255.0, high / 255.0))
