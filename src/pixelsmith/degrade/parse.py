@@ -52,9 +52,10 @@ class _BadSpec(ValueError):
 
 def _number(text: str) -> float:
     """A finite, non-negative number; ValueError naming a negative one, _BadSpec otherwise."""
-    if re.fullmatch(rf"-{_NUMBER}", text.strip()):
-        raise ValueError(f"{text.strip()} is negative; every number of a spec is 0 or more")
-    if not re.fullmatch(_NUMBER, text.strip()):
+    text = text.strip()
+    if re.fullmatch(rf"-{_NUMBER}", text):
+        raise ValueError(f"{text} is negative; every number of a spec is 0 or more")
+    if not re.fullmatch(_NUMBER, text):
         raise _BadSpec(text)
     value = float(text)
     if not math.isfinite(value):
