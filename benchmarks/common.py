@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from pixelsmith.io import atomic_write_text
-from pixelsmith.sysinfo import machine_summary
+from pixelsmith.sysinfo import cpu_features, cpu_model, machine_summary
 
 
 def run_meta() -> dict[str, Any]:
@@ -70,6 +70,15 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
              "|" + "|".join("---" for _ in header) + "|"]
     lines += ["| " + " | ".join(map(str, row)) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def cpu_label() -> str:
+    """The CPU's vendor and family with its widest vector extensions, e.g. 'AMD EPYC (AVX2)'."""
+    words = cpu_model().replace("(R)", "").replace("(TM)", "").split()
+    family = " ".join(w for w in words if w.lower() not in ("processor", "cpu"))[:40]
+    features = [f for f in cpu_features() if f in ("AVX2", "AVX-512", "AMX")]
+    wide = [f for f in features if f != "AVX2"] or features
+    return f"{family} ({', '.join(wide)})" if wide else family
 
 
 def replace_section(path: Path, name: str, body: str, title: str = "# Benchmarks") -> None:

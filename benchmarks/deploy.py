@@ -12,7 +12,8 @@ median over the images of megapixels (output) per second. Backends: "eager" is t
 torch path (fp32, channels_last, 512-pixel tiles), "onnxruntime" the ONNX Runtime backend
 (`restore --backend onnxruntime`), and with ``--quantize`` "onnxruntime int8": a package made
 by ``pixelsmith quantize`` with its defaults, calibrated on the model's training set
-(:data:`CALIBRATION`), and with ``--prune STEPS``
+(:data:`CALIBRATION`), on CPUs with native bf16 (AVX512-BF16 or AMX) "eager bf16" (the torch
+path with ``--precision bf16``), and with ``--prune STEPS``
 "pruned eager fp32": the model with 30% of its channels removed by ``pixelsmith prune``,
 fine-tuned for STEPS steps of its recipe (0: not fine-tuned, so its PSNR is not the target's).
 """
@@ -28,10 +29,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from benchmarks.common import load_line, load_now, replace_section
+from benchmarks.common import cpu_label, load_line, load_now, replace_section
 from pixelsmith.evaluate.protocol import EvalParams, image_generator, load_clean, make_case, score
 from pixelsmith.io import list_images
 from pixelsmith.restoration.restorer import Restorer
+from pixelsmith.runtime.precision import cpu_has_native_bf16
 from pixelsmith.runtime.timing import fastest_interleaved
 from pixelsmith.settings import dataset_path
 from pixelsmith.sysinfo import machine_summary
@@ -92,10 +94,13 @@ def pruned_packages(models: list[str], work_dir: str | None, steps: int) -> dict
 
 
 def restorers(model: str, task: str, int8: str | None,
-              pruned: str | None = None) -> dict[str, Restorer]:
+              pruned: str | None = None, bf16: bool = False) -> dict[str, Restorer]:
     """The backends to compare for one model, by column name."""
     runs = {"eager fp32": Restorer(task, model, device="cpu", backend="torch"),
             "onnxruntime fp32": Restorer(task, model, device="cpu", backend="onnxruntime")}
+    if bf16:
+        runs["eager bf16"] = Restorer(task, model, device="cpu", backend="torch",
+                                      precision="bf16")
     if int8:
         runs["onnxruntime int8"] = Restorer(task, int8, device="cpu", backend="onnxruntime")
     if pruned:
@@ -113,11 +118,11 @@ def timed(restorer: Restorer, y: torch.Tensor, known, repeats: int) -> tuple[tor
 
 
 def measure(model: str, limit: int, repeats: int, int8: str | None,
-            pruned: str | None = None) -> dict:
+            pruned: str | None = None, bf16: bool = False) -> dict:
     folder, params = CASES[model]
     params = params.resolved()
     files = list_images(dataset_path(folder))[:limit]
-    runs = restorers(model, params.task, int8, pruned)
+    runs = restorers(model, params.task, int8, pruned, bf16)
     speeds = {name: [] for name in runs}
     psnrs = {name: [] for name in runs}
     for index, path in enumerate(files):
@@ -159,10 +164,11 @@ def conv_flops_per_pixel(module: torch.nn.Module) -> float:
     return 2 * sum(macs) / (out.shape[-1] * out.shape[-2])
 
 
-def peak_gflops(threads: int, repeats: int = 7) -> dict[str, float]:
+def peak_gflops(threads: int, repeats: int = 7, bf16: bool = False) -> dict[str, float]:
     """This CPU's measured convolution throughput (GFLOP/s): a 3x3, 64 -> 64 channel
-    convolution on a 256x256 map, in torch (channels_last) and in ONNX Runtime, fp32, and int8
-    as ONNX Runtime's QLinearConv runs it (the op of int8 packages). The three take turns,
+    convolution on a 256x256 map, in torch (channels_last) and in ONNX Runtime, fp32, int8
+    as ONNX Runtime's QLinearConv runs it (the op of int8 packages), and with ``bf16`` torch
+    under bf16 autocast. The three take turns,
     ``repeats`` rounds, and each keeps its fastest run, so that moments when the machine is
     slower (a shared virtual machine) do not favour one of them; a pause before each run lets
     the threads of the library that ran last stop spinning."""
@@ -183,8 +189,14 @@ def peak_gflops(threads: int, repeats: int = 7) -> dict[str, float]:
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 64, 256, 256])],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
         [numpy_helper.from_array(weight.numpy(), "w")])
+    def eager_bf16() -> None:
+        with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
+            torch.nn.functional.conv2d(xl, wl, padding=1)
+
     runs = {"torch": eager, "onnxruntime": ort_run(graph, threads, {"x": x.numpy()}),
             "onnxruntime int8": qlinear_conv(threads)}
+    if bf16:
+        runs["torch bf16"] = eager_bf16
     fastest = fastest_interleaved(runs, repeats, settle=0.3)
     return {name: flops / seconds / 1e9 for name, seconds in fastest.items()}
 
@@ -251,7 +263,7 @@ def section(rows: list[dict], command: str, threads: int, peak: dict[str, float]
     backends = list(dict.fromkeys(b for r in rows for b in r["mps"]))
     best = max(peak["torch"], peak["onnxruntime"])
     lines = [
-        "## Backends per model (CPU)",
+        f"## Backends per model (CPU: {cpu_label()})",
         "",
         f"Command: `{command}`. Each model on its test set with the `pixelsmith evaluate` "
         "protocol; MP/s is the median over the images of output megapixels per second (each "
@@ -259,7 +271,8 @@ def section(rows: list[dict], command: str, threads: int, peak: dict[str, float]
         "8-bit outputs. \"eager fp32\" is the torch path (`--backend torch`), \"onnxruntime "
         "fp32\" is `--backend onnxruntime`, \"onnxruntime int8\" (with `--quantize`) a "
         "package made by `pixelsmith quantize` with its defaults, calibrated on the model's "
-        "training set (never on the test set). Speed-up: "
+        "training set (never on the test set), \"eager bf16\" (on CPUs with native bf16) "
+        "the torch path with `--precision bf16`. Speed-up: "
         "MP/s of each other backend over eager fp32, in column order. Size: the package's "
         "safetensors, the exported ONNX file (weights inside) and the int8 ONNX file. "
         "\"pruned eager fp32\" (with `--prune STEPS`): 30% of the channels removed by "
@@ -268,7 +281,7 @@ def section(rows: list[dict], command: str, threads: int, peak: dict[str, float]
         "GFLOP/MP: the network's convolution work per output megapixel (the pruned one's "
         "is less, and counted so); % of peak: the "
         "convolution throughput end-to-end inference reaches (GFLOP/MP x MP/s) as a share of "
-        "this CPU's measured fp32 peak below (int8 against the same fp32 peak).",
+        "this CPU's measured fp32 peak below (int8 and bf16 against the same fp32 peak).",
         "",
         f"- machine: {machine_summary()}",
         f"- threads: {threads} (torch and ONNX Runtime intra-op)",
@@ -281,6 +294,9 @@ def section(rows: list[dict], command: str, threads: int, peak: dict[str, float]
         f"uint8 activations, int8 weights per output channel): {peak['onnxruntime int8']:.1f} "
         f"GFLOP/s, {peak['onnxruntime int8'] / best:.2f}x the fp32 peak: the most an int8 "
         "network can gain over an fp32 one that runs at the fp32 peak",
+        *([f"- measured bf16 convolution peak (the same convolution in torch under bf16 "
+           f"autocast): {peak['torch bf16']:.1f} GFLOP/s, {peak['torch bf16'] / best:.2f}x the "
+           "fp32 peak"] if "torch bf16" in peak else []),
         f"- date: {time.strftime('%Y-%m-%d %H:%M')}",
         load,
         "",
@@ -338,6 +354,12 @@ def main() -> int:
                         help="where the int8 packages go (default: a temporary folder)")
     parser.add_argument("--output-dir", default=str(ROOT / "docs"),
                         help="where DEPLOY.md goes (default docs/)")
+    parser.add_argument("--bf16", choices=("auto", "yes", "no"), default="auto",
+                        help="add an \"eager bf16\" column (auto: when the CPU has native "
+                             "bf16, AVX512-BF16 or AMX; emulated bf16 is ~50x slower)")
+    parser.add_argument("--section", default=SECTION,
+                        help="the marked section of DEPLOY.md to write, so that the tables "
+                             f"of several machines can stand side by side (default {SECTION})")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
@@ -346,7 +368,8 @@ def main() -> int:
     if args.only_prune or args.only_qat is not None:
         return only_extras(args, command.strip(), out)
     load_before = load_now()
-    peak = peak_gflops(args.threads)
+    bf16 = args.bf16 == "yes" or (args.bf16 == "auto" and bool(cpu_has_native_bf16()))
+    peak = peak_gflops(args.threads, bf16=bf16)
     print(f"peak {peak}", flush=True)
     int8 = quantized_packages(args.models, args.work_dir) if args.quantize else {}
     pruned = {} if args.prune is None else pruned_packages(args.models, args.work_dir,
@@ -354,12 +377,13 @@ def main() -> int:
     rows = []
     for model in args.models:
         rows.append(measure(model, args.limit, args.repeats, int8.get(model),
-                            pruned.get(model)))
+                            pruned.get(model), bf16))
         print(rows[-1], flush=True)
     load = load_line(load_before, load_now(), args.threads)
-    replace_section(out, SECTION, section(rows, command.strip(), args.threads, peak, load),
+    replace_section(out, args.section,
+                    section(rows, command.strip(), args.threads, peak, load),
                     title="# Deployment")
-    print(f"wrote {out} (section {SECTION})")
+    print(f"wrote {out} (section {args.section})")
     return 0
 
 

@@ -1,5 +1,6 @@
-"""Training throughput per recipe: steps/s and pixels/s, with and without channels_last and
-torch.compile (``train.compile``), and how much of a step the data pipeline takes.
+"""Training throughput per recipe: steps/s and pixels/s, with and without channels_last,
+torch.compile (``train.compile``) and, on CPUs with native bf16, bf16 autocast
+(``train.precision: bf16``), and how much of a step the data pipeline takes.
 
     python -m benchmarks.train_throughput                       # the default recipes
     python -m benchmarks.train_throughput --recipes denoise-color,sr-x4 --steps 20
@@ -22,6 +23,7 @@ import time
 from pathlib import Path
 
 from benchmarks.common import (
+    cpu_label,
     load_line,
     load_now,
     markdown_table,
@@ -30,14 +32,31 @@ from benchmarks.common import (
     run_meta,
     write_json,
 )
+from pixelsmith.runtime.precision import cpu_has_native_bf16
 from pixelsmith.train.callbacks import Callback
 from pixelsmith.train.config import load_recipe
 from pixelsmith.train.trainer import Trainer
 
 ROOT = Path(__file__).resolve().parents[1]
+SECTION = "train-throughput"
 DEFAULT_RECIPES = ("denoise-gray", "denoise-color", "dejpeg-color", "sr-x4", "inpaint", "photo")
 VARIANTS = {"fp32": {}, "channels_last": {"train.channels_last": True},
-            "compile": {"train.channels_last": True, "train.compile": True}}
+            "compile": {"train.channels_last": True, "train.compile": True},
+            "bf16": {"train.channels_last": True, "train.precision": "bf16"}}
+
+
+def chosen_variants(names: str, bf16: str) -> dict[str, dict]:
+    """The variants to time: fp32 and channels_last always, then those named that apply
+    (bf16 only on a CPU with native bf16 unless ``bf16`` is "yes")."""
+    wanted = {"fp32", "channels_last", *names.split(",")}
+    unknown = wanted - set(VARIANTS)
+    if unknown:
+        raise SystemExit(f"unknown variant(s) {', '.join(sorted(unknown))}; "
+                         f"choose from {', '.join(VARIANTS)}")
+    native = bf16 == "yes" or (bf16 == "auto" and bool(cpu_has_native_bf16()))
+    if not native:
+        wanted.discard("bf16")
+    return {name: overrides for name, overrides in VARIANTS.items() if name in wanted}
 
 
 class StepClock(Callback):
@@ -94,15 +113,26 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--results", type=Path, default=ROOT / "docs" / "results")
     parser.add_argument("--docs", type=Path, default=ROOT / "docs" / "BENCHMARKS.md")
+    parser.add_argument("--variants", default="fp32,channels_last,compile,bf16",
+                        help="which of fp32, channels_last, compile, bf16 to time (fp32 and "
+                             "channels_last always run: the speed-ups are over them)")
+    parser.add_argument("--bf16", choices=("auto", "yes", "no"), default="auto",
+                        help="time the bf16 variant (auto: only where the CPU has native bf16, "
+                             "AVX512-BF16 or AMX; emulated bf16 is many times slower)")
+    parser.add_argument("--section", default=SECTION,
+                        help="the marked section of BENCHMARKS.md (and results file) to write, "
+                             f"so that several machines' tables stand side by side "
+                             f"(default {SECTION})")
     args = parser.parse_args()
+    variants = chosen_variants(args.variants, args.bf16)
     meta = run_meta()
     load_before = load_now()
     rows, report = [], {}
     for name in args.recipes.split(","):
-        samples: dict[str, list[float]] = {v: [] for v in VARIANTS}
+        samples: dict[str, list[float]] = {v: [] for v in variants}
         pixels = 0
         for _ in range(args.repeats):
-            for variant, overrides in VARIANTS.items():
+            for variant, overrides in variants.items():
                 result = time_steps(name, overrides, args.warmup, args.steps)
                 samples[variant].append(result["seconds_per_step"])
                 pixels = result["pixels_per_batch"]
@@ -110,24 +140,27 @@ def main() -> int:
         medians = {v: statistics.median(s) for v, s in samples.items()}
         report[name] = {"seconds_per_step": samples, "median": medians, "data_seconds": data,
                         "pixels_per_batch": pixels}
-        base = medians["fp32"]
-        rows.append([name, f"{1 / base:.2f}", f"{pixels / base / 1e6:.2f}",
-                     f"{1 / medians['channels_last']:.2f}",
-                     f"{base / medians['channels_last']:.2f}x", f"{1 / medians['compile']:.2f}",
-                     f"{medians['channels_last'] / medians['compile']:.2f}x",
-                     f"{data / base:.0%}"])
+        base, layout = medians["fp32"], medians["channels_last"]
+        row = [name, f"{1 / base:.2f}", f"{pixels / base / 1e6:.2f}", f"{1 / layout:.2f}",
+               f"{base / layout:.2f}x"]
+        for extra in ("compile", "bf16"):
+            if extra in medians:
+                row += [f"{1 / medians[extra]:.2f}", f"{layout / medians[extra]:.2f}x"]
+        rows.append(row + [f"{data / base:.0%}"])
         print(f"{name}: {medians}, data {data:.3f} s/batch", flush=True)
     meta["load"] = load_line(load_before, load_now(), meta["threads"])
-    write_json(args.results / "train-throughput.json", {"meta": meta, "report": report})
+    write_json(args.results / f"{args.section}.json", {"meta": meta, "report": report})
+    header = ["recipe", "steps/s", "MP/s", "steps/s channels_last", "channels_last speed-up"]
+    if "compile" in variants:
+        header += ["steps/s channels_last + compile", "compile speed-up (over channels_last)"]
+    if "bf16" in variants:
+        header += ["steps/s channels_last + bf16", "bf16 speed-up (over channels_last)"]
     body = "\n".join([
-        "## Training throughput", "", meta_lines(meta), "", meta["load"], "",
+        f"## Training throughput (CPU: {cpu_label()})", "", meta_lines(meta), "", meta["load"], "",
         f"Median of {args.repeats} interleaved rounds of {args.steps} steps after {args.warmup} "
         "warm-up steps; each recipe's own batch and patch size, random weights, no validation.",
-        "", markdown_table(["recipe", "steps/s", "MP/s", "steps/s channels_last",
-                            "channels_last speed-up", "steps/s channels_last + compile",
-                            "compile speed-up (over channels_last)", "data share of a step"],
-                           rows)])
-    replace_section(args.docs, "train-throughput", body)
+        "", markdown_table(header + ["data share of a step"], rows)])
+    replace_section(args.docs, args.section, body)
     return 0
 
 
