@@ -215,6 +215,29 @@ def test_bf16_on_a_cpu_without_native_bf16_warns_in_one_line(capsys, tmp_path, m
     assert len(lines) == 1 and lines[0].startswith("pixelsmith: warning: --precision bf16")
 
 
+@pytest.mark.parametrize("native, chosen", [(False, "fp32"), (True, "bf16")])
+def test_precision_auto_takes_bf16_only_where_the_cpu_has_it(capsys, tmp_path, monkeypatch,
+                                                             native, chosen):
+    monkeypatch.setattr(precision, "cpu_has_native_bf16", lambda flags=None: native)
+    cpu = torch.device("cpu")
+    assert precision.fast_precision(cpu) == chosen
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # auto never picks the slow path
+        restorer = Restorer("denoise", "denoise-gray", device="cpu", precision="auto")
+    assert restorer.precision == chosen and restorer.precision_auto
+    if onnxruntime_available():  # ONNX Runtime runs fp32 only: auto never asks it for bf16
+        ort = Restorer("denoise", "denoise-gray", device="cpu", precision="auto",
+                       backend="onnxruntime")
+        assert ort.precision == "fp32" and ort.backend == "onnxruntime"
+
+    code, _, err = run(capsys, "restore", str(SAMPLES / "shapes.png"), "-o",
+                       str(tmp_path / "x.png"), "--task", "denoise", "--sigma", "10",
+                       "--method", "denoise-gray", "--device", "cpu", "--precision", "auto",
+                       "--tile", "0")
+    assert code == 0, err
+    assert f"{chosen} (auto)" in err.strip().splitlines()[-1]
+
+
 def test_cli_error_for_onnxruntime_with_bf16(capsys, tmp_path):
     if not onnxruntime_available():
         pytest.skip("onnxruntime not installed (pip install 'pixelsmith[fast]')")

@@ -112,7 +112,7 @@ def test_cli_quality_auto_on_a_png_is_a_one_line_error(tmp_path, capsys, models,
     (["--tile", "-1"], "tile must be"),
     (["--tile", "big"], "tile must be"),
     (["--tile", "64", "--overlap", "64"], "overlap"),
-    (["--precision", "fp8"], "precision must be fp32, bf16 or fp16"),
+    (["--precision", "fp8"], "precision must be fp32, bf16, fp16 or auto"),
     (["--precision", "fp16", "--device", "cpu"], "fp16 needs a CUDA device"),
     (["--device", "tpu"], "device must be cpu, cuda or cuda:N"),
 ])

@@ -160,9 +160,10 @@ def _side_output(option: str | None, source: Path, suffix: str, several: bool) -
               help="Trained models run in N-pixel tiles (bounded memory); 0 = whole image.")
 @click.option("--overlap", default="32", show_default=True, metavar="N",
               help="Pixels shared by neighbouring tiles, blended smoothly.")
-@click.option("--precision", default="fp32", show_default=True, metavar="fp32|bf16|fp16",
+@click.option("--precision", default="fp32", show_default=True, metavar="fp32|bf16|fp16|auto",
               help="Trained models: bf16 is faster on GPUs and CPUs with AMX/AVX512-BF16, "
-                   "slower elsewhere; fp16 needs a CUDA device.")
+                   "slower elsewhere; fp16 needs a CUDA device; auto takes bf16 where the "
+                   "device has it natively, else fp32.")
 @click.option("--backend", type=click.Choice(["torch", "onnxruntime", "auto"]),
               help="Trained models: run with torch (default; a quantized package: onnxruntime), "
                    "with ONNX Runtime (pixelsmith[fast]; faster on some CPUs, slower on others, "
@@ -298,6 +299,9 @@ def _restore_line(restorer, known, options: dict, samples: int | None) -> str:
         parts.append(f"mean of {DEFAULT_SAMPLES} samples")
     if restorer.ensemble:
         parts.append("self-ensemble of 8")
+    if method.source is not None and (restorer.last_precision != "fp32"
+                                      or restorer.precision_auto):
+        parts.append(restorer.last_precision + (" (auto)" if restorer.precision_auto else ""))
     if restorer.strength != 1.0:
         parts.append(f"strength {restorer.strength:g}")
     return ", ".join(parts)

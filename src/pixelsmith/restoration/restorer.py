@@ -63,8 +63,11 @@ class Restorer:
             raise PixelsmithError(f"strength must be in 0-1, not {strength:g}")
         self.strength = float(strength)
         self.ensemble = bool(ensemble)
-        options = RunOptions(device, tile, overlap, precision, backend).checked()
+        requested = RunOptions(device, tile, overlap, precision, backend)
+        options = requested.checked()  # one-line errors before any model loads
         self.task = task
+        self._precision = options.precision  # "auto" resolved for the device
+        self.precision_auto = precision == "auto"
         self._run = {"device": device, "tile": tile, "overlap": overlap, "precision": precision,
                      "strength": strength, "ensemble": ensemble, "backend": backend}
         # method None: the default is chosen per input (gray or colour model, SR scale, kernel
@@ -85,9 +88,10 @@ class Restorer:
                 raise PixelsmithError(f"samples must be a whole number >= 1, not {samples}")
         self._fn: RestoreMethod = self.method.load()
         if isinstance(self._fn, ConfiguredMethod):  # a network: give it its run options
-            self._fn.configure(options)
+            self._fn.configure(requested)  # "auto" resolves per model (int8: fp32)
         if samples is not None and isinstance(self._fn, SamplingMethod):
             self._fn.samples = int(samples)
+        self.last_precision = self.precision  # of the method that ran last
 
     def for_input(self, y: torch.Tensor, known: Known) -> Restorer:
         """The restorer that handles ``y``: this one, or for a default, the best fitting one."""
@@ -123,6 +127,12 @@ class Restorer:
         if self.method.kind == "classical":
             return None
         return getattr(self._fn, "backend", "torch")
+
+    @property
+    def precision(self) -> str:
+        """The precision a trained model runs in ("auto" resolved: "fp32", "bf16", "fp16")."""
+        options = getattr(self._fn, "options", None)
+        return options.precision if options is not None else self._precision
 
     def check(self, y: torch.Tensor, known: Known) -> None:
         """Raise PixelsmithError if ``known`` lacks what the method needs or does not fit ``y``."""
@@ -179,6 +189,7 @@ class Restorer:
         known = known or Known()
         chosen = self.for_input(y, known)
         self.last_run, self.last_method = chosen.method, chosen.name
+        self.last_precision = chosen.precision
         if chosen is not self:
             return chosen(y, known, progress)
         self.check(y, known)

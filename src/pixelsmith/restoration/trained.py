@@ -16,6 +16,7 @@ import torch
 from pixelsmith.degrade.known import Known
 from pixelsmith.errors import PixelsmithError
 from pixelsmith.restoration.tiling import tiled_apply
+from pixelsmith.runtime.precision import fast_precision
 from pixelsmith.zoo.config import config_of
 
 
@@ -62,7 +63,7 @@ def match_channels(net_channels: int, y: torch.Tensor, known: Known, run) -> tor
     return run(y.expand(-1, net_channels, -1, -1), known).mean(dim=1, keepdim=True)
 
 
-PRECISIONS = ("fp32", "bf16", "fp16")
+PRECISIONS = ("fp32", "bf16", "fp16", "auto")
 AUTOCAST_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 #: Smallest tile, and smallest image side a network sees: smaller images are padded (edge
 #: pixels repeated) and the result cropped, since networks pad internally by up to 16 pixels.
@@ -101,7 +102,9 @@ class RunOptions:
     - ``tile`` / ``overlap``: tile side and overlap in input pixels; ``tile=0`` = whole image.
     - ``precision``: "fp32", "bf16" (autocast + channels_last; fast only on GPUs and CPUs
       with native bf16, i.e. AVX512-BF16 or AMX; elsewhere slower than fp32) or "fp16"
-      (autocast + channels_last, CUDA only: CPUs have no fast fp16 convolutions).
+      (autocast + channels_last, CUDA only: CPUs have no fast fp16 convolutions), or "auto":
+      bf16 where the device runs it natively (a CUDA GPU with bf16, a CPU with AVX512-BF16 or
+      AMX), else fp32 (:func:`pixelsmith.runtime.precision.fast_precision`).
     - ``backend``: "torch", "onnxruntime" or "auto" (:mod:`pixelsmith.runtime.ort_backend`);
       None: torch, or onnxruntime for a quantized package.
     """
@@ -125,7 +128,10 @@ class RunOptions:
             raise PixelsmithError(
                 f"backend must be {', '.join(BACKENDS)}, not '{self.backend}'")
         device = resolve_device(self.device)
-        if self.precision == "fp16" and device.type != "cuda":
+        precision = self.precision
+        if precision == "auto":  # ONNX Runtime runs fp32 only
+            precision = "fp32" if self.backend == "onnxruntime" else fast_precision(device)
+        if precision == "fp16" and device.type != "cuda":
             raise PixelsmithError("precision fp16 needs a CUDA device; on a CPU use fp32 "
                                   "(or bf16 where the CPU has native bf16)")
         tile = _whole_number("tile", self.tile)
@@ -135,7 +141,7 @@ class RunOptions:
                                   f"not {tile}")
         if tile and overlap >= tile:
             raise PixelsmithError(f"overlap ({overlap}) must be smaller than the tile ({tile})")
-        return replace(self, device=device, tile=tile, overlap=overlap)
+        return replace(self, device=device, tile=tile, overlap=overlap, precision=precision)
 
 
 def _whole_number(name: str, value: int | str) -> int:
@@ -168,6 +174,8 @@ class ModelRestorer:
         from pixelsmith.runtime.ort_backend import OrtNetwork, choose_backend, is_quantized
         from pixelsmith.runtime.precision import warn_slow_precision
 
+        if options.precision == "auto" and options.backend is None and is_quantized(self.module):
+            options = replace(options, precision="fp32")  # its int8 graph runs in ONNX Runtime
         self.options = options.checked()
         self.backend = choose_backend(self.options.backend, self.module, self.options.device,
                                       self.options.precision)
