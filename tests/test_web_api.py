@@ -124,6 +124,21 @@ def test_result_is_the_cli_output_byte_for_byte(app, client, tmp_path):
     assert client.get(job["files"]["result"]).content == (tmp_path / "cli.png").read_bytes()
 
 
+def test_served_precision_is_the_cli_output_byte_for_byte(tmp_path, recwarn):
+    source = tmp_path / "noisy.png"
+    source.write_bytes(png_bytes(seed=5))
+    bf16_app = create_app(workers=1, max_upload_bytes=MAX_BYTES, max_pixels=MAX_PIXELS,
+                          precision="bf16")
+    with TestClient(bf16_app, base_url=BASE) as bf16_client:
+        job = run_job(bf16_app, bf16_client, "denoise", source.read_bytes(), name="noisy.png")
+        assert job["status"] == "done", job["error"]
+        assert job["info"]["precision"] == "bf16"
+        main(["restore", str(source), "-o", str(tmp_path / "cli.png"), "--task", "denoise",
+              "--precision", "bf16"])
+        served = bf16_client.get(job["files"]["result"]).content
+    assert served == (tmp_path / "cli.png").read_bytes()
+
+
 def test_strength_is_the_cli_output_byte_for_byte(app, client, tmp_path):
     source = tmp_path / "noisy.png"
     source.write_bytes(png_bytes(seed=4))
@@ -450,6 +465,19 @@ def test_serve_warns_off_loopback(monkeypatch, capsys):
         torch.set_num_threads(threads)
     assert calls == [{"host": "0.0.0.0", "port": 8123, "log_level": "warning"},
                      {"host": "127.0.0.1", "port": 8000, "log_level": "warning"}]
+
+
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="this machine has CUDA")
+def test_serve_refuses_fp16_without_a_gpu_before_starting(monkeypatch, capsys):
+    import uvicorn
+    from cli_runner import run
+    from test_cli import assert_one_line_error
+
+    calls = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: calls.append(kw))
+    code, _, err = run(capsys, "serve", "--precision", "fp16", "--workers", "1")
+    assert_one_line_error(code, err)
+    assert "fp16 needs a CUDA device" in err and not calls
 
 
 def test_the_cli_does_not_load_the_web_stack():

@@ -18,6 +18,19 @@ def _require_web_extra() -> None:
                               "pip install 'pixelsmith[web]'")
 
 
+def _checked_precision(precision: str) -> str:
+    """What the models will run in, e.g. 'bf16 (auto)'; a one-line error (fp16 without CUDA)
+    or warning (bf16 on a CPU that emulates it) before the server starts."""
+    from pixelsmith.restoration.trained import RunOptions
+    from pixelsmith.runtime.precision import slow_precision_message
+
+    options = RunOptions(precision=precision).checked()
+    message = slow_precision_message(options.device.type, options.precision)
+    if message:
+        click.echo(f"pixelsmith: warning: {message}", err=True)
+    return options.precision + (" (auto)" if precision == "auto" else "")
+
+
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to listen on. Anything but a loopback address exposes the page "
@@ -35,8 +48,12 @@ def _require_web_extra() -> None:
               metavar="SECONDS", help="Delete each job's files this long after it ends.")
 @click.option("--allow-host", "extra_hosts", multiple=True, metavar="NAME",
               help="Also answer requests for this Host header (e.g. a LAN name); repeatable.")
+@click.option("--precision", type=click.Choice(["fp32", "bf16", "fp16", "auto"]),
+              default="fp32", show_default=True,
+              help="Trained restoration models, as in `restore`: bf16 is faster on GPUs and "
+                   "CPUs with AMX/AVX512-BF16, auto takes it only there.")
 def serve(host, port, workers, max_waiting, max_upload_mb, max_pixels, result_ttl,
-          extra_hosts) -> None:
+          extra_hosts, precision) -> None:
     """Serve a local web page: drop an image, restore / compress / generate, compare, download.
 
     \b
@@ -49,6 +66,7 @@ def serve(host, port, workers, max_waiting, max_upload_mb, max_pixels, result_tt
     from pixelsmith.web.security import allowed_hosts, is_loopback
 
     _require_web_extra()
+    chosen = _checked_precision(precision)
     if not is_loopback(host):
         click.echo(f"pixelsmith: warning: listening on {host}: anyone who can reach this "
                    "machine can upload images and use its CPU/GPU (no authentication)", err=True)
@@ -62,8 +80,8 @@ def serve(host, port, workers, max_waiting, max_upload_mb, max_pixels, result_tt
     torch.set_num_threads(max(1, (os.cpu_count() or 1) // workers))
     app = create_app(workers=workers, max_waiting=max_waiting,
                      max_upload_bytes=int(max_upload_mb * 1024 * 1024), max_pixels=max_pixels,
-                     ttl=result_ttl, hosts=allowed_hosts(host, extra_hosts))
+                     ttl=result_ttl, hosts=allowed_hosts(host, extra_hosts), precision=precision)
     shown = f"[{host}]" if ":" in host else host
-    click.echo(f"pixelsmith: serving on http://{shown}:{port}  (API docs: /docs; Ctrl-C stops)",
-               err=True)
+    click.echo(f"pixelsmith: serving on http://{shown}:{port}  (API docs: /docs; models in "
+               f"{chosen}; Ctrl-C stops)", err=True)
     uvicorn.run(app, host=host, port=port, log_level="warning")

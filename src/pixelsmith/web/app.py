@@ -50,11 +50,13 @@ PAGE_CSP = ("default-src 'self'; img-src 'self' blob: data:; style-src 'self'; "
 def create_app(*, workers: int | None = None, max_waiting: int = 16,
                max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
                max_pixels: int = DEFAULT_MAX_PIXELS, ttl: float = 3600.0,
-               hosts: list[str] | None = None, runner=None) -> FastAPI:
+               hosts: list[str] | None = None, runner=None,
+               precision: str = "fp32") -> FastAPI:
     """The app. ``workers`` jobs run at once (default: one per CPU), ``max_waiting`` more wait
     (beyond: 429); uploads above ``max_upload_bytes`` (413) or ``max_pixels`` (400) are refused;
     results are deleted ``ttl`` seconds after their job ends, and all of them at shutdown. Only
     requests whose Host header is in ``hosts`` (default: the loopback names) are answered.
+    Trained restoration models run in ``precision`` (as ``restore --precision``).
     ``runner`` replaces the job runner (tests)."""
     workers = workers or os.cpu_count() or 1
     decoding = threading.BoundedSemaphore(workers)  # decoded uploads held in memory at once
@@ -64,8 +66,8 @@ def create_app(*, workers: int | None = None, max_waiting: int = 16,
     @asynccontextmanager
     async def lifespan(app):
         # the workers and the temporary folder live as long as the server runs
-        app.state.manager = JobManager(runner or work.Runner(max_pixels), workers=workers,
-                                       max_waiting=max_waiting, ttl=ttl)
+        runs = runner or work.Runner(max_pixels, work.Models(precision))
+        app.state.manager = JobManager(runs, workers=workers, max_waiting=max_waiting, ttl=ttl)
         try:
             yield
         finally:

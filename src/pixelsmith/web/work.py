@@ -272,10 +272,11 @@ def suffix(fmt: str) -> str:
 class Models:
     """Restorers, generators and codecs loaded once and shared by the worker threads."""
 
-    def __init__(self) -> None:
+    def __init__(self, precision: str = "fp32") -> None:
         self._lock = threading.Lock()
         self._restorers: dict = {}
         self._generators: dict = {}
+        self.precision = precision  # of the trained restoration models (``restore --precision``)
 
     def restorer(self, task: str, method: str | None, strength: float = 1.0):
         from pixelsmith.restoration.restorer import Restorer
@@ -283,7 +284,8 @@ class Models:
         with self._lock:
             key = (task, method, strength)
             if key not in self._restorers:
-                self._restorers[key] = Restorer(task, method, strength=strength)
+                self._restorers[key] = Restorer(task, method, strength=strength,
+                                                precision=self.precision)
             return self._restorers[key]
 
     def generator(self, name: str):
@@ -339,6 +341,8 @@ class Runner:
         used = restorer.for_input(torch.empty(1, channels, 1, 1), known)
         info = {"method": used.name, "method_kind": used.method.kind, "output_format": fmt,
                 "output_format_why": why}
+        if used.method.source is not None:  # a trained model: the precision it ran in
+            info["precision"] = used.precision
         if isinstance(known.sigma, float):
             info["sigma"] = round(known.sigma * 255, 2)
         if known.quality is not None:
