@@ -189,6 +189,21 @@ def test_evaluate_records_the_backend(capsys, tmp_path):
     assert backends == {"denoise-color": "onnxruntime", "wavelet": None}
 
 
+def test_evaluate_records_the_precision(capsys, tmp_path):
+    data = tmp_path / "clean"
+    data.mkdir()
+    for i in range(2):
+        save_image(data / f"{i}.png", photo(32, 40).roll(7 * i, dims=-1))
+    report_path = tmp_path / "report.json"
+    code, _, err = run(capsys, "evaluate", "--task", "denoise", "--data", str(data),
+                       "--methods", "denoise-color,wavelet", "--precision", "bf16",
+                       "--json", str(report_path))
+    assert code == 0, err
+    results = {r["method"]: r for r in json.loads(report_path.read_text())["results"]}
+    assert results["denoise-color"]["precision"] == "bf16"
+    assert results["wavelet"]["precision"] is None
+
+
 def test_bf16_on_a_cpu_without_native_bf16_warns_in_one_line(capsys, tmp_path, monkeypatch):
     assert precision.cpu_has_native_bf16(frozenset({"avx2", "fma"})) in (False, None)
     if precision.cpu_has_native_bf16(frozenset({"avx512_bf16"})) is None:

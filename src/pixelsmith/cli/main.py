@@ -346,8 +346,11 @@ def methods(task) -> None:
 @click.option("--backend", type=click.Choice(["torch", "onnxruntime", "auto"]),
               help="How trained models run (default torch; onnxruntime for a quantized "
                    "package); recorded in the JSON report.")
+@click.option("--precision", type=click.Choice(["fp32", "bf16", "fp16", "auto"]), default="fp32",
+              show_default=True, help="Trained models' precision, as in `restore`; recorded "
+                                      "in the JSON report.")
 def evaluate(task, data, method_list, sigma, scale, quality, kernel, mask_kind, color, seed, limit,
-             json_path, markdown_path, per_image, backend) -> None:
+             json_path, markdown_path, per_image, backend, precision) -> None:
     """Degrade every image of a folder reproducibly, restore it with each method, measure.
 
     \b
@@ -372,7 +375,8 @@ def evaluate(task, data, method_list, sigma, scale, quality, kernel, mask_kind, 
         names = [n for n, m in general_methods(task).items() if m.available()]
     params = EvalParams(task=task, sigma=sigma, scale=scale, quality=quality, kernel=kernel,
                         mask_kind=mask_kind, seed=seed, color=color)
-    report = evaluate(data, task, names, params, limit=limit, backend=backend)
+    report = evaluate(data, task, names, params, limit=limit, backend=backend,
+                      precision=precision)
     table = to_markdown(report, per_image=per_image)
     click.echo(table)
     warning = mixed_channels_warning(report)

@@ -187,12 +187,14 @@ def evaluate(
     limit: int | None = None,
     progress: bool = True,
     backend: str | None = None,
+    precision: str = "fp32",
 ) -> dict:
     """Evaluate ``methods`` on the images of ``data`` (a folder, found as
     :func:`resolve_data` says); returns the documented result dict.
 
     ``backend`` runs trained models with torch, onnxruntime or auto; each result records the
-    backend that ran (None for classical methods)."""
+    backend that ran (None for classical methods); ``precision`` (fp32, bf16, fp16 or auto)
+    is theirs too, and each result records the one that ran."""
     from tqdm import tqdm
 
     from pixelsmith.restoration.restorer import Restorer
@@ -204,8 +206,9 @@ def evaluate(
         files = files[:limit]
     if not files:
         raise PixelsmithError(f"{data}: no images found")
-    restorers = [Restorer(task, name, backend=backend) for name in methods]
+    restorers = [Restorer(task, name, backend=backend, precision=precision) for name in methods]
     backends = {r.name: r.backend for r in restorers}
+    precisions = {r.name: r.precision if r.backend else None for r in restorers}
     per_method: dict[str, list[dict]] = {r.name: [] for r in restorers}
     pixels_done = {r.name: 0 for r in restorers}
     channels = {"gray": 0, "rgb": 0}
@@ -237,6 +240,7 @@ def evaluate(
         results.append({
             "method": name,
             "backend": backends[name],
+            "precision": precisions[name],
             "psnr": float(np.mean([r["psnr"] for r in rows])),
             "ssim": float(np.mean([r["ssim"] for r in rows])),
             **({"psnr_missing": float(np.mean([r["psnr_missing"] for r in rows]))}
