@@ -173,33 +173,29 @@ def test_cli_refuses_an_unknown_backend(capsys, tmp_path):
     assert code == 2 and "tensorrt" in err and "Traceback" not in err
 
 
-@needs_ort
-def test_evaluate_records_the_backend(capsys, tmp_path):
+def evaluate_results(capsys, tmp_path: Path, *options: str) -> dict[str, dict]:
+    """`evaluate` of denoise-color and wavelet on two small images: method -> JSON result."""
     data = tmp_path / "clean"
     data.mkdir()
     for i in range(2):
         save_image(data / f"{i}.png", photo(32, 40).roll(7 * i, dims=-1))
     report_path = tmp_path / "report.json"
     code, _, err = run(capsys, "evaluate", "--task", "denoise", "--data", str(data),
-                       "--methods", "denoise-color,wavelet", "--backend", "onnxruntime",
+                       "--methods", "denoise-color,wavelet", *options,
                        "--json", str(report_path))
     assert code == 0, err
-    report = json.loads(report_path.read_text())
-    backends = {r["method"]: r["backend"] for r in report["results"]}
+    return {r["method"]: r for r in json.loads(report_path.read_text())["results"]}
+
+
+@needs_ort
+def test_evaluate_records_the_backend(capsys, tmp_path):
+    results = evaluate_results(capsys, tmp_path, "--backend", "onnxruntime")
+    backends = {name: result["backend"] for name, result in results.items()}
     assert backends == {"denoise-color": "onnxruntime", "wavelet": None}
 
 
 def test_evaluate_records_the_precision(capsys, tmp_path):
-    data = tmp_path / "clean"
-    data.mkdir()
-    for i in range(2):
-        save_image(data / f"{i}.png", photo(32, 40).roll(7 * i, dims=-1))
-    report_path = tmp_path / "report.json"
-    code, _, err = run(capsys, "evaluate", "--task", "denoise", "--data", str(data),
-                       "--methods", "denoise-color,wavelet", "--precision", "bf16",
-                       "--json", str(report_path))
-    assert code == 0, err
-    results = {r["method"]: r for r in json.loads(report_path.read_text())["results"]}
+    results = evaluate_results(capsys, tmp_path, "--precision", "bf16")
     assert results["denoise-color"]["precision"] == "bf16"
     assert results["wavelet"]["precision"] is None
 
