@@ -275,6 +275,27 @@ def test_precision_layout_and_clipping_options_train(tmp_path, images, options):
     assert all(torch.isfinite(p).all() for p in trainer.models["model"].parameters())
 
 
+@pytest.mark.parametrize("native", [False, True])
+def test_bf16_training_warns_only_where_the_cpu_emulates_it(tmp_path, images, monkeypatch,
+                                                            native):
+    import warnings
+
+    from pixelsmith.runtime import precision
+
+    monkeypatch.setattr(precision, "cpu_has_native_bf16", lambda flags=None: native)
+    recipe = recipe_from_dict(tiny_recipe(images, tmp_path / "run", steps=2, precision="bf16"))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        Trainer(recipe, device="cpu", progress=False)
+    slow = [w for w in caught if issubclass(w.category, precision.SlowPathWarning)]
+    if native:
+        assert not slow
+    else:
+        assert len(slow) == 1
+        message = str(slow[0].message)
+        assert "train.precision: bf16" in message and "train.precision=fp32" in message
+
+
 def test_colour_augmentation_and_transformed_validation(tmp_path, images):
     from pixelsmith.train.families.restoration import transform_val_image
 

@@ -51,20 +51,23 @@ def fast_precision(device) -> str:
     return "fp32"
 
 
-def slow_precision_message(device_type: str, precision: str,
-                           native: bool | None = None) -> str | None:
-    """One line when ``precision`` on ``device_type`` is a slow path here, else None."""
+def slow_precision_message(device_type: str, precision: str, native: bool | None = None,
+                           option: str = "--precision", fp32: str = "--precision fp32"
+                           ) -> str | None:
+    """One line when ``precision`` on ``device_type`` is a slow path here, else None;
+    ``option`` names the setting and ``fp32`` how to ask for fp32 instead."""
     if precision != "bf16" or device_type != "cpu":
         return None
     native = cpu_has_native_bf16() if native is None else native
     if native is not False:
         return None
-    return ("--precision bf16 on this CPU (no AVX512-BF16 or AMX) is emulated and runs many "
-            "times slower than fp32; use --precision fp32")
+    return (f"{option} bf16 on this CPU (no AVX512-BF16 or AMX) is emulated and runs many "
+            f"times slower than fp32; use {fp32}")
 
 
-def warn_slow_precision(device_type: str, precision: str) -> None:
-    """Emit :class:`SlowPathWarning` for a slow precision (see :func:`slow_precision_message`)."""
-    message = slow_precision_message(device_type, precision)
+def warn_slow_precision(device_type: str, precision: str, **names: str) -> None:
+    """Emit :class:`SlowPathWarning` for a slow precision (see :func:`slow_precision_message`,
+    whose ``option`` and ``fp32`` wording ``names`` may set)."""
+    message = slow_precision_message(device_type, precision, **names)
     if message:
         warnings.warn(message, SlowPathWarning, stacklevel=3)

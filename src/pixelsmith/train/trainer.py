@@ -21,6 +21,7 @@ import torch
 
 from pixelsmith.errors import PixelsmithError
 from pixelsmith.io import atomic_write_text
+from pixelsmith.runtime.precision import warn_slow_precision
 from pixelsmith.sysinfo import machine_summary
 from pixelsmith.train import callbacks as cb
 from pixelsmith.train import distributed
@@ -66,6 +67,8 @@ class Trainer:
             torch.cuda.set_device(self.device)
         if recipe.train.precision == "fp16" and self.device.type != "cuda":
             raise PixelsmithError("train.precision fp16 needs a CUDA device; use bf16 on CPU")
+        warn_slow_precision(self.device.type, recipe.train.precision,
+                            option="train.precision:", fp32="--set train.precision=fp32")
         seed_everything(recipe.train.seed, recipe.train.deterministic)
 
         self.family = build_family(recipe, self.device)
