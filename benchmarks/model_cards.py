@@ -54,20 +54,32 @@ def staged(name: str, changes: tuple[str, ...]) -> str:
 
 
 def continued_sr(name: str, first: tuple[int, float], second: tuple[int, float],
-                 third: tuple[int, float], fourth_steps: int) -> str:
+                 third: tuple[int, float], fourth: tuple[int, float | None],
+                 fifth_steps: int | None = None) -> str:
     """Provenance of a super-resolution model trained from scratch (``first``: steps and
     validation PSNR), trained on at a lower peak learning rate (``second``), then on a longer
-    cosine (``third``), then for ``fourth_steps`` more on larger patches: the shipped stage."""
-    return (f"four stages. Stage 1 is `configs/{name}-stage1.yaml`, {first[0]:,} steps from "
-            f"scratch (validation {first[1]:.2f} dB); stage 2 `configs/{name}-stage2.yaml`, "
-            f"{second[0]:,} more steps from stage 1's export at a lower peak learning rate on "
-            f"new patches (validation {second[1]:.2f} dB); stage 3 `configs/{name}-stage3.yaml`, "
-            f"{third[0]:,} more steps, a longer cosine at stage 2's peak learning rate (validation "
-            f"{third[1]:.2f} dB); each shipped as this model before. The lines above are stage 4, "
-            f"`configs/{name}.yaml` (trained under the name {name}-stage4), from stage 3's export "
-            f"(`init:`): {fourth_steps:,} more steps on larger patches (the same pixels per step) "
-            "at half the peak learning rate, on new patches, validated on the same held-out "
-            "images.")
+    cosine (``third``), then on larger patches (``fourth``), and with ``fifth_steps``, an L2
+    stage in bf16 on larger patches still: the last one given is the shipped stage."""
+    earlier = (f"Stage 1 is `configs/{name}-stage1.yaml`, {first[0]:,} steps from scratch "
+               f"(validation {first[1]:.2f} dB); stage 2 `configs/{name}-stage2.yaml`, "
+               f"{second[0]:,} more steps from stage 1's export at a lower peak learning rate "
+               f"on new patches (validation {second[1]:.2f} dB); stage 3 "
+               f"`configs/{name}-stage3.yaml`, {third[0]:,} more steps, a longer cosine at "
+               f"stage 2's peak learning rate (validation {third[1]:.2f} dB)")
+    larger = (f"{fourth[0]:,} more steps on larger patches (the same pixels per step) at half "
+              "the peak learning rate, on new patches")
+    if fifth_steps is None:
+        return (f"four stages. {earlier}; each shipped as this model before. The lines above "
+                f"are stage 4, `configs/{name}.yaml` (trained under the name {name}-stage4), "
+                f"from stage 3's export (`init:`): {larger}, validated on the same held-out "
+                "images.")
+    return (f"five stages. {earlier}; stage 4 `configs/{name}-stage4.yaml`, {larger} "
+            f"(validation {fourth[1]:.2f} dB); each shipped as this model before. The lines "
+            f"above are stage 5, `configs/{name}.yaml` (trained under the name "
+            f"{name}-stage5-bf16), from stage 4's export (`init:`): {fifth_steps:,} more steps "
+            "of an L2 loss on larger patches still at half stage 4's peak learning rate, the "
+            "forward pass under bf16 autocast (weights and validation in fp32), validated on "
+            "the same held-out images.")
 
 
 #: How a model came to be where its config alone does not say it (several stages).
@@ -162,8 +174,10 @@ PROVENANCE = {
                     "lines above are stage 5, `configs/dejpeg-gray.yaml` (trained under the name "
                     "dejpeg-gray-stage5), from stage 4's export (`init:`): 16,000 more steps of "
                     "the same recipe on new patches."),
-    "sr-x2": continued_sr("sr-x2", (5_000, 29.87), (12_000, 29.97), (30_000, 30.06), 30_000),
-    "sr-x4": continued_sr("sr-x4", (6_000, 25.59), (6_000, 25.61), (30_000, 25.65), 30_000),
+    "sr-x2": continued_sr("sr-x2", (5_000, 29.87), (12_000, 29.97), (30_000, 30.06),
+                          (30_000, 30.09), 40_000),
+    "sr-x4": continued_sr("sr-x4", (6_000, 25.59), (6_000, 25.61), (30_000, 25.65),
+                          (30_000, None)),
     "denoise-color": staged("denoise-color", (*FIRST_STAGES, LONG_L2)),
     "denoise-gray": staged("denoise-gray", (*FIRST_STAGES, L2_FINE_TUNE, LONG_CONTINUATION)),
     "gan-cifar10": "one run in two parts: 5000 steps at a constant learning rate (the model "
