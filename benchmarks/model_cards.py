@@ -162,7 +162,7 @@ PROVENANCE = {
                  "photo-x4-stage3, from the shipped stage 2, still running: its best checkpoint "
                  "at the time), on 128-pixel patches, on the same held-out images "
                  "(`data.split_seed: 0`)."),
-    "dejpeg-gray": ("five stages. Stage 1 is `configs/dejpeg-gray-stage1.yaml`, 2,000 steps "
+    "dejpeg-gray": ("six stages. Stage 1 is `configs/dejpeg-gray-stage1.yaml`, 2,000 steps "
                     "from scratch; stage 2 `configs/dejpeg-gray-stage2.yaml`, 2,400 steps from "
                     "stage 1's export on larger patches at a lower learning rate (validation "
                     "27.45 dB on all 32 images); stage 3 `configs/dejpeg-gray-stage3.yaml`, "
@@ -170,10 +170,13 @@ PROVENANCE = {
                     "stage 2's export (validation 27.51); stage 4 "
                     "`configs/dejpeg-gray-stage4.yaml`, 8,000 steps from stage 3's export at half "
                     "the peak learning rate with JPEG qualities 10-90 drawn toward the low end "
-                    "(`quality_bias: 2`; validation 27.55); each shipped as this model before. The "
-                    "lines above are stage 5, `configs/dejpeg-gray.yaml` (trained under the name "
-                    "dejpeg-gray-stage5), from stage 4's export (`init:`): 16,000 more steps of "
-                    "the same recipe on new patches."),
+                    "(`quality_bias: 2`; validation 27.55); stage 5 "
+                    "`configs/dejpeg-gray-stage5.yaml`, 16,000 more steps of the same recipe on "
+                    "new patches (validation 27.58); each shipped as this model before. The "
+                    "lines above are stage 6, `configs/dejpeg-gray.yaml` (trained under the name "
+                    "dejpeg-gray-stage6-bf16), from stage 5's export (`init:`): 36,000 more steps "
+                    "of the same recipe on new patches, the forward pass under bf16 autocast "
+                    "(weights and validation in fp32)."),
     "sr-x2": continued_sr("sr-x2", (5_000, 29.87), (12_000, 29.97), (30_000, 30.06),
                           (30_000, 30.09), 40_000),
     "sr-x4": continued_sr("sr-x4", (6_000, 25.59), (6_000, 25.61), (30_000, 25.65),
