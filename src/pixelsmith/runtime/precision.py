@@ -41,7 +41,7 @@ def cpu_has_native_bf16(flags: frozenset[str] | None = None) -> bool | None:
 def fast_precision(device) -> str:
     """What ``--precision auto`` runs on ``device`` (a torch.device): "bf16" where the device
     has native bf16 (a CUDA GPU that supports it, a CPU with AVX512-BF16 or AMX), else "fp32".
-    On such CPUs bf16 ran the shipped networks 1.8-3.0x as fast within 0.015 dB (docs/DEPLOY.md)."""
+    On such CPUs bf16 ran the shipped networks 1.7-3.0x as fast within 0.015 dB (docs/DEPLOY.md)."""
     if device.type == "cuda":
         import torch
 
