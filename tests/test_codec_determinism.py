@@ -197,10 +197,23 @@ def test_version1_golden_files_decode_bit_exactly(name):
         decoded = pixels(data)
     expected = np.asarray(PILImage.open(GOLDEN / f"{name}.png"))
     assert decoded.shape == expected.shape
-    if torch.backends.cpu.get_cpu_capability() == EXPECTED["cpu"]:
+    if writing_cpu():
         assert sha(decoded) == record["pixels"]  # bit for bit, as the writing code decoded it
-    else:  # another instruction set: float32 synthesis may differ in a last bit
-        assert np.abs(decoded.astype(int) - expected).max() <= 1
+    else:  # another CPU: the float32 synthesis may round a handful of sub-pixels otherwise
+        apart = np.abs(decoded.astype(int) - expected.astype(int))
+        assert apart.max() <= 1 and np.count_nonzero(apart) <= max(4, apart.size // 10_000)
+
+
+def writing_cpu() -> bool:
+    """Whether this CPU is the kind that wrote the golden files: the same torch capability and
+    the same notable instruction sets (oneDNN picks other float32 kernels on, e.g., a Xeon with
+    AMX than on one without, though torch reports AVX512 for both). The record of the files
+    here names no instruction sets (make.py ran before they were recorded), so every CPU
+    compares them as another CPU's: the symbols exactly, the pixels up to float32 rounding."""
+    from pixelsmith.sysinfo import cpu_features
+
+    return (torch.backends.cpu.get_cpu_capability() == EXPECTED["cpu"]
+            and EXPECTED.get("cpu_features") == cpu_features())
 
 
 def _with_id(data: bytes, ident: bytes) -> bytes:
