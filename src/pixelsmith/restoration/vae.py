@@ -408,8 +408,11 @@ class VAERestorer:
         self.configure(options or RunOptions())
 
     def configure(self, options) -> None:
-        """Check ``options`` and move the network to their device."""
-        self.options = options.checked()
+        """Check ``options`` and move the network to their device; it runs in fp32 whatever
+        precision they ask (its fitting steps need it), so ``options.precision`` says fp32."""
+        from dataclasses import replace
+
+        self.options = replace(options.checked(), precision="fp32")
         self.net.to(self.options.device).eval()
 
     def with_std(self, y: torch.Tensor, known: Known, progress: Progress = None
