@@ -117,6 +117,21 @@ def test_cli_bad_recipe_exit_code(tmp_path, images):
     assert "unknown field 'train.stepz'" in result.stderr
 
 
+def test_cli_says_what_the_run_will_do_then_what_it_did(tmp_path, images):
+    path = write_recipe(tmp_path / "r.yaml", tiny_recipe(images, tmp_path / "run", steps=2))
+    result = subprocess.run([sys.executable, "-m", "pixelsmith", "train", str(path), "--quiet",
+                             "--device", "cpu"], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert lines[0].startswith("pixelsmith: training tiny: 2 steps, batch 4, fp32, on cpu")
+    assert "step budget reached: 2 steps" in lines[-1]
+    resumed = subprocess.run([sys.executable, "-m", "pixelsmith", "train", "--resume",
+                              str(tmp_path / "run"), "--set", "train.steps=3", "--quiet"],
+                             capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stderr
+    assert "from step 2 to 3" in resumed.stderr.splitlines()[0]
+
+
 # -- the loop ---------------------------------------------------------------------------------
 
 def test_one_step_changes_the_weights(tmp_path, images):

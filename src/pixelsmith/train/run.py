@@ -54,6 +54,8 @@ def train_command(recipe: str | None, overrides: list[str], output: str | None,
     config, run = resolve(recipe, overrides, output, resume_dir)
     trainer = Trainer(config, run, resume=resume_dir is not None, max_steps=max_steps,
                       device=device, progress=not quiet)
+    if trainer.dist.is_main:
+        click.echo(f"pixelsmith: {start_line(trainer)}", err=True)
     try:
         summary = trainer.fit()
     except KeyboardInterrupt:
@@ -69,6 +71,21 @@ def train_command(recipe: str | None, overrides: list[str], output: str | None,
                    f"{summary['wall_seconds']:.1f} s, {summary['images_per_second']:.1f} "
                    f"images/s; run folder {run}", err=True)
     return summary
+
+
+def start_line(trainer) -> str:
+    """What a run is about to do, in one line: name, steps, batch, precision, device, threads."""
+    import torch
+
+    recipe, train = trainer.recipe, trainer.recipe.train
+    where = (f"from step {trainer.step:,} to {trainer.total_steps:,}" if trainer.step
+             else f"{trainer.total_steps:,} steps")
+    layout = ", channels_last" if train.channels_last else ""
+    device = trainer.device.type + (f" x{trainer.dist.world_size}" if trainer.dist.enabled
+                                    else "")
+    threads = f", {torch.get_num_threads()} threads" if trainer.device.type == "cpu" else ""
+    return (f"training {recipe.name}: {where}, batch {train.batch_size}, {train.precision}"
+            f"{layout}, on {device}{threads}; run folder {trainer.output}")
 
 
 def launch_processes(nproc: int, **options) -> int:
