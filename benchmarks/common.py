@@ -72,6 +72,14 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     return "\n".join(lines)
 
 
+def wants_bf16(choice: str) -> bool:
+    """A benchmark's ``--bf16 auto|yes|no``: auto times bf16 only where the CPU has it
+    natively (AVX512-BF16 or AMX); emulated bf16 is many times slower."""
+    from pixelsmith.runtime.precision import cpu_has_native_bf16
+
+    return choice == "yes" or (choice == "auto" and bool(cpu_has_native_bf16()))
+
+
 def cpu_label() -> str:
     """The CPU's vendor and family with its widest vector extensions, e.g. 'AMD EPYC (AVX2)'."""
     words = cpu_model().replace("(R)", "").replace("(TM)", "").split()

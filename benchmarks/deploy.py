@@ -29,11 +29,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from benchmarks.common import cpu_label, load_line, load_now, replace_section
+from benchmarks.common import cpu_label, load_line, load_now, replace_section, wants_bf16
 from pixelsmith.evaluate.protocol import EvalParams, image_generator, load_clean, make_case, score
 from pixelsmith.io import list_images
 from pixelsmith.restoration.restorer import Restorer
-from pixelsmith.runtime.precision import cpu_has_native_bf16
 from pixelsmith.runtime.timing import fastest_interleaved
 from pixelsmith.settings import dataset_path
 from pixelsmith.sysinfo import machine_summary
@@ -368,7 +367,7 @@ def main() -> int:
     if args.only_prune or args.only_qat is not None:
         return only_extras(args, command.strip(), out)
     load_before = load_now()
-    bf16 = args.bf16 == "yes" or (args.bf16 == "auto" and bool(cpu_has_native_bf16()))
+    bf16 = wants_bf16(args.bf16)
     peak = peak_gflops(args.threads, bf16=bf16)
     print(f"peak {peak}", flush=True)
     int8 = quantized_packages(args.models, args.work_dir) if args.quantize else {}

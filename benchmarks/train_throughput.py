@@ -30,9 +30,9 @@ from benchmarks.common import (
     meta_lines,
     replace_section,
     run_meta,
+    wants_bf16,
     write_json,
 )
-from pixelsmith.runtime.precision import cpu_has_native_bf16
 from pixelsmith.train.callbacks import Callback
 from pixelsmith.train.config import load_recipe
 from pixelsmith.train.trainer import Trainer
@@ -53,8 +53,7 @@ def chosen_variants(names: str, bf16: str) -> dict[str, dict]:
     if unknown:
         raise SystemExit(f"unknown variant(s) {', '.join(sorted(unknown))}; "
                          f"choose from {', '.join(VARIANTS)}")
-    native = bf16 == "yes" or (bf16 == "auto" and bool(cpu_has_native_bf16()))
-    if not native:
+    if not wants_bf16(bf16):
         wanted.discard("bf16")
     return {name: overrides for name, overrides in VARIANTS.items() if name in wanted}
 

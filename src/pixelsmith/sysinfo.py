@@ -23,17 +23,13 @@ NOTABLE_CPU_FLAGS = {"avx2": "AVX2", "avx512f": "AVX-512", "avx512_vnni": "AVX-5
                      "amx_tile": "AMX", "amx_int8": "AMX-INT8", "amx_bf16": "AMX-BF16"}
 
 
-def cpu_features(cpuinfo: str | None = None) -> list[str]:
-    """The notable vector instruction sets the CPU reports, in a fixed order; ``cpuinfo`` is
-    the text of /proc/cpuinfo (read when None; empty where there is none, as off Linux)."""
-    if cpuinfo is None:
-        path = Path("/proc/cpuinfo")
-        cpuinfo = path.read_text(errors="replace") if path.exists() else ""
-    for line in cpuinfo.splitlines():
-        if line.lower().startswith("flags"):
-            flags = set(line.split(":", 1)[1].split())
-            return [name for flag, name in NOTABLE_CPU_FLAGS.items() if flag in flags]
-    return []
+def cpu_features(flags: frozenset[str] | None = None) -> list[str]:
+    """The notable vector instruction sets among the CPU's feature ``flags`` (default: this
+    CPU's, :func:`pixelsmith.runtime.precision.cpu_flags`; none where they cannot be read)."""
+    from pixelsmith.runtime.precision import cpu_flags
+
+    flags = cpu_flags() if flags is None else flags
+    return [name for flag, name in NOTABLE_CPU_FLAGS.items() if flag in (flags or ())]
 
 
 def machine_summary() -> str:
