@@ -67,6 +67,7 @@ from pixelsmith.codec.models import (
     straight_through_round,
     synthesis,
 )
+from pixelsmith.codec.precision import Float32Sequential, float32_region, widened
 from pixelsmith.errors import PixelsmithError
 
 #: the kind byte of .pxs files written by this codec (docs/FORMAT.md)
@@ -112,7 +113,8 @@ class CheckerboardContext(nn.Conv2d):
         self.register_buffer("mask", mask, persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.conv2d(x, self.weight * self.mask, self.bias, padding=self.padding)
+        with float32_region(x):  # rates are decided in float32 (codec.precision)
+            return F.conv2d(widened(x), self.weight * self.mask, self.bias, padding=self.padding)
 
     def tap_weight(self) -> torch.Tensor:
         """The unmasked taps as a 1x1 weight (2M, M * 12, 1, 1), tap-major, for
@@ -123,9 +125,9 @@ class CheckerboardContext(nn.Conv2d):
 
 def entropy_parameter_net(m: int) -> nn.Sequential:
     """1x1 convolutions 4M -> 10M/3 -> 8M/3 -> 2M with leaky ReLU (CompressAI's widths)."""
-    return nn.Sequential(conv(4 * m, m * 10 // 3, 1, 1), nn.LeakyReLU(),
-                         conv(m * 10 // 3, m * 8 // 3, 1, 1), nn.LeakyReLU(),
-                         conv(m * 8 // 3, 2 * m, 1, 1))
+    return Float32Sequential(conv(4 * m, m * 10 // 3, 1, 1), nn.LeakyReLU(),
+                             conv(m * 10 // 3, m * 8 // 3, 1, 1), nn.LeakyReLU(),
+                             conv(m * 8 // 3, 2 * m, 1, 1))
 
 
 class CheckerboardHyperprior(HyperpriorTables, Codec):
@@ -145,10 +147,10 @@ class CheckerboardHyperprior(HyperpriorTables, Codec):
         self.mixed_quantization = bool(mixed_quantization)
         self.g_a = analysis(channels, N, M)
         self.g_s = synthesis(channels, N, M)
-        self.h_a = nn.Sequential(conv(M, N, 3, 1), nn.LeakyReLU(), conv(N, N), nn.LeakyReLU(),
-                                 conv(N, N))
-        self.h_s = nn.Sequential(deconv(N, M), nn.LeakyReLU(), deconv(M, M * 3 // 2),
-                                 nn.LeakyReLU(), conv(M * 3 // 2, 2 * M, 3, 1))
+        self.h_a = Float32Sequential(conv(M, N, 3, 1), nn.LeakyReLU(), conv(N, N),
+                                     nn.LeakyReLU(), conv(N, N))
+        self.h_s = Float32Sequential(deconv(N, M), nn.LeakyReLU(), deconv(M, M * 3 // 2),
+                                     nn.LeakyReLU(), conv(M * 3 // 2, 2 * M, 3, 1))
         self.context = CheckerboardContext(M, 2 * M)
         self.entropy_params = entropy_parameter_net(M)
         self.entropy_z = EntropyBottleneck(N)

@@ -37,6 +37,7 @@ from torch.nn import functional as F
 
 from pixelsmith.codec.coder import MAX_TABLE, Tables, quantize_pmf
 from pixelsmith.codec.gdn import lower_bound
+from pixelsmith.codec.precision import float32_region, widened
 
 LIKELIHOOD_BOUND = 1e-9
 #: fixed-point fraction bits of the hyperprior's scales and means (models.hyper_synthesis_fixed)
@@ -178,7 +179,8 @@ class EntropyBottleneck(FinalState):
         """P(value) per element of (N, C, H, W) values (bounded below by 1e-9)."""
         n, c, h, w = values.shape
         flat = values.transpose(0, 1).reshape(c, 1, -1)
-        lik = lower_bound(self._box(flat), LIKELIHOOD_BOUND)
+        with float32_region(values):  # never bf16, even when training under autocast
+            lik = lower_bound(self._box(widened(flat)), LIKELIHOOD_BOUND)
         return lik.reshape(c, n, h, w).transpose(0, 1)
 
     @torch.no_grad()
@@ -299,10 +301,11 @@ class GaussianConditional(FinalState):
 
     def likelihood(self, values: torch.Tensor, scales: torch.Tensor) -> torch.Tensor:
         """P(round-off box around ``values``) for centred values and their scales."""
-        scales = lower_bound(scales, self.scale_min)
-        v = torch.abs(values)
-        lik = normal_cdf((0.5 - v) / scales) - normal_cdf((-0.5 - v) / scales)
-        return lower_bound(lik, LIKELIHOOD_BOUND)
+        with float32_region(values):  # never bf16, even when training under autocast
+            scales = lower_bound(widened(scales), self.scale_min)
+            v = torch.abs(widened(values))
+            lik = normal_cdf((0.5 - v) / scales) - normal_cdf((-0.5 - v) / scales)
+            return lower_bound(lik, LIKELIHOOD_BOUND)
 
     @torch.no_grad()
     def update(self) -> None:

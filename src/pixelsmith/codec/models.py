@@ -54,6 +54,7 @@ from pixelsmith.codec.entropy import (
     uniform_noise,
 )
 from pixelsmith.codec.gdn import GDN
+from pixelsmith.codec.precision import Float32Sequential, MixedSequential
 from pixelsmith.errors import PixelsmithError
 
 #: the kind byte of the file format per codec class name
@@ -93,14 +94,15 @@ def deconv(cin: int, cout: int, kernel: int = 5, stride: int = 2) -> nn.ConvTran
 
 def analysis(channels: int, n: int, m: int) -> nn.Sequential:
     """g_a: four stride-2 5x5 convolutions with GDN between them (16x downsampling)."""
-    return nn.Sequential(conv(channels, n), GDN(n), conv(n, n), GDN(n), conv(n, n), GDN(n),
-                         conv(n, m))
+    return MixedSequential(conv(channels, n), GDN(n), conv(n, n), GDN(n), conv(n, n), GDN(n),
+                           conv(n, m))
 
 
 def synthesis(channels: int, n: int, m: int) -> nn.Sequential:
     """g_s: the mirror of :func:`analysis` with inverse GDN."""
-    return nn.Sequential(deconv(m, n), GDN(n, inverse=True), deconv(n, n), GDN(n, inverse=True),
-                         deconv(n, n), GDN(n, inverse=True), deconv(n, channels))
+    return MixedSequential(deconv(m, n), GDN(n, inverse=True), deconv(n, n),
+                           GDN(n, inverse=True), deconv(n, n), GDN(n, inverse=True),
+                           deconv(n, channels))
 
 
 def channel_ids(shape: tuple[int, ...]) -> np.ndarray:
@@ -281,11 +283,11 @@ class MeanScaleHyperprior(HyperpriorTables, Codec):
         self.mixed_quantization = bool(mixed_quantization)
         self.g_a = analysis(channels, N, M)
         self.g_s = synthesis(channels, N, M)
-        self.h_a = nn.Sequential(conv(M, N, 3, 1), nn.LeakyReLU(), conv(N, N), nn.LeakyReLU(),
-                                 conv(N, N))
+        self.h_a = Float32Sequential(conv(M, N, 3, 1), nn.LeakyReLU(), conv(N, N),
+                                     nn.LeakyReLU(), conv(N, N))
         wide = M * 3 // 2
-        self.h_s = nn.Sequential(deconv(N, M), nn.LeakyReLU(), deconv(M, wide), nn.LeakyReLU(),
-                                 conv(wide, 2 * M if mean else M, 3, 1))
+        self.h_s = Float32Sequential(deconv(N, M), nn.LeakyReLU(), deconv(M, wide),
+                                     nn.LeakyReLU(), conv(wide, 2 * M if mean else M, 3, 1))
         self.entropy_z = EntropyBottleneck(N)
         self.gaussian = GaussianConditional()
 
