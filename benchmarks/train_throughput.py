@@ -39,7 +39,8 @@ from pixelsmith.train.trainer import Trainer
 
 ROOT = Path(__file__).resolve().parents[1]
 SECTION = "train-throughput"
-DEFAULT_RECIPES = ("denoise-gray", "denoise-color", "dejpeg-color", "sr-x4", "inpaint", "photo")
+DEFAULT_RECIPES = ("denoise-gray", "denoise-color", "dejpeg-color", "sr-x4", "inpaint", "photo",
+                   "codec-cb-q4")
 VARIANTS = {"fp32": {}, "channels_last": {"train.channels_last": True},
             "compile": {"train.channels_last": True, "train.compile": True},
             "bf16": {"train.channels_last": True, "train.precision": "bf16"}}
