@@ -168,7 +168,7 @@ def compress(image, quality: int | None = None, model: str | Path | Codec | None
     else:
         streams = codec.compress_padded(padded)
     name = config_of(codec).display_name(codec)
-    ident = getattr(codec, "pixelsmith_id", None) or model_id(codec)
+    ident = codec.pixelsmith_id or model_id(codec)
     header = Header(codec.kind, channels, codec.quality, x.shape[-1], x.shape[-2], bottom, right,
                     ident, clean_name(name))
     return pack(header, streams)
@@ -195,8 +195,8 @@ def decompress(data: bytes, model: str | Path | Codec | None = None, *,
                                   "is not installed here; pass --model FOLDER")
         model = header.model_name
     codec = resolve_codec(model)
-    ident = getattr(codec, "pixelsmith_id", None) or model_id(codec)
-    earlier = getattr(codec, "version1_ids", {}) if header.version == 1 else {}
+    ident = codec.pixelsmith_id or model_id(codec)
+    earlier = codec.version1_ids if header.version == 1 else {}
     if header.model_id != ident and header.model_id not in earlier:
         raise PixelsmithError(f"the file was made with a different model ('{header.model_name}',"
                               f" id {header.model_id.hex()}; this one is {ident.hex()})")

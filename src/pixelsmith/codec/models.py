@@ -36,8 +36,9 @@ from __future__ import annotations
 
 import math
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from fractions import Fraction
+from types import MappingProxyType
 
 import numpy as np
 import torch
@@ -121,6 +122,10 @@ class Codec(nn.Module):
     pad_multiple = 16
     streams = 1
     learned_rate = True  # has an entropy model (trained on rate + lambda * distortion)
+    #: set by :func:`pixelsmith.codec.api.load_codec`: the model id files carry (None: compute
+    #: it from the state), and the ids of earlier packagings that version 1 files may carry
+    pixelsmith_id: bytes | None = None
+    version1_ids: Mapping[bytes, dict] = MappingProxyType({})
 
     def __init__(self, channels: int = 3, N: int = 128, M: int = 192, quality: int = 0,
                  lmbda: float = 0.0) -> None:

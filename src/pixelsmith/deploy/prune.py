@@ -32,7 +32,7 @@ ROUND_TO = 8
 
 def _example_inputs(net: nn.Module) -> tuple[torch.Tensor, ...]:
     y = torch.rand(1, int(net.channels), 64, 64)
-    conditioning = getattr(net, "conditioning", None)
+    conditioning = net.conditioning
     if conditioning is None:
         return (y,)
     if conditioning == "mask":

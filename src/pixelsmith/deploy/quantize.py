@@ -85,12 +85,12 @@ def calibration_inputs(net: torch.nn.Module, folder: Path, images: int = 32, cro
     from pixelsmith.runtime.onnx_export import IMAGE, LEVEL, MASK
 
     config = net.pixelsmith_config
-    task, scale = config["task"], getattr(net, "scale", None)
+    task, scale = config["task"], int(net.scale)
     files = list_images(folder)
     if not files:
         raise PixelsmithError(f"{folder}: no images to calibrate on")
     chosen = [files[i] for i in np.linspace(0, len(files) - 1, min(images, len(files))).astype(int)]
-    side = crop - crop % (scale or 1)
+    side = crop - crop % scale
     feeds = []
     for index, path in enumerate(chosen):
         generator = image_generator(seed, index)

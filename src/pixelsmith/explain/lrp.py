@@ -47,6 +47,7 @@ from torch.nn import functional as F
 from pixelsmith.errors import PixelsmithError
 from pixelsmith.explain.attribution import Target, scalar_fn
 from pixelsmith.explain.subject import Subject
+from pixelsmith.nets.contract import conditioning_of
 
 RULES = ("epsilon", "zplus")
 RULE_LAYERS = (nn.Conv2d, nn.ConvTranspose2d, nn.Linear, nn.BatchNorm2d)
@@ -289,8 +290,8 @@ def _canonized(model: nn.Module):
 def _conditioning_relevance(subject: Subject, records: list[dict]) -> float:
     """Relevance on the extra input channel of a conditioned U-Net (level or mask), read at the
     input of its first convolution."""
-    channels = int(getattr(subject.model, "channels", subject.x.shape[1]))
-    if getattr(subject.model, "conditioning", None) is None:
+    channels = subject.x.shape[1]
+    if conditioning_of(subject.model) is None:
         return 0.0
     head = next((r for r in records if r["name"] == "head"), None)
     if head is None or head["g_a"] is None:

@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from pixelsmith.errors import PixelsmithError
+from pixelsmith.nets.contract import RestorationNet, conditioning_of
 from pixelsmith.zoo.config import config_of
 
 #: what each kind of model can explain (the CLI's default --kind per model kind)
@@ -155,9 +156,9 @@ def make_subject(model: nn.Module, x: torch.Tensor, *, sigma: float | None = Non
     if kind == "codec":
         x = _channels(x, model.channels)
         return Subject(model, name, kind, x, lambda t: model(t)["x_hat"], extra=extra)
-    channels = int(getattr(model, "channels", x.shape[1]))
+    channels = int(model.channels) if isinstance(model, RestorationNet) else x.shape[1]
     x = _channels(x, channels)
-    conditioning = getattr(model, "conditioning", None)
+    conditioning = conditioning_of(model)
     if conditioning == "sigma":
         if sigma is None:
             from pixelsmith.degrade.estimate import estimate_sigma

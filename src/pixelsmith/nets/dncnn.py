@@ -5,8 +5,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from pixelsmith.nets.contract import RestorationNet
 
-class DnCNN(nn.Module):
+
+class DnCNN(RestorationNet):
     """Residual denoiser: ``forward(y) = y - f(y)`` with ``depth`` 3x3 conv layers.
 
     ``batch_norm`` follows the paper; turn it off for tiny batches or exact multi-process
@@ -18,6 +20,7 @@ class DnCNN(nn.Module):
         super().__init__()
         if depth < 2:
             raise ValueError("depth must be at least 2")
+        self.channels = int(channels)
         layers: list[nn.Module] = [nn.Conv2d(channels, features, 3, padding=1), nn.ReLU(True)]
         for _ in range(depth - 2):
             layers.append(nn.Conv2d(features, features, 3, padding=1, bias=not batch_norm))

@@ -13,6 +13,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from pixelsmith.nets.contract import RestorationNet
+
 
 class ScaledResBlock(nn.Module):
     """conv-ReLU-conv, scaled by ``res_scale`` (EDSR's stabiliser for wide nets), plus input."""
@@ -30,7 +32,7 @@ class ScaledResBlock(nn.Module):
         return x + self.res_scale * self.body(x)
 
 
-class EDSR(nn.Module):
+class EDSR(RestorationNet):
     """``forward(y)`` -> ``y`` upscaled ``scale`` times; blind (no conditioning input).
 
     - ``channels``: image channels (3 colour; 1 gray).
@@ -38,8 +40,6 @@ class EDSR(nn.Module):
     - ``features`` / ``blocks``: width and number of residual blocks (EDSR-baseline: 64/16).
     - ``res_scale``: residual scaling inside blocks (0.1 for very wide nets, else 1).
     """
-
-    conditioning = None
 
     def __init__(self, channels: int = 3, scale: int = 4, features: int = 32, blocks: int = 8,
                  res_scale: float = 1.0) -> None:

@@ -13,6 +13,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from pixelsmith.nets.contract import CONDITIONINGS, RestorationNet
+
 
 def pull_push_fill(y: torch.Tensor, mask: torch.Tensor, levels: int = 12,
                    smoothing: int = 8) -> torch.Tensor:
@@ -63,7 +65,7 @@ class ResBlock(nn.Module):
         return x + self.body(x)
 
 
-class ConditionedUNet(nn.Module):
+class ConditionedUNet(RestorationNet):
     """U-Net ``forward(y, level)`` -> restored image; ``level`` is (N,) in [0, 1] or None.
 
     - ``channels``: image channels (1 gray, 3 colour).
@@ -79,7 +81,7 @@ class ConditionedUNet(nn.Module):
     def __init__(self, channels: int = 1, features: tuple[int, ...] = (32, 64, 128, 256),
                  blocks: int | tuple[int, ...] = 2, conditioning: str | None = "sigma") -> None:
         super().__init__()
-        if conditioning not in (None, "sigma", "quality", "mask"):
+        if conditioning not in CONDITIONINGS:
             raise ValueError(
                 f"conditioning must be sigma, quality, mask or None, not {conditioning!r}")
         self.conditioning = conditioning

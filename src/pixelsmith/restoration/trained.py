@@ -15,6 +15,7 @@ import torch
 
 from pixelsmith.degrade.known import Known
 from pixelsmith.errors import PixelsmithError
+from pixelsmith.nets.contract import conditioning_of
 from pixelsmith.restoration.tiling import tiled_apply
 from pixelsmith.runtime.precision import fast_precision
 from pixelsmith.zoo.config import config_of
@@ -27,7 +28,7 @@ def _per_image(value: float | torch.Tensor, n: int, like: torch.Tensor) -> torch
 
 def restoration_forward(net: torch.nn.Module, y: torch.Tensor, known: Known) -> torch.Tensor:
     """Call ``net`` on ``y`` with the conditioning input it declares."""
-    conditioning = getattr(net, "conditioning", None)
+    conditioning = conditioning_of(net)
     if conditioning is None:
         return net(y)
     if conditioning == "sigma":
@@ -165,7 +166,7 @@ class ModelRestorer:
         self.module = net  # the torch network; self.net is what runs (it, or its ONNX twin)
         self.net = net
         channels = config_of(net).channels
-        self.channels = int(channels if channels is not None else getattr(net, "channels", 1))
+        self.channels = int(channels if channels is not None else net.channels)
         self.configure(options or RunOptions())
 
     def configure(self, options: RunOptions) -> None:
@@ -218,8 +219,8 @@ class ModelRestorer:
 
     def __call__(self, y: torch.Tensor, known: Known, progress=None) -> torch.Tensor:
         """Restore ``y`` tile by tile; ``progress(done, total)`` is called after each tile."""
-        scale = getattr(self.net, "scale", None)
-        if scale is not None and known.scale is not None and int(known.scale) != scale:
+        scale = self.module.scale
+        if scale > 1 and known.scale is not None and int(known.scale) != scale:
             name = config_of(self.net).name or "this model"
             raise PixelsmithError(f"model '{name}' upscales x{scale}, not x{known.scale}")
         options = self.options

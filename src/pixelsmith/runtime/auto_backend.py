@@ -20,6 +20,7 @@ from torch import nn
 
 from pixelsmith.runtime.cache import cache_dir
 from pixelsmith.sysinfo import cpu_model
+from pixelsmith.zoo.config import config_of
 
 CHOICES_FILE = "auto-backends.json"
 PROBE_SIDE = 256
@@ -27,15 +28,15 @@ SETTLE_SECONDS = 0.2  # idle before each timed call: the other library's threads
 
 
 def _machine_key(net: nn.Module) -> str:
-    sha = getattr(net, "pixelsmith_config", {}).get("sha256", "")
+    sha = config_of(net).sha256 or ""
     return f"{sha}|threads={torch.get_num_threads()}|{platform.machine()}|{cpu_model()}"
 
 
 def _probe_inputs(net: nn.Module) -> tuple[torch.Tensor, torch.Tensor | None]:
-    channels = int(getattr(net, "channels", 1))
+    channels = int(net.channels)
     generator = torch.Generator().manual_seed(0)
     image = torch.rand(1, channels, PROBE_SIDE, PROBE_SIDE, generator=generator)
-    conditioning = getattr(net, "conditioning", None)
+    conditioning = net.conditioning
     if conditioning == "mask":
         return image, torch.zeros(1, 1, PROBE_SIDE, PROBE_SIDE)
     return image, (torch.full((1,), 0.1) if conditioning is not None else None)

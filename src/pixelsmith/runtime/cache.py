@@ -16,6 +16,7 @@ from pathlib import Path
 from torch import nn
 
 from pixelsmith.errors import PixelsmithError
+from pixelsmith.zoo.config import config_of
 
 CACHE_ENV = "PIXELSMITH_CACHE"
 
@@ -34,7 +35,7 @@ def cache_key(net: nn.Module, level_class: int) -> str:
     """File name of ``net``'s export for ``level_class``: weights sha256, format, class."""
     from pixelsmith.runtime.onnx_export import EXPORT_FORMAT, OPSET
 
-    sha = getattr(net, "pixelsmith_config", {}).get("sha256")
+    sha = config_of(net).sha256
     if not sha:
         raise PixelsmithError("only a model loaded from a package (load_model) can be cached: "
                               "its config has no weights sha256")

@@ -23,6 +23,7 @@ from pixelsmith.runtime.onnx_export import (
     quiet_exporter,
     strip_trace_metadata,
 )
+from pixelsmith.zoo.config import config_of
 
 TASK = "codec-synthesis"
 LATENT, IMAGE = "latent", "image"
@@ -42,12 +43,12 @@ def synthesis_metadata(codec: nn.Module) -> dict[str, str]:
     from pixelsmith._version import __version__
     from pixelsmith.codec.models import LATENT_STRIDE
 
-    config = getattr(codec, "pixelsmith_config", {})
+    config = config_of(codec)
     return {
         "pixelsmith_version": __version__,
-        "model": str(config.get("name", "")),
+        "model": config.name or "",
         "task": TASK,
-        "network": str(config.get("network", {}).get("name", "")),
+        "network": config.network_name,
         "channels": str(int(codec.channels)),
         "latent_channels": str(int(codec.M)),
         "scale": str(LATENT_STRIDE),
@@ -55,7 +56,7 @@ def synthesis_metadata(codec: nn.Module) -> dict[str, str]:
         "layout": f"latent float32 (N, {codec.M}, h, w) -> image float32 (N, {codec.channels},"
                   f" {LATENT_STRIDE}h, {LATENT_STRIDE}w), unclamped; dynamic batch, height "
                   "and width",
-        "source_sha256": str(config.get("sha256", "")),
+        "source_sha256": config.sha256 or "",
         "opset": str(OPSET),
         "export_format": str(EXPORT_FORMAT),
         "exporter": f"torch.onnx.export(dynamo=True), torch {torch.__version__}",

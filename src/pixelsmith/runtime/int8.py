@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 
 from pixelsmith.errors import PixelsmithError
-from pixelsmith.zoo.config import config_of
+from pixelsmith.zoo.config import config_of, package_dir
 
 
 def quantized_graph(net: torch.nn.Module, level_class: int = 0) -> Path | None:
@@ -16,10 +16,10 @@ def quantized_graph(net: torch.nn.Module, level_class: int = 0) -> Path | None:
     for other models, and for an inpainting package's other size classes)."""
     from pixelsmith.zoo import sha256_file
 
-    entry = getattr(config_of(net), "quantized", None)
+    entry = config_of(net).quantized
     if not entry or int(entry.get("size_class", 0)) != level_class:
         return None
-    folder = getattr(net, "pixelsmith_dir", None)
+    folder = package_dir(net)
     if folder is None:
         raise PixelsmithError("a quantized model must be loaded with load_model")
     path = Path(folder) / entry["file"]

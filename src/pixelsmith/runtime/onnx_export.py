@@ -28,6 +28,8 @@ import torch
 from torch import nn
 
 from pixelsmith.errors import PixelsmithError
+from pixelsmith.nets.contract import RestorationNet
+from pixelsmith.zoo.config import config_of
 
 OPSET = 18
 #: Bump when the exported graph changes for the same weights: part of the cache key.
@@ -50,18 +52,18 @@ def check_exportable(config: dict) -> None:
             f"({', '.join(RESTORATION_NETWORKS)} networks for {', '.join(TASKS)})")
 
 
-def size_multiple(net: nn.Module) -> int:
+def size_multiple(net: RestorationNet) -> int:
     """The multiple the network pads its input to internally (1: none)."""
-    return int(getattr(net, "multiple", 1))
+    return int(net.multiple)
 
 
-def size_class(net: nn.Module, height: int, width: int) -> int:
+def size_class(net: RestorationNet, height: int, width: int) -> int:
     """The size class an input of ``height`` x ``width`` needs: 0 means any size.
 
     For inpainting networks (mask conditioning) it is the depth of the pull-push pyramid,
     ``ceil(log2(min(height, width)))`` capped at :data:`MAX_LEVELS`.
     """
-    if getattr(net, "conditioning", None) != "mask":
+    if net.conditioning != "mask":
         return 0
     side = max(1, min(int(height), int(width)))
     return min(MAX_LEVELS, (side - 1).bit_length())
@@ -74,10 +76,10 @@ def class_sides(level_class: int) -> tuple[int, int | None]:
     return low, None if level_class >= MAX_LEVELS else 2 ** level_class
 
 
-def example_size(net: nn.Module, level_class: int) -> tuple[int, int]:
+def example_size(net: RestorationNet, level_class: int) -> tuple[int, int]:
     """An input size to trace with: odd, not a multiple of the network's, height != width
     (equal example sizes would let the tracer assume they are always equal)."""
-    if getattr(net, "conditioning", None) != "mask":
+    if net.conditioning != "mask":
         return 67, 53
     height = class_sides(level_class)[0]
     width = height + 2
@@ -101,36 +103,36 @@ class _Conditioned(_Blind):
         return self.net(image, level)
 
 
-def input_names(net: nn.Module) -> list[str]:
+def input_names(net: RestorationNet) -> list[str]:
     """The graph's input names for ``net``: image, then level or mask if it is conditioned."""
-    conditioning = getattr(net, "conditioning", None)
+    conditioning = net.conditioning
     if conditioning is None:
         return [IMAGE]
     return [IMAGE, MASK if conditioning == "mask" else LEVEL]
 
 
-def metadata(net: nn.Module, level_class: int) -> dict[str, str]:
+def metadata(net: RestorationNet, level_class: int) -> dict[str, str]:
     """The ``metadata_props`` written into the file (all values are strings)."""
     from pixelsmith._version import __version__
 
-    config = getattr(net, "pixelsmith_config", {})
-    conditioning = getattr(net, "conditioning", None)
+    config = config_of(net)
+    conditioning = net.conditioning
     level = {None: "none", "sigma": "level = noise sigma in [0, 1] (sigma_255 / 255), (N,)",
              "quality": "level = JPEG quality / 100, (N,)",
              "mask": "mask (N, 1, H, W), 1 = missing"}[conditioning]
     props = {
         "pixelsmith_version": __version__,
-        "model": str(config.get("name", "")),
-        "task": str(config.get("task", "")),
-        "network": str(config.get("network", {}).get("name", "")),
-        "channels": str(int(getattr(net, "channels", config.get("channels", 1)))),
-        "scale": str(int(getattr(net, "scale", 1) or 1)),
+        "model": config.name or "",
+        "task": config.task or "",
+        "network": config.network_name,
+        "channels": str(int(net.channels)),
+        "scale": str(int(net.scale)),
         "conditioning": conditioning or "none",
         "level_conditioning": level,
         "inputs": ", ".join(input_names(net)),
         "layout": "float32 NCHW in [0, 1]; dynamic batch, height and width",
         "size_multiple": str(size_multiple(net)),
-        "source_sha256": str(config.get("sha256", "")),
+        "source_sha256": config.sha256 or "",
         "opset": str(OPSET),
         "export_format": str(EXPORT_FORMAT),
         "exporter": f"torch.onnx.export(dynamo=True), torch {torch.__version__}",
@@ -186,7 +188,7 @@ def export_network(net: nn.Module, path: str | Path, level_class: int | None = N
     net = net.eval().to("cpu", memory_format=torch.contiguous_format)
     height, width = example_size(net, level_class)
     names = input_names(net)
-    channels = int(getattr(net, "channels", 1))
+    channels = int(net.channels)
     batch = 2  # a batch of 1 would be specialised to 1
     image = torch.rand(batch, channels, height, width, generator=torch.Generator().manual_seed(0))
     spatial = {0: torch.export.Dim.DYNAMIC, 2: torch.export.Dim.DYNAMIC,

@@ -2,8 +2,8 @@
 
 :class:`OrtNetwork` stands in for the torch module inside
 :class:`pixelsmith.restoration.trained.ModelRestorer`: it is called the same way (``net(y)``,
-``net(y, level)`` or ``net(y, mask)`` on torch tensors) and has the same attributes
-(``conditioning``, ``channels``, ``scale``, ``pixelsmith_config``), so tiling, gray/colour
+``net(y, level)`` or ``net(y, mask)`` on torch tensors) and declares the same facts
+(:class:`pixelsmith.nets.contract.RestorationInterface`) and config, so tiling, gray/colour
 matching, level maps and sigma / quality estimation are the code that runs for torch too. The
 ONNX graph comes from the user cache (:mod:`pixelsmith.runtime.cache`), exported on first use.
 
@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from pixelsmith.errors import PixelsmithError
-from pixelsmith.zoo.config import config_of
+from pixelsmith.zoo.config import config_of, raw_config
 
 BACKENDS = ("torch", "onnxruntime", "auto")
 INSTALL_HINT = "pip install 'pixelsmith[fast]'"
@@ -37,9 +37,8 @@ def onnxruntime_available() -> bool:
 def _exportable(net: nn.Module) -> bool:
     from pixelsmith.runtime.onnx_export import RESTORATION_NETWORKS
 
-    config = getattr(net, "pixelsmith_config", None)
-    return bool(config and config.get("sha256")
-                and config.get("network", {}).get("name") in RESTORATION_NETWORKS)
+    config = config_of(net)
+    return bool(config.sha256 and config.network_name in RESTORATION_NETWORKS)
 
 
 def _providers(device: torch.device) -> list[str]:
@@ -56,7 +55,7 @@ def _providers(device: torch.device) -> list[str]:
 
 def is_quantized(net: nn.Module) -> bool:
     """Whether ``net`` comes from a quantized package (``pixelsmith quantize``)."""
-    return bool(getattr(config_of(net), "quantized", None))
+    return bool(config_of(net).quantized)
 
 
 def choose_backend(requested: str | None, net: nn.Module, device: torch.device,
@@ -80,7 +79,7 @@ def choose_backend(requested: str | None, net: nn.Module, device: torch.device,
     if precision != "fp32":
         raise PixelsmithError(f"--backend onnxruntime runs fp32 only, not {precision}")
     if not _exportable(net):
-        name = getattr(net, "pixelsmith_config", {}).get("name", type(net).__name__)
+        name = config_of(net).display_name(net)
         raise PixelsmithError(f"model '{name}' has no ONNX export (restoration U-Nets and EDSRs "
                               "only): use --backend torch")
     _providers(device)
@@ -93,10 +92,11 @@ class OrtNetwork:
     def __init__(self, module: nn.Module, device: torch.device | str = "cpu",
                  threads: int | None = None) -> None:
         self.module = module
-        self.conditioning = getattr(module, "conditioning", None)
-        self.channels = int(getattr(module, "channels", 1))
-        self.scale = getattr(module, "scale", None)
-        self.pixelsmith_config = getattr(module, "pixelsmith_config", {})
+        self.conditioning = module.conditioning
+        self.channels = int(module.channels)
+        self.scale = int(module.scale)
+        self.multiple = int(module.multiple)
+        self.pixelsmith_config = raw_config(module)
         self.device = torch.device(device)
         self.threads = threads
         self._sessions: dict[int, object] = {}

@@ -8,6 +8,7 @@ caller probes attributes.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -37,6 +38,13 @@ class ModelConfig(BaseModel):
     channels: Annotated[int, Field(gt=0)] | None = None
     needs: list[Need] = []
     network: NetworkSpec | None = None
+    sha256: str | None = None  # of the weights file
+    quantized: dict[str, Any] | None = None  # the int8 graph of a `pixelsmith quantize` package
+
+    @property
+    def network_name(self) -> str:
+        """The registered network name, or "" when the config names none."""
+        return self.network.name if self.network else ""
 
     def display_name(self, module: nn.Module) -> str:
         """The model's name, else its class name (for messages)."""
@@ -46,9 +54,22 @@ class ModelConfig(BaseModel):
 EMPTY = ModelConfig()
 
 
-def config_of(module: nn.Module) -> ModelConfig:
-    """The typed config of a model loaded by pixelsmith; empty for any other module."""
-    raw = module.__dict__.get("pixelsmith_config")
+def raw_config(module: object) -> dict:
+    """The config dict :func:`pixelsmith.zoo.load_model` put on ``module``; {} for any other."""
+    return module.__dict__.get("pixelsmith_config") or {}
+
+
+def package_dir(module: object) -> Path | None:
+    """The folder ``module`` was loaded from by :func:`pixelsmith.zoo.load_model` (None for a
+    network built in code): where a package keeps its other files."""
+    folder = module.__dict__.get("pixelsmith_dir")
+    return None if folder is None else Path(folder)
+
+
+def config_of(module: object) -> ModelConfig:
+    """The typed config of a model loaded by pixelsmith (or of its ONNX Runtime stand-in);
+    empty for any other module."""
+    raw = raw_config(module)
     if not raw:
         return EMPTY
     cached = module.__dict__.get("_pixelsmith_typed_config")

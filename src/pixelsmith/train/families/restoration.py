@@ -24,6 +24,7 @@ import torch
 from pixelsmith.data.augment import Augment
 from pixelsmith.degrade.known import Known
 from pixelsmith.errors import PixelsmithError
+from pixelsmith.nets.contract import conditioning_of
 from pixelsmith.train.config import Recipe
 from pixelsmith.train.datasets import (
     data_path,
@@ -84,8 +85,7 @@ class RestorationFamily(Family):
     def needs(recipe: Recipe) -> list[str]:
         from pixelsmith.nets import build_network
 
-        conditioning = getattr(build_network(recipe.model.name, recipe.model.args),
-                               "conditioning", None)
+        conditioning = conditioning_of(build_network(recipe.model.name, recipe.model.args))
         return _NEEDS.get(conditioning, [])
 
     # -- networks -----------------------------------------------------------------------------
