@@ -155,8 +155,11 @@ def main() -> int:
         header += ["steps/s channels_last + compile", "compile speed-up (over channels_last)"]
     if "bf16" in variants:
         header += ["steps/s channels_last + bf16", "bf16 speed-up (over channels_last)"]
+    recipes = args.recipes.split(",")
+    which = "" if recipes == list(DEFAULT_RECIPES) else f": {', '.join(recipes)}"
     body = "\n".join([
-        f"## Training throughput (CPU: {cpu_label()})", "", meta_lines(meta), "", meta["load"], "",
+        f"## Training throughput{which} (CPU: {cpu_label()})", "", meta_lines(meta), "",
+        meta["load"], "",
         f"Median of {args.repeats} interleaved rounds of {args.steps} steps after {args.warmup} "
         "warm-up steps; each recipe's own batch and patch size, random weights, no validation.",
         "", markdown_table(header + ["data share of a step"], rows)])
