@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import os
 import shlex
 import sys
 import time
@@ -43,7 +44,7 @@ from pixelsmith.codec.rd import bd_rate
 from pixelsmith.io import atomic_write_text, list_images, quantize, read_image
 from pixelsmith.metrics.pixel import ms_ssim, psnr
 from pixelsmith.settings import dataset_path
-from pixelsmith.sysinfo import machine_summary
+from pixelsmith.sysinfo import cpu_model, machine_summary
 
 ROOT = Path(__file__).resolve().parents[1]
 SECTION = "codec-rd"
@@ -102,12 +103,57 @@ def pillow_point(images: dict[str, torch.Tensor], fmt: str, quality: int) -> lis
     return rows
 
 
-def model_point(images: dict[str, torch.Tensor], folder: str, refine_steps: int = 0
+class RowLog:
+    """The learned codecs' per-image rows, appended to a JSON-lines file as they are measured,
+    so that a long run (refinement: half a minute per image and model) that dies is resumed
+    by running the same command again, losing one image at most. A row is reused only for
+    the same weights (sha256), refinement steps, image file, CPU and thread count."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self.rows: dict[str, dict] = {}
+        if path is not None and path.is_file():
+            for line in path.read_text().splitlines():
+                try:
+                    entry = json.loads(line)
+                except json.JSONDecodeError:  # the line a killed run was writing
+                    continue
+                self.rows[entry["key"]] = entry["row"]
+
+    @staticmethod
+    def key(sha256: str, refine_steps: int, image: Path) -> str:
+        return (f"{sha256}|refine={refine_steps}|{image.resolve()}|{cpu_model()}"
+                f"|threads={torch.get_num_threads()}")
+
+    def get(self, key: str) -> dict | None:
+        return self.rows.get(key)
+
+    def put(self, key: str, row: dict) -> None:
+        self.rows[key] = row
+        if self.path is None:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self.path.open("a") as handle:
+            handle.write(json.dumps({"key": key, "row": row}) + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+
+
+def model_point(images: dict[str, torch.Tensor], folder: str, refine_steps: int = 0,
+                log: RowLog | None = None, files: dict[str, Path] | None = None
                 ) -> tuple[list[dict], dict]:
+    """Per-image rows of one learned codec (rows already in ``log`` are reused) and its
+    provenance."""
     codec = load_codec(folder)
     config = codec.pixelsmith_config
     rows = []
     for name, x in images.items():
+        key = None
+        if log is not None and files is not None and config.get("sha256"):
+            key = RowLog.key(config["sha256"], refine_steps, files[name])
+            if log.get(key) is not None:
+                rows.append(log.get(key))
+                continue
         start = time.perf_counter()
         data = compress(x, model=codec, refine_steps=refine_steps)
         encoded = time.perf_counter()
@@ -115,6 +161,8 @@ def model_point(images: dict[str, torch.Tensor], folder: str, refine_steps: int 
         done = time.perf_counter()
         rows.append({"image": name, **score(x, decoded, len(data),
                                             (encoded - start, done - encoded))})
+        if key is not None:
+            log.put(key, rows[-1])
     summary = config.get("training", {}).get("summary", {})
     meta = {"model": config.get("name"), "network": config["network"],
             "trained_steps": config.get("training", {}).get("step"),
@@ -395,6 +443,11 @@ def main() -> int:
     parser.add_argument("--reuse-curves", nargs="+", default=[], metavar="CURVE",
                         help="learned curves to take from results/*.json of an earlier run on "
                              "the same images (e.g. 'codec-hyperprior N64 M96 refine 100')")
+    parser.add_argument("--row-log", type=Path, default=ROOT / "runs" / "codec-rd-rows.jsonl",
+                        help="the learned codecs' per-image rows are appended here as they are "
+                             "measured; rerunning the same command after a crash reuses them "
+                             "(same weights, steps, image, CPU and threads); 'none' to keep "
+                             "nothing")
     parser.add_argument("--from-results", action="store_true",
                         help="rewrite the docs section and plot from results/*.json only")
     args = parser.parse_args()
@@ -411,6 +464,8 @@ def main() -> int:
         return 2
     paths = list_images(args.data)[: args.limit]
     images = {p.stem: read_image(p, gray=False) for p in paths}
+    files = {p.stem: p for p in paths}
+    log = RowLog(None if str(args.row_log) == "none" else args.row_log)
     out = Path(args.output_dir)
     curves: dict[str, dict] = defaultdict(lambda: {"kind": "learned", "points": []})
     for steps in args.refine:
@@ -418,7 +473,7 @@ def main() -> int:
             codec = load_codec(folder)
             if steps and not hasattr(codec, "relaxed"):
                 continue  # a fixed-rate codec has nothing to refine
-            rows, model_meta = model_point(images, folder, steps)
+            rows, model_meta = model_point(images, folder, steps, log, files)
             point = mean_point(rows, f"q{model_meta['network']['args'].get('quality', '?')}")
             point["meta"] = model_meta
             curves[curve_name(model_meta)]["points"].append(point)
