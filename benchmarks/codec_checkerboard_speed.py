@@ -16,7 +16,6 @@ recorded, since a shared machine slows every figure down.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import time
@@ -24,7 +23,14 @@ from pathlib import Path
 
 import torch
 
-from benchmarks.common import markdown_table, replace_section, run_meta, write_json
+from benchmarks.common import (
+    load_line,
+    load_now,
+    markdown_table,
+    replace_section,
+    run_meta,
+    write_json,
+)
 from pixelsmith.codec.api import compress, decompress, load_codec
 from pixelsmith.codec.format import unpack
 from pixelsmith.codec.models import Codec
@@ -83,9 +89,14 @@ def measure(codec: Codec, name: str, x: torch.Tensor, repeats: int, threads: int
         row[label + "_cpu1"] = min(with_threads(1, lambda w=work: timed(w, repeats,
                                                                           time.process_time)))
     if refine_steps and codec.learned_rate:
-        refined = with_threads(threads, lambda: timed(
-            lambda: compress(x, model=codec, refine_steps=refine_steps), 1))[0]
-        row["refine_step"] = (refined - min(row["encode"])) / refine_steps
+        # the marginal cost of a step: refinement also has a fixed part (analysis, coding the
+        # plain and the refined latents to keep the smaller file) that a short run would spread
+        # over its few steps
+        compress(x, model=codec, refine_steps=1)  # warm-up: the first backward pass allocates
+        short, long = (min(with_threads(threads, lambda s=s: timed(
+            lambda: compress(x, model=codec, refine_steps=s), 2)))
+            for s in (refine_steps, 2 * refine_steps))
+        row["refine_step"] = (long - short) / refine_steps
         row["refine_steps"] = refine_steps
     return row
 
@@ -94,8 +105,7 @@ def fmt(times: list[float]) -> str:
     return f"{min(times):.3f} / {statistics.median(times):.3f}"
 
 
-def section(rows: list[dict], meta: dict, image: str, load: tuple[float, float],
-            threads: int) -> str:
+def section(rows: list[dict], meta: dict, image: str, load: str, threads: int) -> str:
     table = [[r["model"], fmt(r["encode"]), f"{r['encode_cpu1']:.3f}", fmt(r["decode"]),
               f"{r['decode_cpu1']:.3f}", fmt(r["entropy_decode"]),
               f"{r['entropy_decode_cpu1']:.3f}",
@@ -111,16 +121,14 @@ def section(rows: list[dict], meta: dict, image: str, load: tuple[float, float],
         f"seconds with {threads} threads, minimum / median over the repeats; `CPU, 1 thread` "
         "is the least process CPU time of the same work with one thread: the work itself, "
         "which other jobs on the machine inflate far less than wall time. `refine s/step`: "
-        f"wall seconds per step of `--refine {steps}` (its total minus plain encoding, / "
-        f"{steps}), {threads} threads. Models with random weights run the same layers as "
-        "trained ones. codec-q3 is the shipped hyperprior without context, timed in the same "
-        "run for reference.",
+        f"the wall seconds a step of refinement adds (`--refine {2 * steps}` minus "
+        f"`--refine {steps}`, / {steps}), {threads} threads. Models with random weights run "
+        "the same layers as trained ones. codec-q3 is the shipped hyperprior without "
+        "context, timed in the same run for reference.",
         "",
         f"- machine: {meta['machine']}",
         f"- date: {meta['date']}",
-        f"- load average (1 min) at start / end: {load[0]:.1f} / {load[1]:.1f} on "
-        f"{os.cpu_count()} cores: the machine is shared with other jobs, so wall times are "
-        "upper bounds; compare rows within the run",
+        load,
         "",
         markdown_table(["model", "encode (s)", "encode CPU, 1 thread (s)", "decode (s)",
                         "decode CPU, 1 thread (s)", "entropy decode (s)",
@@ -147,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr)
         return 2
     x = read_image(path, gray=False)
-    load_start = os.getloadavg()[0]
+    load_start = load_now()
     models = ([(load_codec(m), str(m)) for m in args.models] if args.models
               else [(m, m.bench_name) for m in map(recipe_model, RECIPES)])
     if args.reference:
@@ -158,8 +166,10 @@ def main(argv: list[str] | None = None) -> int:
                             args.refine_steps))
         print(rows[-1]["model"], fmt(rows[-1]["encode"]), fmt(rows[-1]["decode"]), flush=True)
     meta = run_meta()
-    load = (load_start, os.getloadavg()[0])
-    write_json(args.json, {"meta": meta, "image": path.name, "load_average": load, "rows": rows})
+    load_end = load_now()
+    write_json(args.json, {"meta": meta, "image": path.name,
+                           "load_average": (load_start, load_end), "rows": rows})
+    load = load_line(load_start, load_end, args.threads)
     replace_section(args.output, SECTION, section(rows, meta, path.name, load, args.threads),
                     title="# Learned image compression")
     return 0

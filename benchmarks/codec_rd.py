@@ -275,8 +275,9 @@ def anchor_provenance(curves: dict[str, dict]) -> str:
                     if c.get("measured") and c["kind"] == "classical"})
     if not dates:
         return "in the same run"
-    return ("measured by an `--anchors-only` run on the same machine and images "
-            f"({', '.join(dates)}) and reused with `--reuse-anchors`")
+    return ("measured by an `--anchors-only` run on the same images "
+            f"({', '.join(dates)}) and reused with `--reuse-anchors` (their seconds are that "
+            "run's)")
 
 
 def reused_learned(curves: dict[str, dict]) -> str:
