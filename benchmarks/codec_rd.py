@@ -186,6 +186,18 @@ def curve_name(meta: dict) -> str:
     return name
 
 
+def in_order(curves: dict[str, dict]) -> dict[str, dict]:
+    """Learned curves by name, then the classical ones in the anchors' order: the same order
+    whether a run measured, reused or rewrote them."""
+    def key(item: tuple[str, dict]) -> tuple:
+        name, curve = item
+        if curve["kind"] == "learned":
+            return (0, 0, name)
+        return (1, ANCHORS.index(name) if name in ANCHORS else len(ANCHORS), name)
+
+    return dict(sorted(curves.items(), key=key))
+
+
 def bd_table(curves: dict[str, dict]) -> list[dict]:
     """BD-rate of each curve against each anchor (None where undefined). The classical rows
     check the protocol: WebP against JPEG should come out near CompressAI's -37%."""
@@ -257,7 +269,7 @@ def plot(curves: dict[str, dict], path: Path, title: str) -> None:
         axis.set_ylabel(label)
         axis.set_xlim(0, right)
         axis.grid(alpha=0.3)
-    axes[0].legend(fontsize=8)
+    axes[0].legend(fontsize=8, loc="upper left")  # the curves start low and rise rightwards
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -417,6 +429,7 @@ def rewrite_from_results(out: Path) -> int:
               for r in learned}
     reused = reusable_anchors(out, meta["images"])
     curves.update(reused)
+    curves = in_order(curves)
     bd = bd_table(curves)
     plot(curves, out / "codec_rd.png", f"Kodak24 ({meta['images']} images, 768x512), "
          f"{meta['date']}")
@@ -488,6 +501,7 @@ def main() -> int:
     reused = reusable_anchors(out, len(images)) if args.reuse_anchors else {}
     curves.update(reused)
     curves.update(sweep_anchors(images, avif, skip=set(reused)))
+    curves = in_order(curves)
     bd = bd_table(curves)
     for row in bd:
         print("BD-rate", row["curve"], {a: fmt(row.get(a)) for a in REFERENCES if a in row})
