@@ -57,3 +57,39 @@ def test_state_dict_keys_are_those_of_plain_sequential_transforms():
     for key in ("g_a.0.weight", "g_a.6.bias", "g_s.0.weight", "h_a.0.weight", "h_s.4.weight",
                 "entropy_params.0.weight", "context.weight"):
         assert key in keys
+
+
+def test_a_codec_recipe_trains_in_bf16_validates_in_float32_and_exports(tmp_path):
+    import json
+    import warnings
+    from pathlib import Path
+
+    from conftest import data_or_skip
+
+    from pixelsmith.codec.api import compress, decompress, load_codec
+    from pixelsmith.runtime.precision import SlowPathWarning
+    from pixelsmith.train.config import load_recipe
+    from pixelsmith.train.export import export_run
+    from pixelsmith.train.trainer import Trainer
+
+    data_or_skip("train/CBSD432/val32")
+    root = Path(__file__).resolve().parents[1]
+    recipe = load_recipe(root / "configs" / "codec-cb-wide-q1.yaml", [
+        "train.steps=2", "train.batch_size=1", "data.patch_size=64", "data.cache=false",
+        "data.patches_per_epoch=4", "val.every=2", "val.limit=1", "train.log_every=1",
+        "train.checkpoint_every=100", "train.precision=bf16", f"output={tmp_path / 'run'}"])
+    assert recipe.train.channels_last
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SlowPathWarning)  # a CPU without native bf16
+        Trainer(recipe, progress=False).fit()
+    lines = [json.loads(x) for x in (tmp_path / "run" / "metrics.jsonl").read_text().split("\n")
+             if x]
+    train = [x for x in lines if x["kind"] == "train"]
+    val = [x for x in lines if x["kind"] == "val"][-1]
+    assert all(torch.isfinite(torch.tensor(x["loss"])) for x in train)
+    assert val["bpp"] > 0 and val["psnr"] > 0
+    folder = export_run(tmp_path / "run", tmp_path / "model")
+    codec = load_codec(folder)
+    assert all(p.dtype == torch.float32 for p in codec.parameters())
+    x = torch.rand(1, 3, 48, 40)
+    assert decompress(compress(x, model=folder), model=folder).shape == (1, 3, 48, 40)
