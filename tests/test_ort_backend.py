@@ -279,3 +279,21 @@ def test_kernel_deblurring_runs_its_denoisers_on_onnxruntime():
     fast, slow = both_backends("deblur", "deblur", y, Known(kernel=kernel, sigma=2.55 / 255),
                                tile=0)
     assert (fast - slow).abs().max() < 1e-3
+
+
+@needs_ort
+def test_the_photo_chain_runs_its_networks_on_the_backend_asked_for():
+    y = photo(40, 48)
+    y = y + 10 / 255 * torch.randn(y.shape, generator=torch.Generator().manual_seed(2))
+    fast, slow = both_backends("photo", "photo-chain", y, Known(scale=2), tile=0)
+    assert fast.shape == slow.shape == (1, 3, 80, 96)
+    assert (fast - slow).abs().max() < 1e-3
+    chain = Restorer("photo", "photo-chain", backend="onnxruntime", tile=0)
+    chain(y, Known(scale=2))
+    assert chain.backend == "onnxruntime"  # said by the steps that ran, not by the options
+    assert {step.backend for step in chain._fn._steps.values()} == {"onnxruntime"}
+
+
+def test_a_vae_method_refuses_onnxruntime_in_one_line():
+    with pytest.raises(PixelsmithError, match="torch only"):
+        Restorer("denoise", "vae-mnist", backend="onnxruntime")

@@ -21,6 +21,7 @@ import torch
 from pixelsmith.degrade.estimate import estimate_sigma
 from pixelsmith.degrade.known import Known
 from pixelsmith.errors import PixelsmithError
+from pixelsmith.restoration.method import networks_backend
 from pixelsmith.restoration.restorer import Restorer
 from pixelsmith.restoration.trained import RunOptions
 
@@ -49,12 +50,17 @@ class PhotoChain:
         self.options = options.checked()
         self._steps.clear()
 
+    @property
+    def backend(self) -> str:
+        """The backend its steps' networks run on (see :func:`networks_backend`)."""
+        return networks_backend([step.backend for step in self._steps.values()], self.options)
+
     def _restore(self, task: str, y: torch.Tensor, known: Known) -> torch.Tensor:
         if task not in self._steps:
             run = self.options
             self._steps[task] = Restorer(task, self.method_for(task), device=run.device,
                                          tile=run.tile, overlap=run.overlap,
-                                         precision=run.precision)
+                                         precision=run.precision, backend=run.backend)
         return self._steps[task](y, known)
 
     def method_for(self, task: str) -> str | None:

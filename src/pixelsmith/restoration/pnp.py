@@ -26,6 +26,7 @@ import torch
 
 from pixelsmith.degrade.known import Known
 from pixelsmith.errors import PixelsmithError
+from pixelsmith.restoration.method import networks_backend
 
 SIGMA_START = 49.0 / 255.0  # first denoising level (DPIR)
 LAMBDA = 0.23  # data-term weight of the HQS penalty (DPIR)
@@ -78,9 +79,10 @@ class PnPDeblur:
 
     @property
     def backend(self) -> str:
-        """The backend its denoisers run with, "torch" or "onnxruntime" (loads one to tell)."""
-        loaded = next(iter(self._loaded.values()), None) or self._denoiser(3)
-        return loaded.backend
+        """The backend its denoisers run on, "torch" or "onnxruntime": the loaded ones', or
+        before any is loaded the one the options ask for ("auto" counts as torch until a
+        denoiser is measured). Reading it never loads a model."""
+        return networks_backend([r.backend for r in self._loaded.values()], self.options)
 
     def _denoiser(self, channels: int):
         if channels not in self._loaded:

@@ -126,13 +126,14 @@ class Restorer:
         """Which backend runs a trained model ("torch" or "onnxruntime"); None: classical."""
         if self.method.kind == "classical":
             return None
-        return getattr(self._fn, "backend", "torch")
+        return self._fn.backend if isinstance(self._fn, ConfiguredMethod) else "torch"
 
     @property
     def precision(self) -> str:
         """The precision a trained model runs in ("auto" resolved: "fp32", "bf16", "fp16")."""
-        options = getattr(self._fn, "options", None)
-        return options.precision if options is not None else self._precision
+        if isinstance(self._fn, ConfiguredMethod):
+            return self._fn.options.precision
+        return self._precision
 
     def check(self, y: torch.Tensor, known: Known) -> None:
         """Raise PixelsmithError if ``known`` lacks what the method needs or does not fit ``y``."""

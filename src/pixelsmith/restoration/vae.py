@@ -407,11 +407,16 @@ class VAERestorer:
         self.steps = DEFAULT_STEPS
         self.configure(options or RunOptions())
 
+    backend = "torch"  # the fitting steps backpropagate through the decoder: no ONNX graph
+
     def configure(self, options) -> None:
         """Check ``options`` and move the network to their device; it runs in fp32 whatever
         precision they ask (its fitting steps need it), so ``options.precision`` says fp32."""
         from dataclasses import replace
 
+        if options.backend == "onnxruntime":
+            raise PixelsmithError("a VAE method runs in torch only (its restoration fits the "
+                                  "latent by backpropagation): use --backend torch or auto")
         self.options = replace(options.checked(), precision="fp32")
         self.net.to(self.options.device).eval()
 
