@@ -52,6 +52,19 @@ def test_bf16_training_forward_keeps_rates_in_float32_and_close_to_fp32(codec):
     assert grads and all(torch.isfinite(g).all() for g in grads)
 
 
+def test_the_fixed_rate_baseline_quantizes_float32_levels_under_bf16():
+    from pixelsmith.codec.models import ConvAECodec
+
+    torch.manual_seed(0)
+    net = ConvAECodec(3, 16, 8).train()
+    x = torch.rand(1, 3, 64, 64)
+    with _bf16():
+        levels = net.levels(x)
+        out = net(x)
+    assert levels.dtype == out["x_hat"].dtype == torch.float32
+    assert torch.allclose(levels, net.levels(x), atol=1.0)  # bf16 inner layers, float32 ends
+
+
 def test_state_dict_keys_are_those_of_plain_sequential_transforms():
     keys = set(CheckerboardHyperprior(3, 16, 24).state_dict())
     for key in ("g_a.0.weight", "g_a.6.bias", "g_s.0.weight", "h_a.0.weight", "h_s.4.weight",

@@ -569,10 +569,11 @@ class ConvAECodec(Codec):
     def __init__(self, channels: int = 3, N: int = 64, M: int = 16, quality: int = 0,
                  lmbda: float = 0.0) -> None:
         super().__init__(channels, N, M, quality, lmbda)
-        self.g_a = nn.Sequential(conv(channels, N), nn.ReLU(), conv(N, N), nn.ReLU(),
-                                 conv(N, N), nn.ReLU(), conv(N, M))
-        self.g_s = nn.Sequential(deconv(M, N), nn.ReLU(), deconv(N, N), nn.ReLU(),
-                                 deconv(N, N), nn.ReLU(), deconv(N, channels))
+        # MixedSequential: under bf16 autocast the 8-bit levels still come from float32
+        self.g_a = MixedSequential(conv(channels, N), nn.ReLU(), conv(N, N), nn.ReLU(),
+                                   conv(N, N), nn.ReLU(), conv(N, M))
+        self.g_s = MixedSequential(deconv(M, N), nn.ReLU(), deconv(N, N), nn.ReLU(),
+                                   deconv(N, N), nn.ReLU(), deconv(N, channels))
 
     def levels(self, x: torch.Tensor) -> torch.Tensor:
         """The latent in [0, 255] (before rounding)."""
