@@ -138,6 +138,10 @@ PROVENANCE = {
                           "architecture, so no frozen stage): every layer from its weights at "
                           "the new lambda; " + CODEC_FP16.split("; then")[0] + ".")
        for q, below in ((5, "codec-cb-q4"), (6, "codec-cb-q5"))},
+    "codec-cb-q0": ("one stage on top of the shipped rung above, `codec-cb-q1` (same "
+                    "architecture, so no frozen stage): every layer from its weights at the "
+                    "lower lambda, in bf16 with channels_last (docs/CODEC.md, Mixed precision); "
+                    + CODEC_FP16.split("; then")[0] + "."),
     "photo": ("three stages. Stage 1 is `configs/photo-stage1.yaml` (6000 steps from the "
               "shipped deblur-blind on the realistic degradations, best validation step 5500: "
               "psnr 24.35); stage 2 `configs/photo-stage2.yaml` from stage 1's export with a 30% "
