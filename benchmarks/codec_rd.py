@@ -111,6 +111,7 @@ class RowLog:
 
     def __init__(self, path: Path | None) -> None:
         self.path = path
+        self.machine = f"{cpu_model()}|threads={torch.get_num_threads()}"
         self.rows: dict[str, dict] = {}
         if path is not None and path.is_file():
             for line in path.read_text().splitlines():
@@ -120,13 +121,8 @@ class RowLog:
                     continue
                 self.rows[entry["key"]] = entry["row"]
 
-    @staticmethod
-    def key(sha256: str, refine_steps: int, image: Path) -> str:
-        return (f"{sha256}|refine={refine_steps}|{image.resolve()}|{cpu_model()}"
-                f"|threads={torch.get_num_threads()}")
-
-    def get(self, key: str) -> dict | None:
-        return self.rows.get(key)
+    def key(self, sha256: str, refine_steps: int, image: Path) -> str:
+        return f"{sha256}|refine={refine_steps}|{image.resolve()}|{self.machine}"
 
     def put(self, key: str, row: dict) -> None:
         self.rows[key] = row
@@ -150,9 +146,9 @@ def model_point(images: dict[str, torch.Tensor], folder: str, refine_steps: int 
     for name, x in images.items():
         key = None
         if log is not None and files is not None and config.get("sha256"):
-            key = RowLog.key(config["sha256"], refine_steps, files[name])
-            if log.get(key) is not None:
-                rows.append(log.get(key))
+            key = log.key(config["sha256"], refine_steps, files[name])
+            if key in log.rows:
+                rows.append(log.rows[key])
                 continue
         start = time.perf_counter()
         data = compress(x, model=codec, refine_steps=refine_steps)
