@@ -279,13 +279,13 @@ def fmt(value: float | None) -> str:
 
 def anchor_provenance(curves: dict[str, dict]) -> str:
     """Where the classical curves come from: this run, or an earlier --anchors-only run."""
-    dates = sorted({c["measured"] for c in curves.values()
-                    if c.get("measured") and c["kind"] == "classical"})
-    if not dates:
+    runs = sorted({(c["measured"], c.get("machine") or "machine not recorded")
+                   for c in curves.values() if c.get("measured") and c["kind"] == "classical"})
+    if not runs:
         return "in the same run"
     return ("measured by an `--anchors-only` run on the same images "
-            f"({', '.join(dates)}) and reused with `--reuse-anchors` (their seconds are that "
-            "run's)")
+            f"({'; '.join(f'{date}, {machine}' for date, machine in runs)}) and reused with "
+            "`--reuse-anchors` (their seconds are that run's, on its machine)")
 
 
 def reused_learned(curves: dict[str, dict]) -> str:
@@ -373,7 +373,8 @@ def reusable_anchors(out: Path, n_images: int) -> dict[str, dict]:
         if (meta.get("images") == n_images and meta.get("pillow") == PIL.__version__
                 and [p["setting"] for p in record["points"]] == [f"q{q}" for q in qualities]):
             curves[name] = {"kind": "classical", "points": record["points"],
-                            "measured": record.get("measured", meta.get("date"))}
+                            "measured": record.get("measured", meta.get("date")),
+                            "machine": record.get("machine")}
             print(f"{name}: reused from {path} ({curves[name]['measured']})", flush=True)
     return curves
 
@@ -407,8 +408,9 @@ def sweep_anchors_only(args) -> int:
             "images": len(images), "machine": machine_summary(), "pillow": PIL.__version__,
             "date": time.strftime("%Y-%m-%d %H:%M")}
     for name, curve in curves.items():
-        atomic_write_text(record_path(out, name),
-                          json.dumps({"curve": name, **curve, "meta": meta}, indent=2) + "\n")
+        record = {"curve": name, **curve, "measured": meta["date"], "machine": meta["machine"],
+                  "meta": meta}
+        atomic_write_text(record_path(out, name), json.dumps(record, indent=2) + "\n")
     return 0
 
 
