@@ -27,6 +27,7 @@ from benchmarks.common import (
     load_line,
     load_now,
     markdown_table,
+    other_cores,
     replace_section,
     run_meta,
     write_json,
@@ -168,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     meta = run_meta()
     load_end = load_now()
     write_json(args.json, {"meta": meta, "image": path.name,
-                           "load_average": (load_start, load_end), "rows": rows})
+                           "other_cores": other_cores(load_start, load_end), "rows": rows})
     load = load_line(load_start, load_end, args.threads)
     replace_section(args.output, SECTION, section(rows, meta, path.name, load, args.threads),
                     title="# Learned image compression")

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import shlex
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,26 +33,71 @@ def _module_name() -> str:
     return spec.name if spec is not None else Path(sys.argv[0]).stem
 
 
-def load_now() -> float | None:
-    """The 1-minute load average (None where the platform has none)."""
+@dataclass(frozen=True)
+class LoadSnapshot:
+    """How much CPU the whole machine and this process had used at one moment, so that two
+    snapshots tell how many cores other processes kept busy in between."""
+
+    wall_s: float
+    machine_busy_s: float | None  # every core's non-idle seconds since boot (None: no /proc/stat)
+    own_cpu_s: float  # this process's threads and its finished children
+    load_average: float | None  # the 1-minute load average, where the platform has one
+
+
+def _machine_busy_seconds() -> float | None:
+    """Non-idle CPU seconds of all cores since boot, from /proc/stat (user, nice, system, irq,
+    softirq; guest time is already inside user), or None off Linux."""
     try:
-        return os.getloadavg()[0]
-    except (AttributeError, OSError):
+        fields = Path("/proc/stat").read_text().splitlines()[0].split()
+    except OSError:
         return None
+    if fields[0] != "cpu":
+        return None
+    user, nice, system, _idle, _iowait, irq, softirq = map(int, fields[1:8])
+    return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
 
 
-def load_line(before: float | None, after: float | None, threads: int) -> str:
-    """A docs line saying how busy the machine was around a timed run of ``threads`` threads
-    (1-minute load averages taken before it and at its end), so that a reader can tell an idle
-    machine's speeds from a shared one's."""
-    if before is None or after is None:
-        return "- machine load: not available on this platform"
+def load_now() -> LoadSnapshot:
+    """A snapshot to pass to :func:`load_line` (one before the timed work, one after)."""
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    try:
+        load_average = os.getloadavg()[0]
+    except (AttributeError, OSError):
+        load_average = None
+    return LoadSnapshot(time.monotonic(), _machine_busy_seconds(),
+                        time.process_time() + children.ru_utime + children.ru_stime,
+                        load_average)
+
+
+def other_cores(before: LoadSnapshot, after: LoadSnapshot) -> float | None:
+    """Cores other processes kept busy on average between two snapshots (None off Linux)."""
+    wall = after.wall_s - before.wall_s
+    if before.machine_busy_s is None or after.machine_busy_s is None or wall <= 0:
+        return None
+    others = (after.machine_busy_s - before.machine_busy_s) - (after.own_cpu_s - before.own_cpu_s)
+    return max(0.0, others / wall)
+
+
+def load_line(before: LoadSnapshot, after: LoadSnapshot, threads: int) -> str:
+    """A docs line saying how busy the machine was during a timed run of ``threads`` threads,
+    so that a reader can tell an idle machine's speeds from a shared one's. Measured as the CPU
+    time other processes used between the two snapshots (a load average would still count a
+    job paused seconds before the run)."""
     cores = os.cpu_count() or 1
-    busy = before > 0.75 or after > threads + 0.75  # beyond the run's own threads
+    others = other_cores(before, after)
+    if others is not None:
+        verdict = ("other jobs shared the machine: the speeds are indicative" if others > 0.25
+                   else "nothing else ran to speak of")
+        plural = "s" if threads != 1 else ""
+        return (f"- machine load: other processes kept {others:.2f} of {cores} cores busy on "
+                f"average while this ran ({threads} thread{plural}): {verdict}")
+    if before.load_average is None or after.load_average is None:
+        return "- machine load: not available on this platform"
+    busy = before.load_average > 0.75 or after.load_average > threads + 0.75
     verdict = ("other jobs shared the machine: the speeds are indicative" if busy else
                "nothing else ran to speak of")
     return (f"- machine load (1-minute load average, {cores} cores) before / at the end: "
-            f"{before:.2f} / {after:.2f}: {verdict}")
+            f"{before.load_average:.2f} / {after.load_average:.2f}: {verdict}")
 
 
 def meta_lines(meta: dict[str, Any]) -> str:

@@ -15,13 +15,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmarks.common import replace_section
+from benchmarks.common import load_now, other_cores, replace_section
 from benchmarks.reference_speed import dncnn_megapixels_per_second
 from pixelsmith.evaluate.protocol import EvalParams, evaluate
 from pixelsmith.io import atomic_write_text, list_images, read_image, save_image
@@ -121,9 +120,9 @@ def run(row: Row, folder: Path, baseline_limit: int | None, reuse_baseline: bool
         ) -> dict:
     """Model on every image; baseline on the first ``baseline_limit`` (all when None), or
     taken from the row's last report with ``reuse_baseline`` where it covers them."""
-    load_average = os.getloadavg()[0]
+    before = load_now()
     model = evaluate(folder, row.params.task, [row.model], row.params)
-    model["meta"]["load_average"] = load_average
+    model["meta"]["other_cores"] = other_cores(before, load_now())
     limit = None if row.baseline == "identity" else baseline_limit  # the JPEG input is free
     kept = kept_baseline(row, model["meta"]["images"], limit) if reuse_baseline else None
     if kept is not None:
@@ -238,8 +237,12 @@ def baseline_date(report: dict) -> str:
 
 
 def load(report: dict) -> str:
-    """", load L" (the 1-minute load average when the row started), when recorded."""
-    value = report["meta"].get("load_average")
+    """", other jobs N cores" (cores other processes kept busy while the model ran), or for older
+    reports ", load L" (the 1-minute load average when the row started), when recorded."""
+    meta = report["meta"]
+    if meta.get("other_cores") is not None:
+        return f", other jobs {meta['other_cores']:.2f} cores"
+    value = meta.get("load_average")
     return "" if value is None else f", load {value:.1f}"
 
 
@@ -291,9 +294,10 @@ def targets() -> list[str]:
         total += 1
         wins += model_psnr_on_baseline_images(report) > report["results"][1]["psnr"]
     lines.append(f"- beat BM3D on the images where BM3D ran: {wins} of {total} denoising rows")
-    lines.append("- Speed comes from the same run as the row; a row whose date column shows "
-                 "a load average above 2 shared the two cores with other jobs for its whole run "
-                 "and reads slower even as a median.")
+    lines.append("- Speed comes from the same run as the row. The date column says how many "
+                 "cores other jobs kept busy while the model ran (older rows: the 1-minute load "
+                 "average when the row started); a row that shared the two cores reads slower "
+                 "even as a median.")
     return lines
 
 
