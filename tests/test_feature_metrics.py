@@ -259,3 +259,11 @@ def test_shipped_extractor_beats_chance_on_held_out_images(name):
     labels = torch.tensor([label for _, label in items])
     _, predicted = extract_features(images, model)
     assert float((predicted == labels).float().mean()) > FLOORS[name]
+
+
+def test_load_extractor_refuses_a_package_that_is_not_a_feature_classifier():
+    from pixelsmith.errors import PixelsmithError
+    from pixelsmith.metrics.features import load_extractor
+
+    with pytest.raises(PixelsmithError, match="not a feature extractor"):
+        load_extractor("denoise-gray")

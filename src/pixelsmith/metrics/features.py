@@ -43,6 +43,7 @@ import numpy as np
 import torch
 
 from pixelsmith.errors import PixelsmithError
+from pixelsmith.nets.classifier import FeatureClassifier
 from pixelsmith.zoo.config import config_of
 
 #: The shipped extractors (zoo names) by the images they embed.
@@ -198,14 +199,15 @@ def class_coverage(predicted_labels: ArrayLike | list[int], num_classes: int) ->
 # -- extractors and images --------------------------------------------------------------------
 
 def load_extractor(name: str | Path = "features-cifar10",
-                   device: str | torch.device = "cpu") -> torch.nn.Module:
+                   device: str | torch.device = "cpu") -> FeatureClassifier:
     """A shipped (``features-mnist``, ``features-cifar10``, ``features-faces``) or local
     feature classifier, in eval mode, checksum-verified (:func:`pixelsmith.zoo.load_model`)."""
     from pixelsmith.zoo import load_model
 
     model = load_model(name, device=device)
-    if not callable(getattr(model, "features", None)):
-        raise PixelsmithError(f"'{name}' is not a feature extractor (it has no features())")
+    if not isinstance(model, FeatureClassifier):
+        raise PixelsmithError(f"'{name}' is not a feature extractor (a feature-classifier "
+                              f"package), it holds a {type(model).__name__}")
     return model
 
 
@@ -220,8 +222,9 @@ def _batches(images: torch.Tensor | Iterable[torch.Tensor], batch_size: int):
 
 
 @torch.no_grad()
-def extract_features(images: torch.Tensor | Iterable[torch.Tensor], extractor: torch.nn.Module,
-                     batch_size: int = 250) -> tuple[torch.Tensor, torch.Tensor]:
+def extract_features(images: torch.Tensor | Iterable[torch.Tensor],
+                     extractor: FeatureClassifier, batch_size: int = 250
+                     ) -> tuple[torch.Tensor, torch.Tensor]:
     """(features (N, D) float32, predicted classes (N,) int64) on the CPU, for images in
     [0, 1] given as one (N, C, H, W) tensor or an iterable of such batches.
 
@@ -229,23 +232,20 @@ def extract_features(images: torch.Tensor | Iterable[torch.Tensor], extractor: t
     device; images must have its channels and size (a one-line error otherwise).
     """
     device = next(extractor.parameters()).device
-    channels = getattr(extractor, "channels", None)
-    size = getattr(extractor, "image_size", None)
-    head = getattr(extractor, "head", None)
+    channels, size = extractor.channels, extractor.image_size
     was_training = extractor.training
     extractor.eval()
     feats, labels = [], []
     try:
         for batch in _batches(images, batch_size):
-            if (channels is not None and batch.shape[1] != channels) or (
-                    size is not None and tuple(batch.shape[-2:]) != (size, size)):
+            if batch.shape[1] != channels or tuple(batch.shape[-2:]) != (size, size):
                 raise PixelsmithError(
                     f"the extractor embeds {channels}x{size}x{size} images, got "
                     f"{'x'.join(map(str, batch.shape[1:]))}; resize them or pick the extractor "
                     "trained on such images")
             x = batch.to(device=device, dtype=torch.float32)
             f = extractor.features(x)
-            logits = head(f) if head is not None else extractor(x)
+            logits = extractor.head(f)
             feats.append(f.float().cpu())
             labels.append(logits.argmax(dim=1).cpu())
     finally:
@@ -267,15 +267,15 @@ def feature_scores(real_feats: ArrayLike, fake_feats: ArrayLike, *, kid_subsets:
 
 def sample_quality(real_images: torch.Tensor | Iterable[torch.Tensor],
                    fake_images: torch.Tensor | Iterable[torch.Tensor],
-                   extractor: torch.nn.Module | str | Path, batch_size: int = 250, *,
+                   extractor: FeatureClassifier | str | Path, batch_size: int = 250, *,
                    kid_subsets: int = 100, kid_subset_size: int = 1000, k: int = 3,
                    seed: int = 0) -> dict:
     """Feature-space quality of ``fake_images`` against ``real_images`` (both in [0, 1]).
 
-    ``extractor`` is a network with ``features`` (or a name for :func:`load_extractor`).
+    ``extractor`` is a feature classifier (or a name for :func:`load_extractor`).
     Returns :func:`feature_scores`' ``fid``, ``kid``, ``kid_std``, ``precision``,
     ``recall``, plus ``coverage`` and ``class_entropy`` of the fakes' predicted classes
-    (:func:`class_coverage`, when the extractor has ``num_classes``), ``n_real``,
+    (:func:`class_coverage`), ``n_real``,
     ``n_fake`` and ``extractor`` (its name).
     """
     if isinstance(extractor, (str, Path)):
@@ -284,10 +284,8 @@ def sample_quality(real_images: torch.Tensor | Iterable[torch.Tensor],
     fake, fake_labels = extract_features(fake_images, extractor, batch_size)
     out: dict = feature_scores(real, fake, kid_subsets=kid_subsets,
                                kid_subset_size=kid_subset_size, k=k, seed=seed)
-    num_classes = getattr(extractor, "num_classes", None)
-    if num_classes:
-        spread = class_coverage(fake_labels, num_classes)
-        out.update(coverage=spread["coverage"], class_entropy=spread["entropy"])
+    spread = class_coverage(fake_labels, extractor.num_classes)
+    out.update(coverage=spread["coverage"], class_entropy=spread["entropy"])
     out.update(n_real=len(real), n_fake=len(fake),
                extractor=config_of(extractor).display_name(extractor))
     return out
