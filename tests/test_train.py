@@ -224,11 +224,23 @@ def test_ctrl_c_writes_a_checkpoint(tmp_path, images, stop):
     assert 0 < step < 100_000
 
 
-def test_two_processes_equal_one(tmp_path, images):
+#: a blind network, and one that takes the noise level as a second input (the shipped denoisers'
+#: kind: under DDP the wrapper must not hide what the network declares)
+DDP_MODELS = {
+    "blind": {"name": "dncnn", "args": {"channels": 1, "features": 8, "depth": 3,
+                                        "batch_norm": False}},
+    "sigma-conditioned": {"name": "unet", "args": {"channels": 1, "features": [8, 16],
+                                                   "blocks": [1, 1], "conditioning": "sigma"}},
+}
+
+
+@pytest.mark.parametrize("model", list(DDP_MODELS))
+def test_two_processes_equal_one(tmp_path, images, model):
     """DDP on 2 CPU processes (gloo) == 1 process with the same global batch."""
     runs = {}
     for nproc in (1, 2):
-        data = tiny_recipe(images, tmp_path / f"p{nproc}", steps=8)
+        data = {**tiny_recipe(images, tmp_path / f"p{nproc}", steps=8),
+                "model": DDP_MODELS[model]}
         path = write_recipe(tmp_path / f"r{nproc}.yaml", data)
         env = {**os.environ, "OMP_NUM_THREADS": "1"}
         result = subprocess.run([sys.executable, "-m", "pixelsmith", "train", str(path),

@@ -27,6 +27,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from pixelsmith.nets.contract import unwrapped
+
 LIKELIHOODS = ("gaussian", "bernoulli")
 
 
@@ -193,11 +195,6 @@ class ConvVAE(nn.Module):
 
 # -- likelihood maths --------------------------------------------------------------------------
 
-def _plain(model: nn.Module) -> nn.Module:
-    """The module inside a DistributedDataParallel wrapper (its attributes live there)."""
-    return model.module if isinstance(model, nn.parallel.DistributedDataParallel) else model
-
-
 def _wide(x: torch.Tensor) -> torch.Tensor:
     """At least float32 (half-precision outputs of autocast are widened; float64 is kept)."""
     return x.to(torch.promote_types(x.dtype, torch.float32))
@@ -209,7 +206,7 @@ def log_likelihood(model: nn.Module, params: torch.Tensor, x: torch.Tensor) -> t
     ``params`` is what ``model.decode`` returned; the model's ``likelihood`` attribute says how
     to read it (and, for ``"gaussian"``, its ``log_scale`` is the log standard deviation).
     """
-    inner = _plain(model)
+    inner = unwrapped(model)
     params, x = _wide(params), _wide(x)
     if inner.likelihood == "bernoulli":
         value = -F.binary_cross_entropy_with_logits(params, x, reduction="none")

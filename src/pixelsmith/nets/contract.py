@@ -45,7 +45,16 @@ class RestorationNet(nn.Module):
     multiple: int = 1
 
 
+def unwrapped(model: object) -> object:
+    """The network inside a data-parallel wrapper (``DistributedDataParallel`` under
+    ``torchrun``, ``DataParallel``), which declares nothing itself; any other model as is."""
+    while isinstance(model, (nn.parallel.DistributedDataParallel, nn.DataParallel)):
+        model = model.module
+    return model
+
+
 def conditioning_of(model: object) -> Conditioning:
-    """The conditioning of a restoration network or stand-in; None for any other model (an
-    autoencoder, a codec), which takes the image alone."""
+    """The conditioning of a restoration network or stand-in, also inside a data-parallel
+    wrapper; None for any other model (an autoencoder, a codec), which takes the image alone."""
+    model = unwrapped(model)
     return model.conditioning if isinstance(model, RestorationInterface) else None
