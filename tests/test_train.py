@@ -420,3 +420,29 @@ def test_kept_snapshots_export_by_step(tmp_path, images, capsys):
     assert stop.value.code == 2
     assert "no snapshot of step 6 (kept: 4, 8, 12)" in capsys.readouterr().err
     assert not (tmp_path / "other").exists()
+
+
+def test_several_processes_refuse_bad_input_in_one_line_before_starting(tmp_path, images):
+    """A missing data folder or init model under --nproc 2: one line, exit 2, no rank started
+    (no run folder, no torchrun report)."""
+    recipe = tiny_recipe(images, tmp_path / "run", steps=8)
+    for wrong, data in (("none", {**recipe, "init": str(tmp_path / "none")}),
+                        ("missing", {**recipe, "data": {**recipe["data"],
+                                                        "train": str(tmp_path / "missing")}})):
+        path = write_recipe(tmp_path / "r.yaml", data)
+        result = subprocess.run([sys.executable, "-m", "pixelsmith", "train", str(path),
+                                 "--nproc", "2", "--quiet"],
+                                capture_output=True, text=True, timeout=120)
+        assert result.returncode == 2
+        assert result.stderr.count("\n") == 1 and "pixelsmith: error:" in result.stderr
+        assert str(tmp_path / wrong) in result.stderr
+        assert not (tmp_path / "run").exists()
+
+
+def test_torchrun_arguments_carry_the_command():
+    from pixelsmith.train.run import torchrun_arguments
+
+    args = torchrun_arguments(2, recipe="r.yaml", overrides=["optim.lr=1e-4"], output="o",
+                              resume_dir=None, max_steps=5, device=None, quiet=True)
+    assert args == ["--standalone", "--nproc_per_node=2", "-m", "pixelsmith", "train", "r.yaml",
+                    "--set", "optim.lr=1e-4", "--output", "o", "--max-steps", "5", "--quiet"]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import signal
-import subprocess
 import sys
 from pathlib import Path
 
@@ -88,10 +87,25 @@ def start_line(trainer) -> str:
             f"{layout}, on {device}{threads}; run folder {trainer.output}")
 
 
-def launch_processes(nproc: int, **options) -> int:
-    """Re-run this command under torchrun with ``nproc`` processes on this machine."""
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone",
-               f"--nproc_per_node={nproc}", "-m", "pixelsmith", "train"]
+def preflight(recipe: str | None, overrides: list[str], output: str | None,
+              resume_dir: str | None, **_ignored) -> None:
+    """Check in this process what every rank would refuse at its start (the recipe, the run
+    folder to resume, the ``init`` model, the ``data.train`` folders, the degradation), so
+    that a user error is one line before any process starts, not one per rank."""
+    from pixelsmith.train.datasets import degradation_spec, train_roots
+    from pixelsmith.zoo import resolve_model_dir
+
+    config, _ = resolve(recipe, overrides, output, resume_dir)
+    if config.init and not resume_dir:
+        resolve_model_dir(config.init)
+    train_roots(config)
+    if config.degradation.task != "none":
+        degradation_spec(config)
+
+
+def torchrun_arguments(nproc: int, **options) -> list[str]:
+    """torchrun's command line for this ``pixelsmith train`` command on ``nproc`` processes."""
+    command = ["--standalone", f"--nproc_per_node={nproc}", "-m", "pixelsmith", "train"]
     if options["recipe"]:
         command.append(str(options["recipe"]))
     for override in options["overrides"]:
@@ -103,4 +117,38 @@ def launch_processes(nproc: int, **options) -> int:
         command += ["--resume", str(options["resume_dir"])]
     if options["quiet"]:
         command.append("--quiet")
-    return subprocess.call(command)
+    return command
+
+
+def launch_processes(nproc: int, **options) -> int:
+    """Run this command under torchrun with ``nproc`` processes on this machine; the exit code.
+
+    torchrun's own agent runs in this process, its traceback and failure report silenced: the
+    ranks print their own one-line errors (exit code 2, passed on; the agent then stops the
+    other ranks), and any other failure is summed up in one line.
+    """
+    import logging
+    import os
+
+    os.environ.setdefault("LOGLEVEL", "ERROR")  # the agent's loggers read it when imported
+    from torch.distributed.elastic.multiprocessing.api import SignalException
+    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
+    from torch.distributed.run import parse_args, run
+
+    preflight(**options)
+    logging.getLogger("torch.distributed.elastic").setLevel(logging.CRITICAL)
+    try:
+        run(parse_args(torchrun_arguments(nproc, **options)))
+    except SignalException:
+        return 130  # the ranks saved their checkpoint and said how to resume
+    except ChildFailedError as failed:
+        codes = {rank: failure.exitcode for rank, failure in failed.failures.items()}
+        stopped = {-signal.SIGTERM, -signal.SIGINT, -signal.SIGKILL}  # by the agent
+        for told in (2, 130):  # a rank refused the input / was interrupted, and said so
+            if told in codes.values() and set(codes.values()) <= stopped | {told}:
+                return told
+        ranks = ", ".join(f"rank {rank} exit code {code}" for rank, code in sorted(codes.items()))
+        click.echo(f"pixelsmith: error: training failed ({ranks}); the ranks' messages are "
+                   "above", err=True)
+        return 1
+    return 0
