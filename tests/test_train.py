@@ -446,3 +446,14 @@ def test_torchrun_arguments_carry_the_command():
                               resume_dir=None, max_steps=5, device=None, quiet=True)
     assert args == ["--standalone", "--nproc_per_node=2", "-m", "pixelsmith", "train", "r.yaml",
                     "--set", "optim.lr=1e-4", "--output", "o", "--max-steps", "5", "--quiet"]
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+@pytest.mark.parametrize("nproc", ["1", "2"])
+def test_a_gpu_this_machine_lacks_is_one_line(tmp_path, images, nproc):
+    path = write_recipe(tmp_path / "r.yaml", tiny_recipe(images, tmp_path / "run", steps=8))
+    result = subprocess.run([sys.executable, "-m", "pixelsmith", "train", str(path),
+                             "--device", "cuda", "--nproc", nproc, "--quiet"],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and result.stderr.count("\n") == 1
+    assert "CUDA is not available" in result.stderr

@@ -90,7 +90,7 @@ def _check_image_output(path: str) -> None:
 
 
 def _load(method: str, device: str | None):
-    from pixelsmith.restoration.trained import resolve_device
+    from pixelsmith.runtime.device import resolve_device
     from pixelsmith.synthesis import model_kind
     from pixelsmith.zoo import load_model
 

@@ -17,6 +17,7 @@ from pixelsmith.degrade.known import Known
 from pixelsmith.errors import PixelsmithError
 from pixelsmith.nets.contract import conditioning_of
 from pixelsmith.restoration.tiling import tiled_apply
+from pixelsmith.runtime.device import resolve_device
 from pixelsmith.runtime.precision import fast_precision
 from pixelsmith.zoo.config import config_of
 
@@ -69,30 +70,6 @@ AUTOCAST_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 #: Smallest tile, and smallest image side a network sees: smaller images are padded (edge
 #: pixels repeated) and the result cropped, since networks pad internally by up to 16 pixels.
 MIN_SIDE = 32
-
-
-def resolve_device(name: str | torch.device | None = None) -> torch.device:
-    """``cpu``, ``cuda`` or ``cuda:N`` as a device (None: cuda when available, else cpu).
-
-    Asking for a GPU that this machine does not have is a one-line error, not a CUDA trace.
-    """
-    if isinstance(name, torch.device):
-        name = str(name)
-    if name is None or name == "":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    text = name.strip().lower()
-    if text == "cpu":
-        return torch.device("cpu")
-    index = text[5:] if text.startswith("cuda:") else ("0" if text == "cuda" else None)
-    if index is None or not index.isdigit():
-        raise PixelsmithError(f"device must be cpu, cuda or cuda:N, not '{name}'")
-    if not torch.cuda.is_available():
-        raise PixelsmithError(f"device '{name}': CUDA is not available on this machine "
-                              "(use --device cpu)")
-    if int(index) >= torch.cuda.device_count():
-        raise PixelsmithError(f"device '{name}': this machine has "
-                              f"{torch.cuda.device_count()} CUDA device(s)")
-    return torch.device("cuda", int(index))
 
 
 @dataclass(frozen=True)

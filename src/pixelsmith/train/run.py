@@ -88,13 +88,16 @@ def start_line(trainer) -> str:
 
 
 def preflight(recipe: str | None, overrides: list[str], output: str | None,
-              resume_dir: str | None, **_ignored) -> None:
+              resume_dir: str | None, device: str | None = None, **_ignored) -> None:
     """Check in this process what every rank would refuse at its start (the recipe, the run
-    folder to resume, the ``init`` model, the ``data.train`` folders, the degradation), so
-    that a user error is one line before any process starts, not one per rank."""
+    folder to resume, the device, the ``init`` model, the ``data.train`` folders, the
+    degradation), so that a user error is one line before any process starts, not one per
+    rank."""
+    from pixelsmith.runtime.device import resolve_device
     from pixelsmith.train.datasets import degradation_spec, train_roots
     from pixelsmith.zoo import resolve_model_dir
 
+    resolve_device(device)
     config, _ = resolve(recipe, overrides, output, resume_dir)
     if config.init and not resume_dir:
         resolve_model_dir(config.init)

@@ -21,6 +21,7 @@ import torch
 
 from pixelsmith.errors import PixelsmithError
 from pixelsmith.io import atomic_write_text
+from pixelsmith.runtime.device import resolve_device
 from pixelsmith.runtime.precision import warn_slow_precision
 from pixelsmith.sysinfo import machine_summary
 from pixelsmith.train import callbacks as cb
@@ -60,7 +61,7 @@ class Trainer:
 
         self.recipe = recipe
         self.output = Path(output or recipe.output)
-        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        self.device = resolve_device(device)
         self.dist = distributed.setup(self.device)
         if self.device.type == "cuda" and self.dist.enabled:
             self.device = torch.device("cuda", self.dist.local_rank)

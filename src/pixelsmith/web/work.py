@@ -289,7 +289,7 @@ class Models:
             return self._restorers[key]
 
     def generator(self, name: str):
-        from pixelsmith.restoration.trained import resolve_device
+        from pixelsmith.runtime.device import resolve_device
         from pixelsmith.zoo import load_model
 
         with self._lock:
