@@ -4,8 +4,8 @@ Each row is one command run in a subprocess, in a scratch folder (so messages sh
 relative paths): the class of input, the command, its exit code and what it said on stderr
 (its last lines, progress bars left out; for a success, also what it wrote). The classes:
 damaged image files, outputs that cannot be written, tiny images per method, tiny tiles,
-broken model folders, folders with one bad file, fallbacks that used to be silent, and NumPy
-arrays given to the Python API.
+broken model folders, folders with one bad file, fallbacks that used to be silent, NumPy
+arrays given to the Python API, and training recipes, data and devices that cannot be used.
 
 Run: ``python -m benchmarks.bad_inputs`` (writes docs/RELIABILITY.md).
 """
@@ -88,6 +88,29 @@ def make_inputs(folder: Path) -> None:
     stale.mkdir()
     (stale / ".a.png.x1y2z3ab.tmp").write_bytes(b"left by kill -9")  # mkstemp: 8 characters
     make_models(folder / "models")
+    make_recipes(folder)
+
+
+def make_recipes(folder: Path) -> None:
+    """A tiny training set and recipe (a few 48x48 images, a 3-layer DnCNN), and a recipe that
+    is not YAML, for the training rows."""
+    import yaml
+
+    rng = np.random.default_rng(1)
+    images = folder / "trainset"
+    images.mkdir()
+    for i in range(6):
+        noise = rng.integers(0, 256, (48, 48)).astype(np.uint8)
+        Image.fromarray(noise).save(images / f"{i}.png")
+    recipe = {"name": "tiny", "output": "run",
+              "model": {"name": "dncnn", "args": {"channels": 1, "features": 8, "depth": 3}},
+              "data": {"train": "trainset", "color": "gray", "patch_size": 16,
+                       "patches_per_epoch": 32, "val_fraction": 0.2},
+              "degradation": {"task": "denoise", "sigma": [10, 30]},
+              "val": {"every": 1000, "sigma": 20},
+              "train": {"batch_size": 4, "steps": 4, "checkpoint_every": 2}}
+    (folder / "tiny.yaml").write_text(yaml.safe_dump(recipe))
+    (folder / "broken.yaml").write_text("name: tiny\nmodel: {name: dncnn\n")
 
 
 def make_models(folder: Path) -> None:
@@ -130,6 +153,11 @@ def make_models(folder: Path) -> None:
 def restore(*args: str) -> tuple[str, list[str]]:
     """A ``pixelsmith restore`` row: (the command as shown, the arguments after python)."""
     return shlex.join(["pixelsmith", "restore", *args]), ["-m", "pixelsmith", "restore", *args]
+
+
+def train(*args: str) -> tuple[str, list[str]]:
+    """A ``pixelsmith train`` row."""
+    return shlex.join(["pixelsmith", "train", *args]), ["-m", "pixelsmith", "train", *args]
 
 
 def api(code: str) -> tuple[str, list[str]]:
@@ -226,8 +254,28 @@ def rows_to_run() -> list[tuple[str, tuple[str, list[str]]]]:
                                      "32, 3)) * 255, 'dejpeg', method='identity')")),
         ("API: int64 array", api("pixelsmith.restore(np.zeros((8, 8), np.int64), 'dejpeg', "
                                  "method='identity')")),
+        ("training: recipe file missing", train("nothing.yaml")),
+        ("training: recipe not valid YAML", train("broken.yaml")),
+        ("training: unknown recipe field", train("tiny.yaml", "--set", "nosuch=1")),
+        ("training: value out of range", train("tiny.yaml", "--set", "train.batch_size=0")),
+        ("training: data folder missing", train("tiny.yaml", "--set", "data.train=missing")),
+        ("training: init model missing", train("tiny.yaml", "--set", "init=models/none")),
+        ("training: patches larger than every image",
+         train("tiny.yaml", "--set", "data.patch_size=4096")),
+        ("training: resume without a checkpoint", train("--resume", "nowhere")),
+        ("training: a GPU this machine lacks" + (" (this machine has one: it trains)"
+                                                 if _has_cuda() else ""),
+         train("tiny.yaml", "--device", "cuda", "--max-steps", "1", "--quiet")),
+        ("training on 2 processes: data folder missing",
+         train("tiny.yaml", "--nproc", "2", "--set", "data.train=missing", "--quiet")),
     ]
     return rows
+
+
+def _has_cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
 
 
 def run_row(command: list[str], cwd: Path) -> tuple[int, str]:
@@ -282,7 +330,8 @@ def main() -> int:
         "",
         "Every command ran in a scratch folder holding the inputs that "
         "`benchmarks/bad_inputs.py` makes (damaged copies of small images, tiny images, "
-        "copies of the shipped denoise-gray package with one thing broken). Exit code 2 with "
+        "copies of the shipped denoise-gray package with one thing broken, a tiny training set "
+        "and recipe). Exit code 2 with "
         "one line `pixelsmith: error: ...` is a refused input; 0 is a result. "
         f"Rows ending in a traceback: {tracebacks} of {len(rows)}.",
         "",
