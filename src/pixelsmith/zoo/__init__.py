@@ -49,8 +49,9 @@ def resolve_model_dir(name_or_path: str | Path) -> Path:
     )
 
 
-def read_config(model_dir: Path) -> dict:
-    """The model's ``config.json``, checked for format and version."""
+def read_config(model_dir: str | Path) -> dict:
+    """The config.json of model folder ``model_dir``, checked for format and version."""
+    model_dir = Path(model_dir)
     path = model_dir / CONFIG
     if not path.is_file():
         raise PixelsmithError(f"{model_dir}: not a pixelsmith model (no {CONFIG})")
