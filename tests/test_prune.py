@@ -47,9 +47,15 @@ def test_pruned_model_is_a_smaller_dense_model(capsys, tmp_path, model, expected
     assert (out_pruned - out_original).abs().mean() < 0.2
 
 
-def test_finetune_runs_the_models_own_recipe(capsys, tmp_path):
+@pytest.mark.parametrize("native_bf16", [False, True])
+def test_finetune_runs_the_models_own_recipe(capsys, tmp_path, monkeypatch, native_bf16):
+    """The shipped denoise-gray trained in bf16: its fine-tuning uses bf16 only on a CPU that
+    has it natively (emulated bf16 is many times slower than fp32)."""
     data_or_skip("train/BSD400")
     data_or_skip("train/CBSD432/val32")
+    from pixelsmith.runtime import precision
+
+    monkeypatch.setattr(precision, "cpu_has_native_bf16", lambda flags=None: native_bf16)
     out = tmp_path / "tuned"
     code, _, err = run(capsys, "prune", "denoise-gray", "-o", str(out), "--finetune", "2",
                        "--lr", "2e-4", "--device", "cpu")
@@ -57,6 +63,9 @@ def test_finetune_runs_the_models_own_recipe(capsys, tmp_path):
     config = json.loads((out / "config.json").read_text())
     assert config["training"]["finetune"]["summary"]["steps"] == 2
     assert config["training"]["finetune"]["recipe"]["optim"]["lr"] == 2e-4
+    assert config["training"]["recipe"]["train"]["precision"] == "bf16"
+    assert config["training"]["finetune"]["recipe"]["train"]["precision"] == (
+        "bf16" if native_bf16 else "fp32")
     assert config["pruned"]["finetune_steps"] == 2 and config["pruned"]["finetune_lr"] == 2e-4
     tuned = load_model(out).state_dict()
     untuned_dir = tmp_path / "untuned"
