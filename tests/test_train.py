@@ -457,3 +457,23 @@ def test_a_gpu_this_machine_lacks_is_one_line(tmp_path, images, nproc):
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 2 and result.stderr.count("\n") == 1
     assert "CUDA is not available" in result.stderr
+
+
+def test_validate_only_validates_the_init_model_and_writes_nothing(tmp_path, images, capsys):
+    from pixelsmith.cli.main import main
+    from pixelsmith.zoo import read_config, resolve_model_dir
+
+    network = read_config(resolve_model_dir("denoise-gray"))["network"]
+    recipe = {**tiny_recipe(images, tmp_path / "run"), "model": network,
+              "init": "denoise-gray"}
+    path = write_recipe(tmp_path / "r.yaml", recipe)
+    main(["train", str(path), "--validate-only"])
+    out = capsys.readouterr().out
+    assert out.startswith("denoise-gray on tiny's validation: psnr ")
+    psnr = float(out.split("psnr ")[1].split(",")[0])
+    assert 20 < psnr < 60
+    assert not (tmp_path / "run").exists()
+    no_init = write_recipe(tmp_path / "n.yaml", tiny_recipe(images, tmp_path / "run"))
+    with pytest.raises(SystemExit) as stop:
+        main(["train", str(no_init), "--validate-only"])
+    assert stop.value.code == 2 and "has none" in capsys.readouterr().err

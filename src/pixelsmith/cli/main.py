@@ -412,7 +412,11 @@ def demo(output, seed) -> None:
 @click.option("--nproc", type=click.IntRange(min=1), default=1, show_default=True,
               help="Processes on this machine (DDP through torchrun).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def train(recipe, overrides, output, resume_dir, max_steps, device, nproc, quiet) -> None:
+@click.option("--validate-only", is_flag=True,
+              help="Validate the recipe's init model with the recipe's validation and print "
+                   "the figures; trains and writes nothing.")
+def train(recipe, overrides, output, resume_dir, max_steps, device, nproc, quiet,
+          validate_only) -> None:
     """Train a model from a YAML recipe; Ctrl-C saves a checkpoint to resume from.
 
     \b
@@ -421,8 +425,13 @@ def train(recipe, overrides, output, resume_dir, max_steps, device, nproc, quiet
       pixelsmith train configs/denoise-gray.yaml --max-steps 20      # quick smoke run
       pixelsmith train --resume runs/x                                # continue after a kill
       pixelsmith train configs/denoise-gray.yaml --nproc 2            # DDP on 2 processes
+      pixelsmith train configs/denoise-gray.yaml --validate-only --set init=models/mine
     """
-    from pixelsmith.train.run import launch_processes, train_command
+    from pixelsmith.train.run import launch_processes, train_command, validate_command
+
+    if validate_only:
+        validate_command(recipe, list(overrides), device)
+        return
 
     options = {"recipe": recipe, "overrides": list(overrides), "output": output,
                "resume_dir": resume_dir, "max_steps": max_steps, "device": device, "quiet": quiet}

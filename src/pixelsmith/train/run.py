@@ -72,6 +72,26 @@ def train_command(recipe: str | None, overrides: list[str], output: str | None,
     return summary
 
 
+def validate_command(recipe: str | None, overrides: list[str], device: str | None) -> dict:
+    """Validate the recipe's ``init`` model with the recipe's own validation (the figures a run
+    logs at each validation), training nothing and writing nothing: how a candidate's
+    validation compares with the model it would replace."""
+    from pixelsmith.train.trainer import Trainer
+
+    if recipe is None:
+        raise PixelsmithError("--validate-only needs a recipe file")
+    config, run = resolve(recipe, overrides, None, None)
+    if not config.init:
+        raise PixelsmithError(f"{recipe}: --validate-only validates the recipe's init model, and "
+                              "it has none (add --set init=NAME_OR_FOLDER)")
+    trainer = Trainer(config, run, device=device, progress=False)
+    metrics = trainer.family.validate(trainer.models[trainer.family.main])
+    shown = ", ".join(f"{k} {v:.6g}" if isinstance(v, float) else f"{k} {v}"
+                      for k, v in metrics.items())
+    click.echo(f"{config.init} on {config.name}'s validation: {shown}")
+    return metrics
+
+
 def start_line(trainer) -> str:
     """What a run is about to do, in one line: name, steps, batch, precision, device, threads."""
     import torch
