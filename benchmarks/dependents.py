@@ -22,6 +22,7 @@ MODEL_CARDS = "python -m benchmarks.model_cards"
 DEPLOY_AMX = ("python -m benchmarks.deploy --limit 4 --repeats 2 --quantize "
               "--section deploy-backends-amx --work-dir runs/deploy-work")
 ENSEMBLE = "python -m benchmarks.ensemble --limit 20"
+SPEED = "python -m benchmarks.speed_regression"
 PHOTO = ("# photo chain (uses denoise-color and sr-x4): the commands in docs/BENCHMARKS.md, "
          "sections photo, photo-shake and photo-real (they compare extra packages "
          "given by --extra; rows of packages no longer here would drop out)")
@@ -37,6 +38,7 @@ DEPENDENTS: dict[str, tuple[str, ...]] = {
         "python -m benchmarks.vae_restoration --only digits",
         "python -m benchmarks.restoration_tasks --only deblur-Set12",
         "python -m benchmarks.restoration_tasks --only deblur-BSD68",
+        SPEED,
         DEPLOY_AMX,
         "# pruning: pixelsmith prune denoise-gray --channels 0.3 --round-to 8 --finetune 6000 "
         "--lr 0.0005 -o models/denoise-gray-pruned-ft6000, then python -m benchmarks.deploy "
@@ -51,6 +53,7 @@ DEPENDENTS: dict[str, tuple[str, ...]] = {
         "python -m benchmarks.vae_restoration --only faces",
         "python -m benchmarks.deploy --only-qat 300 --models denoise-color --threads 1 "
         "--work-dir runs/deploy-qat",
+        SPEED,
         DEPLOY_AMX,
         "python -m benchmarks.gan --only deblur",
         PHOTO,
@@ -61,12 +64,14 @@ DEPENDENTS: dict[str, tuple[str, ...]] = {
         "python -m benchmarks.denoise_dejpeg --only jpeg --reuse-baseline",
         "python -m benchmarks.explain --update --models dejpeg-gray",
         ENSEMBLE,
+        SPEED,
         DEPLOY_AMX,
     ),
     "sr-x2": (
         MODEL_CARDS,
         "python -m benchmarks.restoration_tasks --only sr-Set",
         "python -m benchmarks.explain --update --models sr-x2",
+        SPEED,
         DEPLOY_AMX,
     ),
     "sr-x4": (
@@ -74,6 +79,7 @@ DEPENDENTS: dict[str, tuple[str, ...]] = {
         "python -m benchmarks.restoration_tasks --only sr-Set",
         "python -m benchmarks.explain --update --models sr-x4",
         ENSEMBLE,
+        SPEED,
         DEPLOY_AMX,
         PHOTO,
     ),
