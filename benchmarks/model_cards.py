@@ -27,9 +27,14 @@ LONG_L2 = ("for 40,000 steps of an L2 loss instead of L1 (PSNR is an L2 measure)
            "patches with channels_last, stopped and resumed across sessions")
 LONG_CONTINUATION = ("for 40,000 steps on 128-pixel patches with channels_last (the recipe of "
                      "denoise-color's last stage), stopped and resumed across sessions")
-BF16_CONTINUATION = ("for 30,000 steps, a second cosine cycle at half stage 5's peak learning "
-                     "rate on new patches, the forward pass under bf16 autocast (weights and "
-                     "validation in fp32)")
+def bf16_continuation(steps: int, previous: int) -> str:
+    """A stage that continues the previous one in a second cosine cycle under bf16 autocast."""
+    return (f"for {steps:,} steps, a second cosine cycle at half stage {previous}'s peak learning "
+            "rate on new patches, the forward pass under bf16 autocast (weights and validation "
+            "in fp32)")
+
+
+
 NUMBERS = ("one", "two", "three", "four", "five", "six")
 
 
@@ -188,9 +193,10 @@ PROVENANCE = {
                           (30_000, 30.09), 40_000),
     "sr-x4": continued_sr("sr-x4", (6_000, 25.59), (6_000, 25.61), (30_000, 25.65),
                           (30_000, None)),
-    "denoise-color": staged("denoise-color", (*FIRST_STAGES, LONG_L2)),
+    "denoise-color": staged("denoise-color", (*FIRST_STAGES, LONG_L2,
+                                              bf16_continuation(45_000, 4))),
     "denoise-gray": staged("denoise-gray", (*FIRST_STAGES, L2_FINE_TUNE, LONG_CONTINUATION,
-                                            BF16_CONTINUATION)),
+                                            bf16_continuation(30_000, 5))),
     "gan-cifar10": "one run in two parts: 5000 steps at a constant learning rate (the model "
                    "shipped before), then `pixelsmith train configs/gan-cifar10.yaml --resume "
                    "RUN` from that step-5000 checkpoint with the recipe's linear decay to 0 over "
