@@ -102,15 +102,15 @@ def kodak_crops(target: Path) -> Path:
 
 
 def kept_baseline(row: Row, images: int, limit: int | None) -> tuple[dict, int, str] | None:
-    """The baseline's result, image count and date from the row's last report, when it ran on
-    at least the images asked for (all when ``limit`` is None) of the same folder: a baseline
-    does not change when the model is retrained, and BM3D is the slow part."""
+    """The baseline's result, image count and date from the row's last report on the same
+    folder, as it was (``limit`` None) or when it ran on at least the first ``limit`` images:
+    a baseline does not change when the model is retrained, and BM3D is the slow part."""
     old = report_of(row.key)
     if old is None or old["meta"]["images"] != images or old["results"][1]["method"] != \
             row.baseline:
         return None
     count = old["meta"]["baseline_images"]
-    if count < (images if limit is None else min(limit, images)):
+    if limit is not None and count < min(limit, images):
         return None
     return (old["results"][1], count,
             old["meta"].get("baseline_date", old["meta"]["date"]))
@@ -307,8 +307,9 @@ def main() -> int:
     parser.add_argument("--baseline-limit", type=int, default=None,
                         help="run the baseline on the first N images only (BM3D is slow)")
     parser.add_argument("--reuse-baseline", action="store_true",
-                        help="keep a row's baseline result from its last run when it covers "
-                             "the images asked for (only the model runs)")
+                        help="keep each row's baseline result from its last run, on the images "
+                             "it ran on (with --baseline-limit N: where it covers the first N); "
+                             "only the model runs")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         for row in rows():
