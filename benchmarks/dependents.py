@@ -33,7 +33,7 @@ DEPENDENTS: dict[str, tuple[str, ...]] = {
     "denoise-gray": (
         MODEL_CARDS,
         "python -m benchmarks.denoise_dejpeg --only gray --reuse-baseline",
-        "python -m benchmarks.explain --update --models denoise-gray",
+        "python -m benchmarks.explain --update --models denoise-gray --threads 1",
         ENSEMBLE,
         "python -m benchmarks.vae_restoration --only digits",
         "python -m benchmarks.restoration_tasks --only deblur-Set12",
@@ -48,7 +48,7 @@ DEPENDENTS: dict[str, tuple[str, ...]] = {
     "denoise-color": (
         MODEL_CARDS,
         "python -m benchmarks.denoise_dejpeg --only color --reuse-baseline",
-        "python -m benchmarks.explain --update --models denoise-color",
+        "python -m benchmarks.explain --update --models denoise-color --threads 1",
         ENSEMBLE,
         "python -m benchmarks.vae_restoration --only faces",
         "python -m benchmarks.deploy --only-qat 300 --models denoise-color --threads 1 "
@@ -62,7 +62,7 @@ DEPENDENTS: dict[str, tuple[str, ...]] = {
     "dejpeg-gray": (
         MODEL_CARDS,
         "python -m benchmarks.denoise_dejpeg --only jpeg --reuse-baseline",
-        "python -m benchmarks.explain --update --models dejpeg-gray",
+        "python -m benchmarks.explain --update --models dejpeg-gray --threads 1",
         ENSEMBLE,
         SPEED,
         DEPLOY_AMX,
@@ -70,14 +70,14 @@ DEPENDENTS: dict[str, tuple[str, ...]] = {
     "sr-x2": (
         MODEL_CARDS,
         "python -m benchmarks.restoration_tasks --only sr-Set",
-        "python -m benchmarks.explain --update --models sr-x2",
+        "python -m benchmarks.explain --update --models sr-x2 --threads 1",
         SPEED,
         DEPLOY_AMX,
     ),
     "sr-x4": (
         MODEL_CARDS,
         "python -m benchmarks.restoration_tasks --only sr-Set",
-        "python -m benchmarks.explain --update --models sr-x4",
+        "python -m benchmarks.explain --update --models sr-x4 --threads 1",
         ENSEMBLE,
         SPEED,
         DEPLOY_AMX,
