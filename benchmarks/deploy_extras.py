@@ -37,11 +37,15 @@ def _data_relative(folder: str) -> str:
         else folder
 
 
+def tiled(image, side: int):
+    """``image`` (N, C, H, W) repeated in both directions and cut to side x side."""
+    reps = (side // image.shape[-2] + 1, side // image.shape[-1] + 1)
+    return image.repeat(1, 1, *reps)[..., :side, :side]
+
+
 def tiled_case(path: Path, params, side: int, seed: int):
     """A degraded input whose output is side x side: the test image tiled, then degraded."""
-    clean = load_clean(path, params)
-    reps = (side // clean.shape[-2] + 1, side // clean.shape[-1] + 1)
-    clean = clean.repeat(1, 1, *reps)[..., :side, :side]
+    clean = tiled(load_clean(path, params), side)
     _, degraded, known = make_case(clean, params, image_generator(seed, side))
     return degraded, known
 

@@ -27,15 +27,14 @@ LONG_L2 = ("for 40,000 steps of an L2 loss instead of L1 (PSNR is an L2 measure)
            "patches with channels_last, stopped and resumed across sessions")
 LONG_CONTINUATION = ("for 40,000 steps on 128-pixel patches with channels_last (the recipe of "
                      "denoise-color's last stage), stopped and resumed across sessions")
+NUMBERS = ("one", "two", "three", "four", "five", "six")
+
+
 def bf16_continuation(steps: int, previous: int) -> str:
     """A stage that continues the previous one in a second cosine cycle under bf16 autocast."""
     return (f"for {steps:,} steps, a second cosine cycle at half stage {previous}'s peak learning "
             "rate on new patches, the forward pass under bf16 autocast (weights and validation "
             "in fp32)")
-
-
-
-NUMBERS = ("one", "two", "three", "four", "five", "six")
 
 
 def wall_time(summary: dict) -> str:

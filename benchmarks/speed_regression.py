@@ -33,7 +33,7 @@ from benchmarks.common import (
     write_json,
 )
 from benchmarks.deploy import CASES
-from benchmarks.deploy_extras import tiled_case
+from benchmarks.deploy_extras import tiled, tiled_case
 from pixelsmith.degrade import GaussianNoise
 from pixelsmith.evaluate.protocol import Known
 from pixelsmith.io import list_images, read_image
@@ -81,10 +81,7 @@ def first_shipped(name: str) -> str | None:
 
 def photo_case(path: Path, scale: int, seed: int) -> tuple[torch.Tensor, Known]:
     """A colour test image tiled to the input of a SIDE x SIDE output, with noise (sigma 15)."""
-    side = SIDE // scale
-    clean = read_image(path, gray=False)
-    reps = (side // clean.shape[-2] + 1, side // clean.shape[-1] + 1)
-    clean = clean.repeat(1, 1, *reps)[..., :side, :side]
+    clean = tiled(read_image(path, gray=False), SIDE // scale)
     noisy = GaussianNoise(15 / 255)(clean, torch.Generator().manual_seed(seed))
     return noisy.clamp(0, 1), Known()
 
