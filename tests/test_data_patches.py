@@ -274,3 +274,30 @@ def test_uncached_folder_reads_the_same(clean_dir: Path, folder: ImageFolder) ->
     lazy = RandomPatches(ImageFolder(clean_dir), spec, 16, seed=2, cache=False)
     assert not lazy.folder.cached
     assert all(torch.equal(cached[i]["degraded"], lazy[i]["degraded"]) for i in range(3))
+
+
+@pytest.mark.parametrize("bias, low_share, high_share", [(1.0, 1 / 3, 1 / 3),
+                                                         (2.0, 3 ** -0.5, 1 - (2 / 3) ** 0.5)])
+def test_sigma_bias_favours_low_noise_and_keeps_the_range(bias, low_share, high_share) -> None:
+    from pixelsmith.degrade.noise import GaussianNoise
+
+    sigmas = GaussianNoise((0.0, 75 / 255), bias=bias).sample_sigma(
+        20000, torch.Generator().manual_seed(0)) * 255
+    assert 0 <= float(sigmas.min()) < 0.5 and 74.5 < float(sigmas.max()) <= 75
+    assert abs(float((sigmas <= 25).float().mean()) - low_share) < 0.02
+    assert abs(float((sigmas > 50).float().mean()) - high_share) < 0.02
+
+
+def test_a_sigma_bias_draws_the_same_noise_as_the_even_draw_at_its_level() -> None:
+    """The bias reshapes the level only: the same generator draws, so an even recipe's
+    patches stay as they were and a biased patch is the even one at another sigma."""
+    clean = torch.rand(1, 1, 40, 40)
+    even = DegradationSpec.denoise((30.0, 75.0))
+    biased = DegradationSpec.denoise((30.0, 75.0), sigma_bias=2.0)
+    a = degrade_patch(even, clean, torch.Generator().manual_seed(3))
+    b = degrade_patch(biased, clean, torch.Generator().manual_seed(3))
+    level_a, level_b = float(a["sigma"]) * 255, float(b["sigma"]) * 255  # items: [0, 1] units
+    assert (level_b - 30) / 45 == pytest.approx(((level_a - 30) / 45) ** 2, abs=1e-5)
+    noise_a = (a["degraded"] - a["clean"]) / float(a["sigma"])
+    noise_b = (b["degraded"] - b["clean"]) / float(b["sigma"])
+    assert torch.allclose(noise_a, noise_b, atol=1e-4)

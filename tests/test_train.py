@@ -100,6 +100,9 @@ def test_restoration_loss_arguments_are_refused_not_ignored(tmp_path, images):
 @pytest.mark.parametrize("degradation, message", [
     ({"task": "denoise", "sigma": [10, 30], "quality_bias": 2}, "quality_bias"),
     ({"task": "dejpeg", "quality_bias": 0}, "quality_bias"),
+    ({"task": "dejpeg", "sigma_bias": 2}, "sigma_bias"),
+    ({"task": "sr", "scale": 2, "sigma_bias": 2}, "sigma_bias"),
+    ({"task": "denoise", "sigma_bias": -1}, "sigma_bias"),
 ])
 def test_a_quality_bias_outside_dejpeg_is_refused(tmp_path, images, degradation, message):
     recipe = tiny_recipe(images, tmp_path / "run")

@@ -39,13 +39,19 @@ class GaussianNoise(Operator):
     """Additive white Gaussian noise, y = x + sigma * n, not clipped.
 
     ``sigma`` is one level or a range ``(low, high)``; with a range each image of the batch
-    gets its own sigma drawn uniformly (blind-denoiser training). Use :meth:`apply_with_sigma`
-    to get the sigmas that were drawn.
+    gets its own sigma drawn uniformly (blind-denoiser training). ``bias`` b > 1 skews that
+    draw toward the low end, sigma = low + (high - low) u^b for u uniform in [0, 1), with the
+    same generator draws as the even one (b = 1). Use :meth:`apply_with_sigma` to get the
+    sigmas that were drawn.
     """
 
     random = True
 
-    def __init__(self, sigma: float | tuple[float, float]) -> None:
+    def __init__(self, sigma: float | tuple[float, float], bias: float = 1.0) -> None:
+        bias = float(bias)
+        if not (math.isfinite(bias) and bias > 0):
+            raise ValueError(f"sigma bias must be finite and > 0, got {bias}")
+        self.bias = bias
         if isinstance(sigma, (tuple, list)):
             low, high = (_check_level(s, "sigma") for s in sigma)
             if low > high:
@@ -57,13 +63,16 @@ class GaussianNoise(Operator):
     def sample_sigma(
         self, n: int, generator: torch.Generator | None = None, *, like: torch.Tensor | None = None
     ) -> torch.Tensor:
-        """(n,) noise levels: the fixed sigma, or one uniform draw per image from the range."""
+        """(n,) noise levels: the fixed sigma, or one draw per image from the range (even, or
+        skewed low by ``bias``)."""
         dtype = like.dtype if like is not None else torch.float32
         device = like.device if like is not None else "cpu"
         if not isinstance(self.sigma, tuple):
             return torch.full((n,), self.sigma, dtype=dtype, device=device)
         low, high = self.sigma
         draw = torch.rand(n, generator=generator, dtype=dtype, device=device)
+        if self.bias != 1.0:
+            draw = draw ** self.bias
         return low + (high - low) * draw
 
     def apply_with_sigma(

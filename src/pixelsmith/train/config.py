@@ -56,6 +56,7 @@ class DegradationConfig(Section):
 
     task: Literal["denoise", "deblur", "inpaint", "sr", "dejpeg", "none"] = "none"
     sigma: tuple[float, float] | None = None
+    sigma_bias: float = Field(1.0, gt=0)  # > 1 draws low noise levels more often
     quality: tuple[int, int] | None = None
     quality_bias: float = Field(1.0, gt=0)  # > 1 draws low JPEG qualities more often
     scale: int | None = None

@@ -62,6 +62,9 @@ def _spec(recipe: Recipe) -> DegradationSpec:
     cfg = recipe.degradation
     if cfg.quality_bias != 1.0 and (cfg.task != "dejpeg" or cfg.kind == "realistic"):
         raise ValueError("quality_bias skews the JPEG quality draw of task dejpeg")
+    if cfg.sigma_bias != 1.0 and (cfg.kind == "realistic" or cfg.task == "dejpeg"
+                                  or cfg.sigma is None and cfg.task != "denoise"):
+        raise ValueError("sigma_bias skews the draw of a degradation.sigma range")
     if cfg.kind == "realistic":
         return _realistic_spec(cfg)
     for name in ("light", "shake"):
@@ -73,6 +76,8 @@ def _spec(recipe: Recipe) -> DegradationSpec:
         options["sigma"] = cfg.sigma
     if cfg.quantize:
         options["quantize"] = True
+    if cfg.sigma_bias != 1.0:
+        options["sigma_bias"] = cfg.sigma_bias
     if cfg.task == "denoise":
         return DegradationSpec.denoise(**{"sigma": (0.0, 75.0), **options})
     if cfg.task == "deblur":
