@@ -23,8 +23,9 @@ from pixelsmith.evaluate.protocol import (
 )
 from pixelsmith.evaluate.report import Cell, Row, Section, write_page
 from pixelsmith.io import list_images, read_image, save_image
-from pixelsmith.restoration.registry import general_methods
+from pixelsmith.restoration.registry import default_choice, general_methods
 from pixelsmith.restoration.restorer import Restorer
+from pixelsmith.zoo import shipped_models
 
 SAMPLES = Path(__file__).parent / "samples"
 
@@ -71,8 +72,8 @@ def run_demo(output: Path, seed: int = 0, samples: Path | None = None) -> Path:
     total = sum(len(methods) for _, methods in plan) * len(files)
     bar = tqdm(total=total, desc="demo", unit="restore", dynamic_ncols=True)
     for case, methods in plan:
-        restorers = [Restorer(case.task, m.name) for m in methods]
-        section = Section(title=case.task, params=case.public(), rows=[])
+        restorers = {m.name: Restorer(case.task, m.name) for m in methods}
+        section = Section(title=case.task, params=case.public(), rows=[], footnote=DEFAULT_NOTE)
         for index, path in enumerate(files):
             clean = read_image(path)
             reference, degraded, known = make_case(clean, case, image_generator(seed, index))
@@ -82,20 +83,47 @@ def run_demo(output: Path, seed: int = 0, samples: Path | None = None) -> Path:
                 Cell("degraded", _save(images_dir / f"{stem}-degraded.png", degraded, output),
                      *_maybe_score(degraded, reference, case)),
             ])
-            for restorer in restorers:
-                bar.set_postfix_str(f"{case.task}/{restorer.name}/{path.stem}")
+            channels = int(degraded.shape[1])
+            results = {}
+            for name, restorer in restorers.items():
+                bar.set_postfix_str(f"{case.task}/{name}/{path.stem}")
                 restored, seconds, (value_psnr, value_ssim) = run_and_score(
                     restorer, degraded, known, reference, case)
-                row.cells.append(Cell(
-                    restorer.name,
-                    _save(images_dir / f"{stem}-{restorer.name}.png", restored, output),
-                    value_psnr, value_ssim, seconds,
-                ))
+                results[name] = Cell(
+                    name, _save(images_dir / f"{stem}-{name}.png", restored, output),
+                    value_psnr, value_ssim, seconds, note=_kind_mismatch(name, channels))
                 bar.update(1)
+            default = _default_cell(case.task, channels, known, results)
+            row.cells.extend([default] if default is not None else [])
+            row.cells.extend(results.values())
             section.rows.append(row)
         sections.append(section)
     bar.close()
     return write_page(output / "index.html", "pixelsmith demo", sections, slider=True)
+
+
+DEFAULT_NOTE = ("default: the method `pixelsmith restore` picks for each image when none is "
+                "given (the gray model for gray images, the colour model for colour ones). A "
+                "model run on an image of the other kind is marked under its image.")
+
+
+def _default_cell(task: str, channels: int, known: Known,
+                  results: dict[str, Cell]) -> Cell | None:
+    """The result a user gets without choosing a method: that method's cell, labelled (None
+    where the default did not run here, e.g. an optional package is missing)."""
+    name = default_choice(task, channels, known)[0]
+    chosen = results.get(name)
+    if chosen is None:
+        return None
+    return Cell("default", chosen.src, chosen.psnr, chosen.ssim, chosen.seconds, note=f"= {name}")
+
+
+def _kind_mismatch(name: str, channels: int) -> str | None:
+    """A remark when a shipped model of one channel count runs on an image of another."""
+    info = shipped_models().get(name)
+    if info is None or "channels" not in info or int(info["channels"]) == channels:
+        return None
+    return "colour model on a gray image" if channels == 1 else "gray model, channel by channel"
 
 
 def _save(path: Path, pixels, root: Path) -> str:

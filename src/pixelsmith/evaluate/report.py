@@ -20,6 +20,7 @@ class Cell:
     psnr: float | None = None
     ssim: float | None = None
     seconds: float | None = None
+    note: str | None = None  # a short remark under the image (which model, a fallback)
 
 
 @dataclass
@@ -33,6 +34,7 @@ class Section:
     title: str
     params: dict
     rows: list[Row] = field(default_factory=list)
+    footnote: str | None = None  # under the score table
 
 
 _STYLE = """
@@ -54,6 +56,8 @@ def _caption(cell: Cell) -> str:
         parts.append(f"{cell.psnr:.2f} dB / {cell.ssim:.3f}")
     if cell.seconds is not None:
         parts.append(f"{cell.seconds:.2f} s")
+    if cell.note:
+        parts.append(f"<i>{html.escape(cell.note)}</i>")
     return "<br>".join(parts)
 
 
@@ -143,6 +147,8 @@ def write_page(path: Path, title: str, sections: list[Section], slider: bool = F
         params = ", ".join(f"{k}={v}" for k, v in section.params.items())
         body.append(f"<h2>{html.escape(section.title)}</h2><p>{html.escape(params)}</p>")
         body.append(_summary(section))
+        if section.footnote:
+            body.append(f"<p class='footnote'>{html.escape(section.footnote)}</p>")
         for row in section.rows:
             if slider:
                 body.append(_slider(row))
