@@ -160,6 +160,11 @@ def train(*args: str) -> tuple[str, list[str]]:
     return shlex.join(["pixelsmith", "train", *args]), ["-m", "pixelsmith", "train", *args]
 
 
+def command(*args: str) -> tuple[str, list[str]]:
+    """A row of any other ``pixelsmith`` command."""
+    return shlex.join(["pixelsmith", *args]), ["-m", "pixelsmith", *args]
+
+
 def api(code: str) -> tuple[str, list[str]]:
     """A Python API call, run as ``python -c``: prints the PixelsmithError, exit 2."""
     wrapped = ("import sys, numpy as np, pixelsmith\n"
@@ -268,6 +273,15 @@ def rows_to_run() -> list[tuple[str, tuple[str, list[str]]]]:
          train("tiny.yaml", "--device", "cuda", "--max-steps", "1", "--quiet")),
         ("training on 2 processes: data folder missing",
          train("tiny.yaml", "--nproc", "2", "--set", "data.train=missing", "--quiet")),
+        ("training: run folder under a regular file",
+         train("tiny.yaml", "--output", "blocker/run", "--quiet")),
+        ("explain: output folder under a regular file",
+         command("explain", "texture.png", "--method", "denoise-gray", "-o", "blocker/x")),
+        ("demo: output folder under a regular file", command("demo", "-o", "blocker/x")),
+        ("generate: output folder under a regular file",
+         command("generate", "--method", "vae-mnist", "-n", "2", "--out-dir", "blocker/x")),
+        ("prune: output folder under a regular file",
+         command("prune", "denoise-gray", "-o", "blocker/x")),
     ]
     return rows
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -200,3 +201,52 @@ def test_array_orientation_matches_pillow(orientation):
     img.save(buffer, format="PNG", exif=exif)
     expected = np.asarray(ImageOps.exif_transpose(PILImage.open(buffer)))
     np.testing.assert_array_equal(_orient(data, orientation), expected)
+
+
+def test_output_folders_refuse_a_file_in_the_way_in_one_line(tmp_path):
+    from pixelsmith.io import check_output_folder, output_folder
+
+    (tmp_path / "blocker").write_text("a file")
+    for folder in (tmp_path / "blocker", tmp_path / "blocker" / "sub" / "deeper"):
+        for check in (check_output_folder, output_folder):
+            with pytest.raises(PixelsmithError, match="blocker is a file, not a folder") as info:
+                check(folder)
+            assert "\n" not in str(info.value)
+    assert check_output_folder(tmp_path / "new" / "run") == tmp_path / "new" / "run"
+    assert not (tmp_path / "new").exists()  # the check makes nothing
+    made = output_folder(tmp_path / "new" / "run")
+    assert made.is_dir() and list(made.iterdir()) == []  # and the write probe is gone
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root may write into a chmod 555 folder")
+def test_output_folders_refuse_a_folder_without_rights(tmp_path):
+    from pixelsmith.io import check_output_folder, output_folder
+
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o555)
+    with pytest.raises(PixelsmithError, match="no write permission"):
+        check_output_folder(locked / "out")
+    with pytest.raises(PixelsmithError, match="cannot write here"):
+        output_folder(locked / "out")
+
+
+@pytest.mark.parametrize("args", [
+    ["demo", "-o", "{blocker}/page"],
+    ["explain", "{image}", "--method", "denoise-gray", "-o", "{blocker}/x"],
+    ["export-model", "{tmp}/norun", "-o", "{blocker}/model"],
+    ["prune", "denoise-gray", "-o", "{blocker}/pruned"],
+    ["generate", "--method", "vae-mnist", "-n", "2", "--out-dir", "{blocker}/x"],
+])
+def test_commands_refuse_an_output_folder_under_a_file_before_working(tmp_path, args):
+    import subprocess
+    import sys
+
+    (tmp_path / "blocker").write_text("a file")
+    image = Path(__file__).resolve().parents[1] / "src/pixelsmith/samples/shapes.png"
+    filled = [a.format(blocker=tmp_path / "blocker", image=image, tmp=tmp_path) for a in args]
+    result = subprocess.run([sys.executable, "-m", "pixelsmith", *filled], capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    assert "blocker is a file, not a folder" in result.stderr.strip().splitlines()[-1]

@@ -480,3 +480,11 @@ def test_validate_only_validates_the_init_model_and_writes_nothing(tmp_path, ima
     with pytest.raises(SystemExit) as stop:
         main(["train", str(no_init), "--validate-only"])
     assert stop.value.code == 2 and "has none" in capsys.readouterr().err
+
+
+def test_a_run_folder_under_a_file_is_refused_before_training(tmp_path, images):
+    (tmp_path / "blocker").write_text("a file")
+    recipe = recipe_from_dict(tiny_recipe(images, tmp_path / "blocker" / "run"))
+    with pytest.raises(PixelsmithError, match="blocker is a file, not a folder") as info:
+        Trainer(recipe, progress=False, max_steps=1)
+    assert "\n" not in str(info.value)

@@ -377,8 +377,7 @@ def atomic_output(path: str | Path) -> Iterator[Path]:
                                         dir=target.parent)
         os.close(fd)
     except OSError as exc:
-        blocker = next((p for p in target.parents if p.exists() and not p.is_dir()), None)
-        reason = f"{blocker} is a file, not a folder" if blocker else _os_reason(exc)
+        reason = _blocked(target.parent, exc)
         raise PixelsmithError(f"{target}: cannot write here ({reason})") from None
     tmp = Path(tmp_name)
     try:
@@ -395,6 +394,40 @@ def atomic_output(path: str | Path) -> Iterator[Path]:
         with contextlib.suppress(OSError):
             if tmp.exists():
                 tmp.unlink()
+
+
+def output_folder(path: str | Path) -> Path:
+    """Make the folder ``path`` (and its parents) for a command's outputs, before any work,
+    so that a file in the way or a folder without rights is a one-line PixelsmithError."""
+    folder = Path(path)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe, probe_name = tempfile.mkstemp(prefix=".write-check.", dir=folder)
+        os.close(probe)
+        os.unlink(probe_name)
+    except OSError as exc:
+        raise PixelsmithError(f"{folder}: cannot write here ({_blocked(folder, exc)})") from None
+    return folder
+
+
+def check_output_folder(path: str | Path) -> Path:
+    """Refuse, in one line and before any work, an output folder that cannot be made: a file
+    in its place or in a parent's, or a nearest existing folder without write rights. Makes
+    nothing (:func:`output_folder` makes the folder when the outputs are written)."""
+    folder = Path(path)
+    existing = next((p for p in (folder, *folder.parents) if p.exists()), Path("."))
+    if not existing.is_dir():
+        raise PixelsmithError(f"{folder}: cannot write here ({existing} is a file, not a folder)")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise PixelsmithError(f"{folder}: cannot write here (no write permission in {existing})")
+    return folder
+
+
+def _blocked(folder: Path, exc: OSError) -> str:
+    """Why ``folder`` cannot take files: a file where it or a parent should be, else the OS
+    reason."""
+    blocker = next((p for p in (folder, *folder.parents) if p.exists() and not p.is_dir()), None)
+    return f"{blocker} is a file, not a folder" if blocker else _os_reason(exc)
 
 
 def _os_reason(exc: OSError) -> str:

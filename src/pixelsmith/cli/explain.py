@@ -61,6 +61,7 @@ def explain(image, method, output, kinds, at, box, explained, label, sigma, qual
     from pixelsmith.explain.run import explain as run_explain
     from pixelsmith.explain.run import parse_kinds
     from pixelsmith.explain.subject import load_subject
+    from pixelsmith.io import check_output_folder
 
     if explained not in OUTPUTS:
         raise PixelsmithError(f"--target must be one of {', '.join(OUTPUTS)}, not '{explained}'")
@@ -81,6 +82,7 @@ def explain(image, method, output, kinds, at, box, explained, label, sigma, qual
     label_value = parse_int("--class", label, 0) if label is not None else None
     if data is not None and not Path(data).is_dir():
         raise PixelsmithError(f"{data}: no such folder")
+    check_output_folder(output)  # a bad -o fails now, not after the attributions
     subject = load_subject(method, image, sigma=sigma_value, quality=quality_value, mask=mask,
                            max_pixels=parse_int("--max-pixels", max_pixels, 1))
     page = run_explain(subject, output, parse_kinds(kinds, subject), at=point, box=area,

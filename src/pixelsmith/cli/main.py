@@ -395,8 +395,9 @@ def evaluate(task, data, method_list, sigma, scale, quality, kernel, mask_kind, 
 def demo(output, seed) -> None:
     """Degrade three photographs several ways, restore them with every method, write a page."""
     from pixelsmith.evaluate.demo import run_demo
+    from pixelsmith.io import check_output_folder
 
-    page = run_demo(Path(output), seed=seed)
+    page = run_demo(check_output_folder(output), seed=seed)
     click.echo(str(page.resolve()))
 
 
@@ -450,8 +451,10 @@ def train(recipe, overrides, output, resume_dir, max_steps, device, nproc, quiet
 @click.option("--raw", is_flag=True, help="Export the raw weights even when EMA weights exist.")
 def export_model(run_dir, output, checkpoint, raw) -> None:
     """Turn a training run into a model folder that `restore --method PATH` and load_model use."""
+    from pixelsmith.io import check_output_folder
     from pixelsmith.train.export import export_run
 
+    check_output_folder(output)
     path = export_run(Path(run_dir), Path(output), checkpoint=checkpoint, use_ema=not raw)
     click.echo(str(path))
 

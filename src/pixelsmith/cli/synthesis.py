@@ -143,6 +143,7 @@ def generate(method, count, seed, temperature, output, out_dir, nrow, padding, d
     import torch
 
     from pixelsmith.cli.report import Reporter
+    from pixelsmith.io import check_output_folder
     from pixelsmith.synthesis import CHUNK, decode, draw_latents, require_kind
 
     count = parse_int("-n", count, minimum=1)
@@ -154,8 +155,8 @@ def generate(method, count, seed, temperature, output, out_dir, nrow, padding, d
         raise PixelsmithError("give either -o FILE (one grid) or --out-dir DIR (one file each)")
     if output is not None:
         _check_image_output(output)
-    elif Path(out_dir).exists() and not Path(out_dir).is_dir():
-        raise PixelsmithError(f"{out_dir}: exists and is not a folder")
+    else:
+        check_output_folder(out_dir)
     start = time.perf_counter()
     model = _load(method, device)
     require_kind(model, "generate")

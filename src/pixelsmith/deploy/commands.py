@@ -90,7 +90,9 @@ def quantize_command(model, calibrate, output, images, crop, method, seed, max_s
     if not onnxruntime_available():
         raise PixelsmithError(f"quantize needs onnx, onnxscript and onnxruntime: {INSTALL_HINT}")
     from pixelsmith.deploy.quantize import QUANTIZED_FILE, quantize_model
+    from pixelsmith.io import check_output_folder
 
+    check_output_folder(output)
     path = quantize_model(model, calibrate, output, images=images, crop=crop, method=method,
                           seed=seed, max_side=max_side, qat=qat, device=device)
     size = (path / QUANTIZED_FILE).stat().st_size / 1e6
@@ -121,7 +123,9 @@ def prune_command(model, output, channels, finetune, round_to, lr, device) -> No
       pixelsmith prune denoise-gray --channels 0.3 --finetune 2000 -o models/dn-pruned
     """
     from pixelsmith.deploy.prune import prune_model
+    from pixelsmith.io import check_output_folder
 
+    check_output_folder(output)  # before the pruning and its fine-tuning
     path = prune_model(model, output, ratio=channels, finetune=finetune, device=device,
                        round_to=round_to, lr=lr)
     from pixelsmith.zoo import read_config

@@ -174,7 +174,6 @@ def _quantize_graph(net: torch.nn.Module, feeds: list[dict[str, np.ndarray]],
                    "percentile": CalibrationMethod.Percentile}[method]
     fp32 = export_network(net, work / f"{target.stem}.fp32.onnx", level_class)
     quantized_nodes, kept = _convolutions(fp32)
-    target.parent.mkdir(parents=True, exist_ok=True)
     with atomic_output(target) as tmp, _quiet_quantizer():
         quantize_static(
             str(fp32), str(tmp), Reader(), quant_format=QuantFormat.QDQ,

@@ -22,7 +22,7 @@ from pixelsmith.evaluate.protocol import (
     score,
 )
 from pixelsmith.evaluate.report import Cell, Row, Section, write_page
-from pixelsmith.io import list_images, read_image, save_image
+from pixelsmith.io import list_images, output_folder, read_image, save_image
 from pixelsmith.restoration.registry import default_choice, general_methods
 from pixelsmith.restoration.restorer import Restorer
 from pixelsmith.zoo import shipped_models
@@ -48,7 +48,7 @@ def natural_photos(folder: Path) -> Path:
     """Write the :data:`PHOTOS` crops as PNG files into ``folder`` and return it."""
     from skimage import data
 
-    folder.mkdir(parents=True, exist_ok=True)
+    output_folder(folder)
     for name, top, left in PHOTOS:
         pixels = getattr(data, name)()[top:top + CROP, left:left + CROP]
         array = pixels.astype("float32") / 255.0

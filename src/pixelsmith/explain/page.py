@@ -186,10 +186,9 @@ class Page:
 
     def write(self, folder: str | Path) -> Path:
         """Write every panel (PNG) and ``index.html`` into ``folder``; returns the page path."""
-        from pixelsmith.io import atomic_write_bytes, atomic_write_text
+        from pixelsmith.io import atomic_write_bytes, atomic_write_text, output_folder
 
-        folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
+        folder = output_folder(folder)
         for name, image in self.images.items():
             buffer = io.BytesIO()
             image.save(buffer, format="PNG")

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from pixelsmith.errors import PixelsmithError
-from pixelsmith.io import atomic_write_text
+from pixelsmith.io import atomic_write_text, check_output_folder, output_folder
 from pixelsmith.runtime.device import resolve_device
 from pixelsmith.runtime.precision import warn_slow_precision
 from pixelsmith.sysinfo import machine_summary
@@ -60,7 +60,7 @@ class Trainer:
         from pixelsmith.train.families import build_family
 
         self.recipe = recipe
-        self.output = Path(output or recipe.output)
+        self.output = check_output_folder(Path(output or recipe.output))  # a bad folder: now
         self.device = resolve_device(device)
         self.dist = distributed.setup(self.device)
         if self.device.type == "cuda" and self.dist.enabled:
@@ -259,7 +259,7 @@ class Trainer:
     def fit(self) -> dict:
         """Train until the step budget, early stopping or Ctrl-C (which saves a checkpoint)."""
         if self.dist.is_main:
-            self.output.mkdir(parents=True, exist_ok=True)
+            output_folder(self.output)
             atomic_write_text(self.output / "recipe.yaml", dump_recipe(self.recipe))
         for callback in self.callbacks:
             callback.on_train_start(self)

@@ -129,10 +129,9 @@ def save_model(model_dir: Path, network: torch.nn.Module, config: dict,
     """
     from safetensors.torch import save_file
 
-    from pixelsmith.io import atomic_output, atomic_write_text
+    from pixelsmith.io import atomic_output, atomic_write_text, output_folder
 
-    model_dir = Path(model_dir)
-    model_dir.mkdir(parents=True, exist_ok=True)
+    model_dir = output_folder(model_dir)
     state = {k: v.detach().cpu().contiguous() for k, v in network.state_dict().items()}
     if storage_dtype is not None:
         weights = {name for name, _ in network.named_parameters()}
