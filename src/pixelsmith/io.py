@@ -397,8 +397,9 @@ def atomic_output(path: str | Path) -> Iterator[Path]:
 
 
 def output_folder(path: str | Path) -> Path:
-    """Make the folder ``path`` (and its parents) for a command's outputs, before any work,
-    so that a file in the way or a folder without rights is a one-line PixelsmithError."""
+    """Make the folder ``path`` (and its parents) for a command's outputs and probe that a
+    file can be written there: a file in the way or a folder without rights is a one-line
+    PixelsmithError (:func:`check_output_folder` is the check before any work)."""
     folder = Path(path)
     try:
         folder.mkdir(parents=True, exist_ok=True)
