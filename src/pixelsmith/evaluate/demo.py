@@ -9,6 +9,7 @@ ships none of them. The synthetic bundled samples (``samples=SAMPLES``) favour B
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import torch
@@ -118,10 +119,17 @@ def _default_cell(task: str, channels: int, known: Known,
     return Cell("default", chosen.src, chosen.psnr, chosen.ssim, chosen.seconds, note=f"= {name}")
 
 
+@functools.cache
+def _shipped_channels() -> dict[str, int]:
+    """Each shipped model's channel count, read from the zoo index once (not per cell)."""
+    return {name: int(info["channels"]) for name, info in shipped_models().items()
+            if "channels" in info}
+
+
 def _kind_mismatch(name: str, channels: int) -> str | None:
     """A remark when a shipped model of one channel count runs on an image of another."""
-    info = shipped_models().get(name)
-    if info is None or "channels" not in info or int(info["channels"]) == channels:
+    expected = _shipped_channels().get(name)
+    if expected is None or expected == channels:
         return None
     return "colour model on a gray image" if channels == 1 else "gray model, channel by channel"
 

@@ -60,7 +60,7 @@ class Trainer:
         from pixelsmith.train.families import build_family
 
         self.recipe = recipe
-        self.output = check_output_folder(Path(output or recipe.output))  # a bad folder: now
+        self.output = check_output_folder(Path(output or recipe.output))  # before any data
         self.device = resolve_device(device)
         self.dist = distributed.setup(self.device)
         if self.device.type == "cuda" and self.dist.enabled:
