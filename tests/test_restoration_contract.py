@@ -23,6 +23,10 @@ CASES = [
      3, "mask", 1, 4),
     ("unet", {"channels": 3, "features": [8, 16], "blocks": 1, "conditioning": None},
      3, None, 1, 2),
+    ("ffdnet", {"channels": 1, "features": 8, "depth": 3, "conditioning": "sigma"},
+     1, "sigma", 1, 2),
+    ("nafnet", {"channels": 3, "width": 4, "encoder_blocks": [1, 1], "middle_blocks": 1,
+                "decoder_blocks": [1, 1], "conditioning": None}, 3, None, 1, 4),
 ]
 
 

@@ -19,6 +19,8 @@ NETWORKS: dict[str, str] = {
     "dcgan-d": "pixelsmith.nets.dcgan:DCGANDiscriminator",
     "patchgan": "pixelsmith.nets.patchgan:PatchGAN",
     "unet": "pixelsmith.nets.unet:ConditionedUNet",
+    "ffdnet": "pixelsmith.nets.ffdnet:FFDNet",
+    "nafnet": "pixelsmith.nets.nafnet:NAFNet",
     "codec-factorized": "pixelsmith.codec.models:FactorizedPrior",
     "codec-hyperprior": "pixelsmith.codec.models:MeanScaleHyperprior",
     "codec-ae": "pixelsmith.codec.models:ConvAECodec",

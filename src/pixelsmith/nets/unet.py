@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from pixelsmith.nets.contract import CONDITIONINGS, RestorationNet
+from pixelsmith.nets.level_input import append_level, reflect_padder
 
 
 def pull_push_fill(y: torch.Tensor, mask: torch.Tensor, levels: int = 12,
@@ -111,21 +112,16 @@ class ConditionedUNet(RestorationNet):
 
     def forward(self, y: torch.Tensor, level: torch.Tensor | None = None) -> torch.Tensor:
         height, width = y.shape[-2:]
-        pad_h, pad_w = -height % self.multiple, -width % self.multiple
-        padded = (lambda t: nn.functional.pad(t, (0, pad_w, 0, pad_h), mode="reflect")
-                  ) if pad_h or pad_w else (lambda t: t)
-        x = padded(y)
-        if self.conditioning is not None:
+        padded = reflect_padder(height, width, self.multiple)
+        if self.conditioning == "mask":
             if level is None:
-                raise ValueError(f"this network needs its {self.conditioning} level")
-            level = torch.as_tensor(level, dtype=x.dtype, device=x.device)
-            if self.conditioning == "mask":
-                mask = level.expand(y.shape[0], 1, height, width)
-                y = pull_push_fill(y, mask)
-                x = torch.cat([padded(y), padded(mask)], dim=1)
-            else:
-                level = level.reshape(-1, 1, 1, 1)
-                x = torch.cat([x, level.expand(x.shape[0], 1, *x.shape[-2:])], dim=1)
+                raise ValueError("this network needs its mask level")
+            mask = torch.as_tensor(level, dtype=y.dtype, device=y.device)
+            mask = mask.expand(y.shape[0], 1, height, width)
+            y = pull_push_fill(y, mask)
+            x = torch.cat([padded(y), padded(mask)], dim=1)
+        else:
+            x = append_level(padded(y), level, self.conditioning)
         h = self.head(x)
         skips = []
         for encoder, down in zip(self.encoders, self.down, strict=True):
