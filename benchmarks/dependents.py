@@ -67,6 +67,12 @@ DEPENDENTS: dict[str, tuple[str, ...]] = {
         SPEED,
         DEPLOY_AMX,
     ),
+    "dejpeg-color": (
+        MODEL_CARDS,
+        "python -m benchmarks.explain --update --models dejpeg-color --threads 1",
+        SPEED,
+        DEPLOY_AMX,
+    ),
     "sr-x2": (
         MODEL_CARDS,
         "python -m benchmarks.restoration_tasks --only sr-Set",
