@@ -196,6 +196,7 @@ def report(names: list[str], work_dir: Path, rounds: int, docs: Path, results: P
                       *(f"{f[f'psnr_{s}']:.3f}" for s in SIGMAS)]
         f["mp_per_s"] = speeds[name]
     plot = plot_curves(facts, docs.parent / "images" / "architecture-study.png")
+    verdict = ranking(facts)
     header = ["network", "what", "parameters", "multiply-adds / pixel", "MP/s (2 threads)",
               "steps", "training minutes", *(f"val32 sigma {s}" for s in SIGMAS)]
     body = "\n\n".join([
@@ -209,12 +210,27 @@ def report(names: list[str], work_dir: Path, rounds: int, docs: Path, results: P
         f"a {SIDE}x{SIDE} image at 2 threads, fastest of {rounds} interleaved calls, this run. "
         "Multiply-adds by torch's FLOP counter.",
         markdown_table(header, list(rows.values())),
+        verdict,
         f"![validation PSNR against training minutes]({plot.relative_to(docs.parent)})",
         load_line(before, load_now(), 2),
     ])
     replace_section(docs, SECTION, body)
     write_json(results / "architecture_study.json", {"meta": meta, "runs": facts})
     print(markdown_table(header, list(rows.values())))
+
+
+def ranking(facts: dict) -> str:
+    """Which network ends highest at sigma 25, against the shipped U-Net, with its speed."""
+    order = sorted(facts, key=lambda n: facts[n]["psnr_25"], reverse=True)
+    best = facts[order[0]]
+    line = (f"Highest at sigma 25 after the same training time: **{order[0]}** "
+            f"({best['psnr_25']:.3f} dB, {best['mp_per_s']:.2f} MP/s)")
+    if "unet" in facts and order[0] != "unet":
+        unet = facts["unet"]
+        line += (f", {best['psnr_25'] - unet['psnr_25']:+.3f} dB over the U-Net at "
+                 f"{best['mp_per_s'] / unet['mp_per_s']:.2f}x its inference speed")
+    return line + "; in order: " + ", ".join(
+        f"{n} {facts[n]['psnr_25']:.3f}" for n in order) + "."
 
 
 def plot_curves(facts: dict, path: Path) -> Path:
