@@ -37,11 +37,12 @@ def bf16_continuation(steps: int, previous: int) -> str:
             "in fp32)")
 
 
-def low_noise_bias(before: float, after: float, higher: str) -> str:
-    """A stage that draws the noise levels toward the low end, validated at sigma 15."""
-    return ("for 12,000 steps with the noise levels 0-75 drawn toward the low end "
-            f"(`degradation.sigma_bias: 2`), validated at sigma 15 ({before:.2f} -> {after:.2f} "
-            f"dB; {higher}), the forward pass under bf16 autocast")
+def low_noise_bias(before: float, after: float, higher: str, steps: int = 12_000,
+                   sigma: int = 15) -> str:
+    """A stage that draws the noise levels toward the low end, validated at ``sigma``."""
+    return (f"for {steps:,} steps with the noise levels 0-75 drawn toward the low end "
+            f"(`degradation.sigma_bias: 2`), validated at sigma {sigma} ({before:.3f} -> "
+            f"{after:.3f} dB; {higher}), the forward pass under bf16 autocast")
 
 
 def wall_time(summary: dict) -> str:
@@ -201,12 +202,14 @@ PROVENANCE = {
                           (30_000, None)),
     "denoise-color": staged("denoise-color", (*FIRST_STAGES, LONG_L2,
                                               bf16_continuation(45_000, 4),
-                                              low_noise_bias(33.28, 33.30, "+0.008 at sigma 25, "
-                                                             "-0.001 at 50"))),
+                                              low_noise_bias(33.281, 33.300, "+0.008 at sigma "
+                                                             "25, -0.001 at 50"),
+                                              low_noise_bias(30.659, 30.665, "+0.011 at sigma "
+                                                             "15, +0.004 at 50", 20_000, 25))),
     "denoise-gray": staged("denoise-gray", (*FIRST_STAGES, L2_FINE_TUNE, LONG_CONTINUATION,
                                             bf16_continuation(30_000, 5),
-                                            low_noise_bias(30.87, 30.88, "at sigma 25 and 50 "
-                                                           "it gained too"))),
+                                            low_noise_bias(30.866, 30.878, "at sigma 25 and "
+                                                           "50 it gained too"))),
     "gan-cifar10": "one run in two parts: 5000 steps at a constant learning rate (the model "
                    "shipped before), then `pixelsmith train configs/gan-cifar10.yaml --resume "
                    "RUN` from that step-5000 checkpoint with the recipe's linear decay to 0 over "
