@@ -8,14 +8,15 @@ the shipped U-Net's inference speed?
 Each candidate trains from scratch with configs/architecture-study.yaml (gray denoising,
 sigma 0-75 on BSD400, the shipped denoisers' later recipe) for the same CPU time on one thread:
 a short probe of the candidate's own training steps per second sets ``train.steps`` so that the
-cosine schedule ends after ``--minutes``. Runs live in ``--work-dir`` and resume where they
-stopped (rerun the same command). Candidates may train two at a time, one per core (``--only``
-in two shells); the probe and the timing then share the machine, which the table's load line
-reports. The report exports each run's last EMA weights and scores them on all of
-CBSD432/val32 in gray at sigma 15, 25 and 50 (validation images, never a test set), times each
-network's inference at 2 threads on a 512x512 image (fastest of ``--rounds`` interleaved
-calls) and counts its multiply-adds, then writes the section "architecture-study" of
-docs/BENCHMARKS.md and a plot of validation PSNR against training minutes.
+cosine schedule ends after ``--minutes`` at that speed. The probe runs once per candidate and
+is kept (``--probe-only`` probes them all, under the same load); runs live in ``--work-dir``
+and resume where they stopped (rerun the same command). Candidates may train two at a time,
+one per core (``--only`` in two shells). The report exports each run's last EMA weights and
+scores them on all of CBSD432/val32 in gray at sigma 15, 25 and 50 (validation images, never a
+test set), times each network's inference at 2 threads on a 512x512 image (fastest of
+``--rounds`` interleaved calls) and counts its multiply-adds, then writes the section
+"architecture-study" of docs/BENCHMARKS.md and a plot of validation PSNR against training
+minutes.
 """
 
 from __future__ import annotations
@@ -94,6 +95,19 @@ def probe_steps_per_second(name: str, work_dir: Path, warmup: int = 5, steps: in
     return (len(marks) - 1) / (marks[-1] - marks[0])
 
 
+def probed_rate(name: str, work_dir: Path) -> float:
+    """``name``'s training steps per second, probed once and kept in the work folder, so that
+    every candidate's step count comes from a probe under the same conditions even when the
+    runs themselves share the machine differently."""
+    path = work_dir / f"{name}.probe.json"
+    if path.exists():
+        return json.loads(path.read_text())["steps_per_second"]
+    rate = probe_steps_per_second(name, work_dir)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_json(path, {"steps_per_second": rate, "date": time.strftime("%Y-%m-%d %H:%M")})
+    return rate
+
+
 def train(name: str, minutes: float, work_dir: Path) -> None:
     """Train ``name`` for about ``minutes`` of one thread, resuming a run that stopped."""
     run = work_dir / name
@@ -106,7 +120,7 @@ def train(name: str, minutes: float, work_dir: Path) -> None:
         print(f"{name}: resuming {run}", flush=True)
         subprocess.run([*command, "train", "--resume", str(run)], env=env, check=True)
         return
-    rate = probe_steps_per_second(name, work_dir)
+    rate = probed_rate(name, work_dir)
     steps = max(100, int(rate * minutes * 60))
     recipe_file = work_dir / f"{name}.yaml"
     recipe_file.parent.mkdir(parents=True, exist_ok=True)
@@ -117,17 +131,13 @@ def train(name: str, minutes: float, work_dir: Path) -> None:
 
 
 def read_run(run: Path) -> dict:
-    """Steps, training minutes and the validation curve (minutes, PSNR) of a finished run."""
+    """Steps, wall minutes and the validation curve (step, PSNR) of a finished run."""
     records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()
                if line.strip()]
     train_times = {r["step"]: r["time"] for r in records if r.get("kind") == "train"}
     steps_logged = sorted(train_times)
 
-    def minutes_at(step: int) -> float:  # the last logged training time at or before the step
-        before = [s for s in steps_logged if s <= step] or steps_logged[:1]
-        return train_times[before[-1]] / 60
-
-    curve = [(minutes_at(r["step"]), r["psnr"]) for r in records if r.get("kind") == "val"]
+    curve = [(r["step"], r["psnr"]) for r in records if r.get("kind") == "val"]
     return {"steps": steps_logged[-1], "minutes": train_times[steps_logged[-1]] / 60,
             "curve": curve}
 
@@ -181,7 +191,8 @@ def report(names: list[str], work_dir: Path, rounds: int, docs: Path, results: P
     for name in finished:
         export = export_run(work_dir / name, work_dir / f"{name}-export", checkpoint="last")
         networks[name] = load_model(export).eval()
-        facts[name] = {**read_run(work_dir / name), **network_facts(networks[name])}
+        facts[name] = {**read_run(work_dir / name), **network_facts(networks[name]),
+                       "probe_steps_per_second": probed_rate(name, work_dir)}
         for sigma in SIGMAS:
             result = evaluate("train/CBSD432/val32", "denoise", [str(export)],
                               EvalParams(task="denoise", sigma=sigma, color="gray"),
@@ -192,20 +203,25 @@ def report(names: list[str], work_dir: Path, rounds: int, docs: Path, results: P
         f = facts[name]
         rows[name] = [name, CANDIDATES[name][2], f"{f['parameters']:,}",
                       f"{f['macs_per_pixel'] / 1e3:.1f}k", f"{speeds[name]:.2f}",
-                      f"{f['steps']:,}", f"{f['minutes']:.1f}",
+                      f"{f['probe_steps_per_second']:.2f}", f"{f['steps']:,}",
+                      f"{f['steps'] / f['probe_steps_per_second'] / 60:.1f}",
+                      f"{f['minutes']:.1f}",
                       *(f"{f[f'psnr_{s}']:.3f}" for s in SIGMAS)]
         f["mp_per_s"] = speeds[name]
     plot = plot_curves(facts, docs.parent / "images" / "architecture-study.png")
     verdict = ranking(facts)
     header = ["network", "what", "parameters", "multiply-adds / pixel", "MP/s (2 threads)",
-              "steps", "training minutes", *(f"val32 sigma {s}" for s in SIGMAS)]
+              "training steps/s (probe)", "steps", "minutes at the probe's speed",
+              "wall minutes", *(f"val32 sigma {s}" for s in SIGMAS)]
     body = "\n\n".join([
         "## Architecture per CPU-hour of training (gray denoising)",
         meta_lines(meta),
         "Each network trained from scratch with configs/architecture-study.yaml (gray, sigma "
-        "0-75 on BSD400, 128-pixel patches, L2, bf16 autocast) on one thread for about the same "
-        "minutes, its step count set by a probe of its own training speed so that each cosine "
-        "schedule ends in time. PSNR of the last EMA weights on all 32 images of "
+        "0-75 on BSD400, 128-pixel patches, L2, bf16 autocast) on one thread for the same "
+        "CPU time: a probe of its own training speed (30 steps through the Trainer, one "
+        "thread, the probes under the same load) set its step count, so each cosine schedule "
+        "ends after the same minutes at that speed; the wall minutes also count whatever "
+        "shared the machine during the run. PSNR of the last EMA weights on all 32 images of "
         "train/CBSD432/val32 in gray (validation images, never a test set). MP/s: inference on "
         f"a {SIDE}x{SIDE} image at 2 threads, fastest of {rounds} interleaved calls, this run. "
         "Multiply-adds by torch's FLOP counter.",
@@ -234,7 +250,8 @@ def ranking(facts: dict) -> str:
 
 
 def plot_curves(facts: dict, path: Path) -> Path:
-    """Validation PSNR (sigma 25, 8 images) against training minutes, one line per network."""
+    """Validation PSNR (sigma 25, 8 images) against training minutes (steps at the probed
+    speed), one line per network."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -242,9 +259,10 @@ def plot_curves(facts: dict, path: Path) -> Path:
 
     figure, axis = plt.subplots(figsize=(6, 4))
     for name, f in facts.items():
-        minutes, psnr = zip(*f["curve"], strict=True) if f["curve"] else ((), ())
+        steps, psnr = zip(*f["curve"], strict=True) if f["curve"] else ((), ())
+        minutes = [step / f["probe_steps_per_second"] / 60 for step in steps]
         axis.plot(minutes, psnr, marker="o", label=name)
-    axis.set_xlabel("training minutes, one thread")
+    axis.set_xlabel("training minutes at the probed speed, one thread")
     axis.set_ylabel("PSNR at sigma 25, 8 val32 images (dB)")
     axis.grid(alpha=0.3)
     axis.legend()
@@ -266,6 +284,8 @@ def main() -> int:
     parser.add_argument("--work-dir", type=Path, default=ROOT / "runs" / "architecture-study")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--no-report", action="store_true", help="train only")
+    parser.add_argument("--probe-only", action="store_true",
+                        help="probe each candidate's training speed (kept for its run), no more")
     parser.add_argument("--report-only", action="store_true", help="no training")
     parser.add_argument("--docs", type=Path, default=ROOT / "docs" / "BENCHMARKS.md")
     parser.add_argument("--results", type=Path, default=ROOT / "docs" / "results")
@@ -276,6 +296,10 @@ def main() -> int:
         raise SystemExit(f"unknown candidate(s) {', '.join(unknown)}; "
                          f"choose from {', '.join(CANDIDATES)}")
     started = time.time()
+    if args.probe_only:
+        for name in names:
+            print(f"{name}: {probed_rate(name, args.work_dir):.2f} steps/s on one thread")
+        return 0
     if not args.report_only:
         for name in names:
             train(name, args.minutes, args.work_dir)
