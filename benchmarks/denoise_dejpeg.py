@@ -204,9 +204,9 @@ CBM3D_ROWS = [f"color-{name}-{sigma}" for name in ("Kodak24", "McMaster") for si
 LIMITS = (
     "What limits the denoisers: training budget. They are small conditioned U-Nets trained on "
     "the 2-core CPU, one thread each, in stages that each start from the previous stage's "
-    "export: a first stage from scratch (`configs/<name>-stage1.yaml`; dejpeg-color has only "
-    "this stage, `configs/dejpeg-color.yaml`), then fine-tuning stages on larger patches at "
-    "lower learning rates, the last one under the model's name (`configs/<name>.yaml`); "
+    "export: a first stage from scratch (`configs/<name>-stage1.yaml`), then fine-tuning "
+    "stages on larger patches at lower learning rates, the last one under the model's name "
+    "(`configs/<name>.yaml`); "
     "the later stages of denoise-gray and denoise-color switch from L1 to an L2 loss, and "
     "their last stage draws low noise levels more often (`degradation.sigma_bias`), where "
     "they lagged the published CNNs most. The stages, sizes, steps and wall time of each "
