@@ -134,11 +134,9 @@ def read_run(run: Path) -> dict:
     """Steps, wall minutes and the validation curve (step, PSNR) of a finished run."""
     records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()
                if line.strip()]
-    train_times = {r["step"]: r["time"] for r in records if r.get("kind") == "train"}
-    steps_logged = sorted(train_times)
-
     curve = [(r["step"], r["psnr"]) for r in records if r.get("kind") == "val"]
-    return {"steps": steps_logged[-1], "minutes": train_times[steps_logged[-1]] / 60,
+    summary = json.loads((run / "summary.json").read_text())
+    return {"steps": summary["steps"], "minutes": summary["wall_seconds"] / 60,
             "curve": curve}
 
 
