@@ -15,6 +15,7 @@ from torch import nn
 
 from pixelsmith.nets.contract import RestorationNet
 from pixelsmith.nets.level_input import append_level, reflect_padder
+from pixelsmith.nets.skip_path import encode_decode
 
 
 class ChannelLayerNorm(nn.Module):
@@ -105,12 +106,5 @@ class NAFNet(RestorationNet):
         height, width = y.shape[-2:]
         h = self.head(append_level(reflect_padder(height, width, self.multiple)(y), level,
                                    self.conditioning))
-        skips = []
-        for encoder, down in zip(self.encoders, self.down, strict=True):
-            h = encoder(h)
-            skips.append(h)
-            h = down(h)
-        h = self.middle(h)
-        for up, decoder in zip(self.up, self.decoders, strict=True):
-            h = decoder(up(h) + skips.pop())
+        h = encode_decode(h, self.encoders, self.down, self.middle, self.up, self.decoders)
         return y + self.tail(h)[..., :height, :width]

@@ -15,6 +15,7 @@ from torch import nn
 
 from pixelsmith.nets.contract import CONDITIONINGS, RestorationNet
 from pixelsmith.nets.level_input import append_level, reflect_padder
+from pixelsmith.nets.skip_path import encode_decode
 
 
 def pull_push_fill(y: torch.Tensor, mask: torch.Tensor, levels: int = 12,
@@ -123,14 +124,7 @@ class ConditionedUNet(RestorationNet):
         else:
             x = append_level(padded(y), level, self.conditioning)
         h = self.head(x)
-        skips = []
-        for encoder, down in zip(self.encoders, self.down, strict=True):
-            h = encoder(h)
-            skips.append(h)
-            h = down(h)
-        h = self.body(h)
-        for up, decoder in zip(self.up, self.decoders, strict=True):
-            h = decoder(up(h) + skips.pop())
+        h = encode_decode(h, self.encoders, self.down, self.body, self.up, self.decoders)
         out = self.tail(h)[..., :height, :width]
         if self.conditioning == "mask":  # y is the pre-filled image here
             return y + out * mask
